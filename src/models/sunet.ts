@@ -1,0 +1,11 @@
+// PLACEHOLDER (being written): replaced by the real architecture.
+import type { ModelSpec } from './types';
+
+export const sunet: ModelSpec = {
+  name: 'sunet',
+  displayName: 'sunet',
+  capabilities: { divisibleBy: 16, minSize: 32, defaultWidth: 8, paperWidth: 64, split: { twoPart: '', uShaped: ['', ''] }, paper: '' },
+  build() {
+    throw new Error('sunet: not implemented yet');
+  },
+};
