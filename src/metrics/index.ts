@@ -1,0 +1,86 @@
+/**
+ * Metrics and losses: confusion counts -> Dice/IoU/precision/recall/F1/...,
+ * HD95, image-level classification metrics, cumulative wrappers, and tfjs losses.
+ * Metric kernels are pure JavaScript on typed arrays; only the losses use tfjs.
+ */
+export {
+  type ClassMap,
+  type ConfusionStats,
+  type ConfusionOptions,
+  type ToClassMapOptions,
+  confusionStats,
+  emptyConfusionStats,
+  concatConfusionStats,
+  poolConfusionStats,
+  thresholdToClassMap,
+  argmaxToClassMap,
+  probabilitiesToClassMap,
+} from './confusion';
+export {
+  type SegmentationMetricName,
+  type SegmentationReduction,
+  type SegmentationMetricOptions,
+  type SegmentationScore,
+  type SegmentationReportOptions,
+  type PixelAccuracyScore,
+  type MaskMetricOptions,
+  SEGMENTATION_METRICS,
+  scoreFromCounts,
+  nanMean,
+  reduceSegmentationMetric,
+  segmentationMetrics,
+  pixelAccuracy,
+  dice,
+  iou,
+  precision,
+  recall,
+  f1,
+  specificity,
+} from './segmentation';
+export {
+  type HausdorffMode,
+  type HausdorffOptions,
+  type HausdorffPerClassOptions,
+  type HausdorffScore,
+  maskSurface,
+  euclideanDistanceTransform,
+  surfaceDistances,
+  percentile,
+  hausdorffDistance,
+  hd95,
+  hausdorffPerClass,
+} from './hd95';
+export {
+  type ClassScores,
+  type ClassificationReport,
+  type RocAucScore,
+  confusionMatrix,
+  accuracy,
+  classificationReport,
+  balancedAccuracy,
+  macroF1,
+  rocAuc,
+  rocAucOneVsRest,
+} from './classification';
+export {
+  type CumulativeSegmentationOptions,
+  type SegmentationAggregate,
+  type ClassificationAggregate,
+  CumulativeSegmentationMetric,
+  CumulativeClassificationMetric,
+} from './cumulative';
+export {
+  type LossFunction,
+  type BinaryCrossEntropyOptions,
+  type CategoricalCrossEntropyOptions,
+  type OverlapLossOptions,
+  type TverskyLossOptions,
+  type FocalLossOptions,
+  type BceDiceLossOptions,
+  binaryCrossEntropy,
+  categoricalCrossEntropy,
+  diceLoss,
+  tverskyLoss,
+  focalLoss,
+  bceDiceLoss,
+} from './losses';
