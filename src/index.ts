@@ -1,10 +1,94 @@
 /**
- * medfl: collaborative medical image analysis in TypeScript.
- * The whole public surface is exported from here (named exports only).
+ * medfl: collaborative (federated, split-federated, merged, mixture-of-experts)
+ * medical image analysis in TypeScript. This file is the whole public surface.
+ *
+ * Conventions: images NHWC float32 in [0, 1]; masks are class maps [H, W]
+ * (0 = background); every random choice takes a `seed`.
  */
+
+// Engine
+export { initBackend, currentBackend, parseBackendName, dilateFilter } from './backend';
+export type { BackendName, BackendInfo } from './backend';
+
+// Randomness and small utilities
 export { Rng, createRng, hashSeed } from './util/rng';
+export { formatTable, formatBytes, formatSeconds } from './util/table';
+
+// Data
 export type { Sample, SampleInfo, SampleMeta, Dataset, DatasetTask } from './data/types';
 export { InMemoryDataset, SubsetDataset, materialize } from './data/types';
-export type { ModelOptions, ResolvedModelOptions, ModelCapabilities, ModelSpec, SplitPoints, OutputActivation } from './models/types';
+export { DataError } from './data/errors';
+export { decodeImage, decodeMask, encodeOverlayPng, writePng } from './data/image';
+export { openKvasirSeg } from './data/kvasir';
+export { openHam10000, HAM10000_CLASSES } from './data/ham10000';
+export { openImageMaskFolder, openClassFolder, openCvcClinicDb } from './data/folder';
+export { readNifti, CT_WINDOWS, openNiftiSlices } from './data';
+export { splitByGroup, trainTestSplit } from './data/split';
+export { syntheticSites, siteProfiles, syntheticSample, writePreviewPng, previewGrid, LESION_CLASSES, POLYP_CLASSES } from './data/synthetic';
+export type { SyntheticSitesOptions, SiteProfile, SyntheticTask } from './data/synthetic';
+export { toBatch, type Batch, type MaskEncoding } from './data/batch';
+
+// Partitioning and oversampling
+export {
+  iid,
+  dirichlet,
+  innerDirichlet,
+  pathological,
+  quantity,
+  naturalId,
+  featureShift,
+  partitionInput,
+  partitionReport,
+  reportDataFrame,
+  reportFigure,
+  reportText,
+} from './partition';
+export type { PartitionInput, SitePartitioner, PartitionReport } from './partition';
+export { randomOverSampler, smote, borderlineSmote, adasyn, copyPaste, copyPasteSamples, oversamplePerSite, syntheticCohort } from './oversample';
+
+// Models
 export { createModel, MODEL_NAMES, getModelSpec, resolveModelOptions } from './models/registry';
 export type { ModelName } from './models/registry';
+export type { ModelOptions, ResolvedModelOptions, ModelCapabilities, ModelSpec, SplitPoints, OutputActivation } from './models/types';
+export { splitModel, splitStep, defaultCut } from './models/split';
+export type { SplitMode, SplitSpec, SplitNetwork, SplitPart, SplitMessage, SplitStepResult, BoundaryTensor } from './models/split';
+
+// Metrics and losses
+export {
+  confusionStats,
+  dice,
+  iou,
+  precision,
+  recall,
+  f1,
+  specificity,
+  pixelAccuracy,
+  segmentationMetrics,
+  hd95,
+  hausdorffDistance,
+  accuracy,
+  balancedAccuracy,
+  macroF1,
+  rocAuc,
+  rocAucOneVsRest,
+  confusionMatrix,
+  classificationReport,
+  CumulativeSegmentationMetric,
+  CumulativeClassificationMetric,
+  binaryCrossEntropy,
+  categoricalCrossEntropy,
+  diceLoss,
+  bceDiceLoss,
+  focalLoss,
+  tverskyLoss,
+} from './metrics';
+export type { LossFunction, SegmentationScore, ConfusionStats } from './metrics';
+
+// Training
+export { trainSegmentation, evaluateSegmentation } from './fl/train';
+export type { TrainOptions, EpochLog, EvaluateOptions, SegmentationEvaluation, SegmentationSummary } from './fl/train';
+
+// Experiments
+export { runDemo, splitSitesByPatient } from './experiment/demo';
+export type { DemoOptions, DemoResult } from './experiment/demo';
+export { zooTable, formatZoo } from './experiment/zoo';
