@@ -38,7 +38,7 @@ export const PARTITION_SCHEMES = ['iid', 'dirichlet', 'inner-dirichlet', 'pathol
 const USAGE = `usage: medfl partition [--dataset embedded|ham10000:<dir|csv>|kvasir:<dir>|<folder>]
   [--scheme ${PARTITION_SCHEMES.join('|')}] [--sites N] [--alpha A] [--k K]
   [--column COL] [--group-by KEY] [--seed S] [--min-size M] [--size-scheme S]
-  [--class-assignment random|first-class|deterministic] [--json]`;
+  [--class-assignment random|first-class|deterministic] [--json] [--svg FILE]`;
 
 class UsageError extends Error {}
 
@@ -121,6 +121,7 @@ export async function partitionCommand(argv: string[], out: (s: string) => void 
         'size-scheme': { type: 'string' },
         'class-assignment': { type: 'string' },
         json: { type: 'boolean', default: false },
+        svg: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values;
@@ -196,6 +197,13 @@ export async function partitionCommand(argv: string[], out: (s: string) => void 
     const classNames = input.labels ? input.classNames : ['all'];
     const schemeName = groupBy ? `${scheme} (groupBy ${groupBy})` : scheme;
     const report = partitionReport(assignment, labels, { classNames, scheme: schemeName, seed });
+    if (typeof values.svg === 'string') {
+      const { reportSvg } = await import('./svg');
+      const { writeFileSync, renameSync } = await import('fs');
+      const tmp = `${values.svg}.tmp-${process.pid}`;
+      writeFileSync(tmp, reportSvg(report, { title: `${input.name}: ${schemeName}, ${assignment.length} sites, seed ${seed}` }));
+      renameSync(tmp, values.svg);
+    }
     if (values.json) out(JSON.stringify(report, null, 2));
     else {
       out(`dataset: ${input.name} (${labels.length} samples)`);

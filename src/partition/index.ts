@@ -10,3 +10,4 @@ export * from './feature-shift';
 export * from './report';
 export { largestRemainder } from './sizes';
 export { partitionCommand, PARTITION_SCHEMES } from './cli';
+export { reportSvg, type ReportSvgOptions } from './svg';
