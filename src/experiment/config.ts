@@ -1,0 +1,311 @@
+/**
+ * Experiment configs: one JSON file in experiments/ describes dataset +
+ * partitioner + oversampling + model + strategies + budget + seed. Everything
+ * is validated, with messages naming the file, the key path, what was found and
+ * what was expected, before anything trains.
+ */
+import { readFileSync } from 'node:fs';
+import { MODEL_NAMES } from '../models/registry';
+
+/** Where the images come from. */
+export type DataSource = 'synthetic' | 'kvasir' | 'ham10000' | 'cvc' | 'folder' | 'nifti';
+/** Partition schemes (see src/partition). */
+export type SchemeName = 'natural-id' | 'iid' | 'dirichlet' | 'pathological' | 'quantity';
+/** Strategies (see src/fl). */
+export type ExperimentStrategyName = 'centralized' | 'local' | 'fedavg' | 'iil' | 'ciil' | 'splitfed';
+
+export const DATA_SOURCES: readonly DataSource[] = ['synthetic', 'kvasir', 'ham10000', 'cvc', 'folder', 'nifti'];
+export const SCHEME_NAMES: readonly SchemeName[] = ['natural-id', 'iid', 'dirichlet', 'pathological', 'quantity'];
+export const STRATEGY_NAMES: readonly ExperimentStrategyName[] = ['centralized', 'local', 'fedavg', 'iil', 'ciil', 'splitfed'];
+
+/** A validated experiment (all defaults filled in). */
+export interface ExperimentConfig {
+  name: string;
+  description: string;
+  /** The paper table / figure this mirrors (free text). */
+  mirrors: string;
+  seed: number;
+  data: Record<string, unknown> & { source: DataSource; size: number };
+  partition: Record<string, unknown> & { scheme: SchemeName };
+  featureShift: Record<string, unknown> | null;
+  oversample: Record<string, unknown> | null;
+  split: { testFraction: number };
+  model: { name: string; width?: number };
+  strategies: (Record<string, unknown> & { name: ExperimentStrategyName; label: string })[];
+  budget: { rounds: number; localEpochs: number; batchSize: number; learningRate: number; workers: number };
+  privacy: { siteInference: boolean; membership: boolean };
+  /** Overrides applied by `--quick` (same shape as the top level, partial). */
+  quick: Record<string, unknown>;
+}
+
+/** A config problem: `path` like 'data.sites'. */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`${file}: invalid experiment config\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Kind = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array' | 'string|array';
+interface Field {
+  kind: Kind;
+  required?: boolean;
+  enum?: readonly (string | number)[];
+  min?: number;
+  max?: number;
+  exclusiveMin?: boolean;
+}
+type Shape = Record<string, Field>;
+
+const DATA_COMMON: Shape = {
+  source: { kind: 'string', required: true, enum: DATA_SOURCES },
+  size: { kind: 'integer', min: 16 },
+  channels: { kind: 'integer', enum: [1, 3] },
+  limit: { kind: 'integer', min: 1 },
+};
+const DATA_BY_SOURCE: Record<DataSource, Shape> = {
+  synthetic: {
+    task: { kind: 'string', enum: ['polyp', 'lesion'] },
+    sites: { kind: 'integer', min: 1 },
+    samplesPerSite: { kind: 'integer', min: 2 },
+    heterogeneity: { kind: 'number', min: 0, max: 1 },
+    classMix: { kind: 'string', enum: ['uniform', 'skewed'] },
+    imagesPerPatient: { kind: 'integer', min: 1 },
+    emptyFraction: { kind: 'number', min: 0, max: 1 },
+  },
+  kvasir: { root: { kind: 'string', required: true } },
+  ham10000: { root: { kind: 'string', required: true }, metadataFile: { kind: 'string' } },
+  cvc: { root: { kind: 'string', required: true } },
+  folder: { images: { kind: 'string', required: true }, masks: { kind: 'string', required: true }, site: { kind: 'string' } },
+  nifti: {
+    volumes: { kind: 'array', required: true },
+    axis: { kind: 'string', enum: ['axial', 'coronal', 'sagittal'] },
+    window: { kind: 'string' },
+    minForeground: { kind: 'integer', min: 0 },
+  },
+};
+const PARTITION: Shape = {
+  scheme: { kind: 'string', required: true, enum: SCHEME_NAMES },
+  sites: { kind: 'integer', min: 1 },
+  alpha: { kind: 'number', min: 0, exclusiveMin: true },
+  k: { kind: 'integer', min: 1 },
+  column: { kind: 'string' },
+  groupBy: { kind: 'string' },
+  minPartitionSize: { kind: 'integer', min: 0 },
+  sizeScheme: { kind: 'string', enum: ['linear', 'square', 'exponential', 'power-law', 'dirichlet'] },
+};
+const FEATURE_SHIFT: Shape = { enabled: { kind: 'boolean' }, identitySites: { kind: 'array' } };
+const OVERSAMPLE: Shape = {
+  method: { kind: 'string', required: true, enum: ['copy-paste', 'random'] },
+  mode: { kind: 'string', enum: ['per-site', 'synthetic-cohort'] },
+  factor: { kind: 'number', min: 0 },
+  seed: { kind: 'integer' },
+};
+const SPLIT: Shape = { testFraction: { kind: 'number', min: 0, max: 1, exclusiveMin: true } };
+const MODEL: Shape = { name: { kind: 'string', required: true, enum: MODEL_NAMES }, width: { kind: 'integer', min: 1 } };
+const STRATEGY_BY_NAME: Record<ExperimentStrategyName, Shape> = {
+  centralized: {},
+  local: {},
+  fedavg: {
+    clientFraction: { kind: 'number', min: 0, max: 1, exclusiveMin: true },
+    mu: { kind: 'number', min: 0 },
+    fedbn: { kind: 'boolean' },
+    serverOptimizer: { kind: 'object' },
+  },
+  iil: {},
+  ciil: {},
+  splitfed: {
+    variant: { kind: 'string', enum: ['v1', 'v2'] },
+    mode: { kind: 'string', enum: ['two-part', 'u-shaped'] },
+    cut: { kind: 'string|array' },
+  },
+};
+const BUDGET: Shape = {
+  rounds: { kind: 'integer', min: 1 },
+  localEpochs: { kind: 'integer', min: 1 },
+  batchSize: { kind: 'integer', min: 1 },
+  learningRate: { kind: 'number', min: 0, exclusiveMin: true },
+  workers: { kind: 'integer', min: 1 },
+};
+const PRIVACY: Shape = { siteInference: { kind: 'boolean' }, membership: { kind: 'boolean' } };
+const TOP: Shape = {
+  name: { kind: 'string', required: true },
+  description: { kind: 'string' },
+  mirrors: { kind: 'string' },
+  seed: { kind: 'integer' },
+  data: { kind: 'object', required: true },
+  partition: { kind: 'object' },
+  featureShift: { kind: 'object' },
+  oversample: { kind: 'object' },
+  split: { kind: 'object' },
+  model: { kind: 'object', required: true },
+  strategies: { kind: 'array', required: true },
+  budget: { kind: 'object' },
+  privacy: { kind: 'object' },
+  quick: { kind: 'object' },
+  $schema: { kind: 'string' },
+};
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function checkShape(obj: unknown, shape: Shape, path: string, problems: string[]): Record<string, unknown> {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+    problems.push(`${path || '(top level)'}: expected an object, got ${typeName(obj)}`);
+    return {};
+  }
+  const o = obj as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!(key in shape)) {
+      problems.push(`${path ? `${path}.` : ''}${key}: unknown key (valid keys here: ${Object.keys(shape).filter((k) => k !== '$schema').join(', ') || 'none'})`);
+    }
+  }
+  for (const [key, f] of Object.entries(shape)) {
+    const p = path ? `${path}.${key}` : key;
+    const v = o[key];
+    if (v === undefined) {
+      if (f.required) problems.push(`${p}: required`);
+      continue;
+    }
+    let ok: boolean;
+    switch (f.kind) {
+      case 'string':
+        ok = typeof v === 'string';
+        break;
+      case 'number':
+        ok = typeof v === 'number' && Number.isFinite(v);
+        break;
+      case 'integer':
+        ok = typeof v === 'number' && Number.isInteger(v);
+        break;
+      case 'boolean':
+        ok = typeof v === 'boolean';
+        break;
+      case 'object':
+        ok = typeof v === 'object' && v !== null && !Array.isArray(v);
+        break;
+      case 'array':
+        ok = Array.isArray(v);
+        break;
+      case 'string|array':
+        ok = typeof v === 'string' || Array.isArray(v);
+        break;
+    }
+    if (!ok) {
+      problems.push(`${p}: expected ${f.kind === 'integer' ? 'an integer' : f.kind === 'object' ? 'an object' : f.kind === 'array' ? 'an array' : `a ${f.kind}`}, got ${typeName(v)}`);
+      continue;
+    }
+    if (f.enum && !f.enum.includes(v as string | number)) {
+      problems.push(`${p}: unknown value ${JSON.stringify(v)}. Valid: ${f.enum.join(', ')}`);
+    }
+    if (typeof v === 'number') {
+      if (f.min !== undefined && (f.exclusiveMin ? v <= f.min : v < f.min)) problems.push(`${p}: must be ${f.exclusiveMin ? '>' : '>='} ${f.min}, got ${v}`);
+      if (f.max !== undefined && v > f.max) problems.push(`${p}: must be <= ${f.max}, got ${v}`);
+    }
+  }
+  return o;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep-merge `over` into `base` (objects merge, arrays and scalars replace). */
+export function mergeDeep(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = isObject(v) && isObject(out[k]) ? mergeDeep(out[k] as Record<string, unknown>, v) : v;
+  }
+  return out;
+}
+
+/**
+ * Validate a parsed config (`file` is only used in messages). With `quick`,
+ * the config's `quick` overrides are merged in first. Throws {@link ConfigError}
+ * listing every problem found.
+ */
+export function validateExperiment(raw: unknown, file = '<config>', options: { quick?: boolean } = {}): ExperimentConfig {
+  const problems: string[] = [];
+  let top = checkShape(raw, TOP, '', problems);
+  if (options.quick && isObject(top.quick)) top = mergeDeep(top, top.quick as Record<string, unknown>);
+  const dataRaw = isObject(top.data) ? top.data : {};
+  const source = dataRaw.source as DataSource;
+  const dataShape: Shape = { ...DATA_COMMON, ...(DATA_SOURCES.includes(source) ? DATA_BY_SOURCE[source] : {}) };
+  const data = top.data !== undefined ? checkShape(top.data, dataShape, 'data', problems) : {};
+  const partition = checkShape(top.partition ?? { scheme: source === 'synthetic' ? 'natural-id' : 'iid' }, PARTITION, 'partition', problems);
+  const featureShift = top.featureShift !== undefined ? checkShape(top.featureShift, FEATURE_SHIFT, 'featureShift', problems) : null;
+  const oversample = top.oversample !== undefined ? checkShape(top.oversample, OVERSAMPLE, 'oversample', problems) : null;
+  const split = checkShape(top.split ?? {}, SPLIT, 'split', problems);
+  const model = top.model !== undefined ? checkShape(top.model, MODEL, 'model', problems) : {};
+  const budget = checkShape(top.budget ?? {}, BUDGET, 'budget', problems);
+  const privacy = checkShape(top.privacy ?? {}, PRIVACY, 'privacy', problems);
+  const strategies: ExperimentConfig['strategies'] = [];
+  if (Array.isArray(top.strategies)) {
+    if (top.strategies.length === 0) problems.push('strategies: expected at least one strategy');
+    const labels = new Set<string>();
+    top.strategies.forEach((s, i) => {
+      const p = `strategies[${i}]`;
+      if (!isObject(s)) {
+        problems.push(`${p}: expected an object like {"name": "fedavg"}, got ${typeName(s)}`);
+        return;
+      }
+      const name = s.name as ExperimentStrategyName;
+      if (typeof name !== 'string' || !STRATEGY_NAMES.includes(name)) {
+        problems.push(`${p}.name: unknown strategy ${JSON.stringify(s.name)}. Valid: ${STRATEGY_NAMES.join(', ')}`);
+        return;
+      }
+      const shape: Shape = { name: { kind: 'string', required: true }, label: { kind: 'string' }, ...STRATEGY_BY_NAME[name] };
+      checkShape(s, shape, p, problems);
+      const label = typeof s.label === 'string' ? s.label : name + (s.variant ? `-${s.variant}` : '') + (s.mode ? `-${s.mode}` : '');
+      if (labels.has(label)) problems.push(`${p}: duplicate strategy label '${label}' (give each a distinct "label")`);
+      labels.add(label);
+      strategies.push({ ...(s as Record<string, unknown>), name, label });
+    });
+  }
+  if (problems.length) throw new ConfigError(file, problems);
+  return {
+    name: top.name as string,
+    description: (top.description as string) ?? '',
+    mirrors: (top.mirrors as string) ?? '',
+    seed: (top.seed as number) ?? 0,
+    data: { size: 64, ...(data as object) } as ExperimentConfig['data'],
+    partition: partition as ExperimentConfig['partition'],
+    featureShift,
+    oversample,
+    split: { testFraction: (split.testFraction as number) ?? 0.25 },
+    model: model as ExperimentConfig['model'],
+    strategies,
+    budget: {
+      rounds: (budget.rounds as number) ?? 5,
+      localEpochs: (budget.localEpochs as number) ?? 1,
+      batchSize: (budget.batchSize as number) ?? 8,
+      learningRate: (budget.learningRate as number) ?? 2e-3,
+      workers: (budget.workers as number) ?? 1,
+    },
+    privacy: { siteInference: (privacy.siteInference as boolean) ?? false, membership: (privacy.membership as boolean) ?? false },
+    quick: isObject(top.quick) ? (top.quick as Record<string, unknown>) : {},
+  };
+}
+
+/** Read and validate an experiment JSON file. */
+export function loadExperiment(file: string, options: { quick?: boolean } = {}): ExperimentConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(file, [`cannot read the file (${(e as Error).message.split('\n')[0]})`]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(file, [`not valid JSON: ${(e as Error).message}`]);
+  }
+  return validateExperiment(raw, file, options);
+}
