@@ -1,0 +1,194 @@
+/**
+ * From a validated experiment config to federated sites: open the dataset,
+ * partition it into sites, optionally give each site its own scanner effects
+ * (feature shift), split every site into train / test by patient, and
+ * optionally oversample inside each site (copy-paste: nothing leaves a site)
+ * or add a synthetic cohort as an extra client (the two ways the multi-site
+ * chest CT paper, arXiv:2303.13567, injects synthetic data).
+ */
+import * as path from 'node:path';
+import type { Dataset, Sample } from '../data/types';
+import { InMemoryDataset, SubsetDataset, materialize } from '../data/types';
+import { syntheticSites } from '../data/synthetic';
+import { openKvasirSeg } from '../data/kvasir';
+import { openHam10000 } from '../data/ham10000';
+import { openImageMaskFolder, openCvcClinicDb } from '../data/folder';
+import { openNiftiSlices } from '../data';
+import { ConcatDataset } from '../data/lazy';
+import { trainTestSplit } from '../data/split';
+import { iid, dirichlet, pathological, quantity, naturalId, featureShift, type SitePartitioner } from '../partition';
+import { copyPasteSamples } from '../oversample';
+import { hashSeed } from '../util/rng';
+import type { ExperimentConfig } from './config';
+
+/** One site of an experiment: private train split and held-out test split. */
+export interface ExperimentSite {
+  name: string;
+  train: Dataset;
+  test: Dataset;
+}
+
+/** What {@link buildSites} produced, with a description for logs. */
+export interface BuiltSites {
+  dataset: Dataset;
+  sites: ExperimentSite[];
+  /** Human-readable lines describing the sites. */
+  describe: string[];
+}
+
+function resolveRoot(p: string, baseDir: string): string {
+  return path.isAbsolute(p) ? p : path.resolve(baseDir, p);
+}
+
+/** Open the dataset an experiment names (relative paths resolve against `baseDir`). */
+export async function openExperimentData(cfg: ExperimentConfig, baseDir = process.cwd()): Promise<Dataset> {
+  const d = cfg.data;
+  const size: [number, number] = [d.size, d.size];
+  const channels = (d.channels as 1 | 3 | undefined) ?? 3;
+  let ds: Dataset;
+  switch (d.source) {
+    case 'synthetic':
+      ds = syntheticSites({
+        sites: (d.sites as number) ?? 4,
+        samplesPerSite: (d.samplesPerSite as number) ?? 40,
+        size: d.size,
+        task: (d.task as 'polyp' | 'lesion') ?? 'polyp',
+        channels,
+        heterogeneity: d.heterogeneity as number | undefined,
+        classMix: d.classMix as 'uniform' | 'skewed' | undefined,
+        imagesPerPatient: d.imagesPerPatient as number | undefined,
+        emptyFraction: d.emptyFraction as number | undefined,
+        seed: cfg.seed,
+      });
+      break;
+    case 'kvasir':
+      ds = await openKvasirSeg({ root: resolveRoot(d.root as string, baseDir), size, channels });
+      break;
+    case 'ham10000':
+      ds = await openHam10000({ root: resolveRoot(d.root as string, baseDir), metadataFile: d.metadataFile as string | undefined, size, channels });
+      break;
+    case 'cvc':
+      ds = await openCvcClinicDb({ root: resolveRoot(d.root as string, baseDir), size, channels });
+      break;
+    case 'folder':
+      ds = await openImageMaskFolder({ images: resolveRoot(d.images as string, baseDir), masks: resolveRoot(d.masks as string, baseDir), size, channels, site: d.site as string | undefined });
+      break;
+    case 'nifti': {
+      const vols = d.volumes as { image: string; label?: string; site?: string; patientId?: string }[];
+      const parts: Dataset[] = [];
+      for (const v of vols) {
+        parts.push(
+          await openNiftiSlices({
+            image: resolveRoot(v.image, baseDir),
+            label: v.label ? resolveRoot(v.label, baseDir) : undefined,
+            axis: (d.axis as 'axial' | 'coronal' | 'sagittal') ?? 'axial',
+            size,
+            channels,
+            window: (d.window as never) ?? undefined,
+            minForeground: (d.minForeground as number) ?? 0,
+            site: v.site,
+            patientId: v.patientId,
+          }),
+        );
+      }
+      ds = parts.length === 1 ? parts[0] : new ConcatDataset(parts, 'nifti');
+      break;
+    }
+  }
+  if (typeof d.limit === 'number' && d.limit < ds.length) ds = new SubsetDataset(ds, Array.from({ length: d.limit }, (_, i) => i), ds.name);
+  return ds;
+}
+
+function partitioner(cfg: ExperimentConfig): SitePartitioner {
+  const p = cfg.partition;
+  const seed = cfg.seed;
+  const groupBy = p.groupBy as string | undefined;
+  const sites = p.sites as number | undefined;
+  const need = (what: string) => {
+    throw new Error(`partition.${what} is required for scheme '${p.scheme}'`);
+  };
+  switch (p.scheme) {
+    case 'natural-id':
+      return naturalId({ column: (p.column as string) ?? 'site', sites, seed, groupBy });
+    case 'iid':
+      return iid({ sites: sites ?? need('sites'), seed, groupBy });
+    case 'dirichlet':
+      return dirichlet({ sites: sites ?? need('sites'), alpha: (p.alpha as number) ?? 0.5, seed, groupBy, minPartitionSize: p.minPartitionSize as number | undefined });
+    case 'pathological':
+      return pathological({ sites: sites ?? need('sites'), k: (p.k as number) ?? 1, seed, groupBy });
+    case 'quantity':
+      return quantity({ sites: sites ?? need('sites'), scheme: (p.sizeScheme as 'linear') ?? 'exponential', seed, groupBy });
+  }
+}
+
+/** Build the experiment's sites (see module doc). */
+export async function buildSites(cfg: ExperimentConfig, baseDir = process.cwd()): Promise<BuiltSites> {
+  const dataset = await openExperimentData(cfg, baseDir);
+  const base = partitioner(cfg);
+  const part = cfg.featureShift && cfg.featureShift.enabled !== false ? featureShift(base, { seed: hashSeed(`${cfg.seed}:shift`) }) : base;
+  const siteSets = part.sites(dataset);
+  const names = siteSets.map((s, i) => {
+    const first = s.length ? s.info(0).meta.site : undefined;
+    return cfg.partition.scheme === 'natural-id' && first !== undefined ? String(first) : `site-${i}`;
+  });
+  const describe: string[] = [`data: ${dataset.name}, ${dataset.length} images at ${cfg.data.size}x${cfg.data.size}`, `partition: ${cfg.partition.scheme}${cfg.featureShift ? ' + feature shift' : ''}`];
+  const sites: ExperimentSite[] = [];
+  for (let k = 0; k < siteSets.length; k++) {
+    const siteDs = withSite(siteSets[k], names[k]);
+    if (siteDs.length < 2) throw new Error(`site '${names[k]}' has ${siteDs.length} image(s); need at least 2 for a train/test split (fewer sites or more data)`);
+    const groupKey = siteDs.info(0).meta.patientId !== undefined ? 'patientId' : undefined;
+    const split = trainTestSplit(siteDs, { testFraction: cfg.split.testFraction, seed: hashSeed(`${cfg.seed}:${names[k]}`), groupKey });
+    let train: Dataset = new SubsetDataset(siteDs, split.train, `${names[k]}/train`);
+    const test: Dataset = new SubsetDataset(siteDs, split.test, `${names[k]}/test`);
+    if (cfg.oversample && (cfg.oversample.mode ?? 'per-site') === 'per-site') train = await oversampleSite(train, cfg, names[k]);
+    sites.push({ name: names[k], train, test });
+    describe.push(`  ${names[k]}: ${train.length} train / ${test.length} test`);
+  }
+  if (cfg.oversample && cfg.oversample.mode === 'synthetic-cohort') {
+    const n = Math.max(2, Math.round(((cfg.oversample.factor as number) ?? 0.5) * Math.max(...sites.map((s) => s.train.length))));
+    const cohort = syntheticSites({ sites: 1, samplesPerSite: n, size: cfg.data.size, task: (cfg.data.task as 'polyp') ?? 'polyp', seed: hashSeed(`${cfg.seed}:cohort`), channels: (cfg.data.channels as 1 | 3) ?? 3 });
+    if (cohort.classNames.join() !== dataset.classNames.join() || cohort.maskClasses.join() !== dataset.maskClasses.join()) {
+      throw new Error(`oversample.mode 'synthetic-cohort' uses the embedded generator, whose classes [${cohort.classNames}] differ from the dataset's [${dataset.classNames}]`);
+    }
+    const relabelled = new InMemoryDataset('synthetic-cohort', cohort.samples.map((s) => ({ ...s, meta: { ...s.meta, site: 'synthetic-cohort' } })), dataset.task, dataset.classNames, dataset.maskClasses);
+    // The cohort only trains; it has no test split of its own (its images are not patients).
+    sites.push({ name: 'synthetic-cohort', train: relabelled, test: new SubsetDataset(relabelled, [], 'synthetic-cohort/test') });
+    describe.push(`  synthetic-cohort: ${n} train (extra client)`);
+  }
+  return { dataset, sites, describe };
+}
+
+/** A view of a site dataset whose samples carry `meta.site = name`. */
+function withSite(ds: Dataset, name: string): Dataset {
+  return {
+    name: `${ds.name}`,
+    length: ds.length,
+    task: ds.task,
+    classNames: ds.classNames,
+    maskClasses: ds.maskClasses,
+    info: (i) => {
+      const s = ds.info(i);
+      return { ...s, meta: { ...s.meta, site: name } };
+    },
+    load: async (i) => {
+      const s = await ds.load(i);
+      return { ...s, meta: { ...s.meta, site: name } };
+    },
+  };
+}
+
+/** Copy-paste (or random duplication) inside one site: adds factor x n samples. */
+async function oversampleSite(train: Dataset, cfg: ExperimentConfig, site: string): Promise<Dataset> {
+  const o = cfg.oversample!;
+  const count = Math.round(((o.factor as number) ?? 0.5) * train.length);
+  if (count === 0) return train;
+  const real = await materialize(train, `${site}/train`);
+  let extra: Sample[];
+  if (o.method === 'copy-paste') {
+    extra = copyPasteSamples(real.samples, { count, seed: hashSeed(`${(o.seed as number) ?? cfg.seed}:${site}`) });
+  } else {
+    const idx = Array.from({ length: count }, (_, k) => k % real.length);
+    extra = idx.map((i, k) => ({ ...real.get(i), id: `${real.get(i).id}+dup${k}` }));
+  }
+  return new InMemoryDataset(`${site}/train+${o.method}`, [...real.samples, ...extra], train.task, train.classNames, train.maskClasses);
+}
