@@ -1,0 +1,256 @@
+/**
+ * The two supervised tasks MedMerge and MedForge train on, behind one small
+ * interface: batches, loss, a training loop over an arbitrary forward
+ * function and variable list, and evaluation of an arbitrary predictor.
+ *
+ * - 'classification': image-level `Sample.label`; network output `[N, K]`
+ *   softmax probabilities (K >= 2); loss = categorical cross-entropy;
+ *   scores = accuracy, macro-F1 (src/metrics/classification), ROC AUC
+ *   (binary, or one-vs-rest macro).
+ * - 'segmentation': `Sample.mask`; output `[N, H, W, K]` — K = 1 sigmoid
+ *   (binary masks, loss BCE + soft Dice) or K >= 2 softmax (one-hot masks,
+ *   loss categorical cross-entropy); scores = per-image mean Dice / IoU over
+ *   foreground classes (src/metrics cumulative metric, its NaN policy).
+ *
+ * Memory: batches are made and disposed per step; every step runs in the
+ * optimizer's tidy scope; only plain numbers are accumulated.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Dataset, Sample } from '../data/types';
+import { toBatch, loadSamples, chunk } from '../data/batch';
+import { createRng } from '../util/rng';
+import { bceDiceLoss, categoricalCrossEntropy, type LossFunction } from '../metrics/losses';
+import { CumulativeSegmentationMetric, CumulativeClassificationMetric } from '../metrics/cumulative';
+import { probabilitiesToClassMap } from '../metrics/confusion';
+
+/** Which supervision a trainer uses. */
+export type TaskKind = 'classification' | 'segmentation';
+
+/** A task and the number of network output channels. */
+export interface TaskSpec {
+  task: TaskKind;
+  /**
+   * Classification: number of classes (>= 2, softmax output `[N, K]`).
+   * Segmentation: output channels (1 = binary sigmoid, >= 2 = softmax incl. background).
+   */
+  numClasses: number;
+}
+
+/** Check a {@link TaskSpec}; throws naming the owner and the bad value. */
+export function checkTaskSpec(owner: string, spec: TaskSpec): void {
+  if (spec.task !== 'classification' && spec.task !== 'segmentation') {
+    throw new Error(`${owner}: task must be 'classification' or 'segmentation', got '${String(spec.task)}'`);
+  }
+  const min = spec.task === 'classification' ? 2 : 1;
+  if (!Number.isInteger(spec.numClasses) || spec.numClasses < min) {
+    throw new Error(`${owner}: numClasses must be an integer >= ${min} for ${spec.task}, got ${spec.numClasses}`);
+  }
+}
+
+/** Images `[N,H,W,C]` and targets (`[N,K]` one-hot labels or `[N,H,W,K]` masks). Caller disposes. */
+export function taskBatch(samples: readonly Sample[], spec: TaskSpec): { x: tf.Tensor4D; y: tf.Tensor } {
+  if (spec.task === 'segmentation') {
+    return spec.numClasses === 1 ? toBatch(samples, 'binary') : toBatch(samples, 'onehot', spec.numClasses);
+  }
+  if (samples.length === 0) throw new Error('taskBatch: no samples');
+  const [H, W, C] = samples[0].shape;
+  const K = spec.numClasses;
+  const xs = new Float32Array(samples.length * H * W * C);
+  const ys = new Float32Array(samples.length * K);
+  samples.forEach((s, i) => {
+    if (s.shape[0] !== H || s.shape[1] !== W || s.shape[2] !== C) {
+      throw new Error(`taskBatch: sample '${s.id}' has shape [${s.shape}] but the batch is [${H},${W},${C}]`);
+    }
+    if (s.label === undefined || !Number.isInteger(s.label) || s.label < 0 || s.label >= K) {
+      throw new Error(`taskBatch: sample '${s.id}' has label ${s.label}; classification needs an integer in [0, ${K})`);
+    }
+    xs.set(s.image, i * H * W * C);
+    ys[i * K + s.label] = 1;
+  });
+  return { x: tf.tensor4d(xs, [samples.length, H, W, C]), y: tf.tensor2d(ys, [samples.length, K]) };
+}
+
+/** The default loss of a task (see module doc). */
+export function taskLoss(spec: TaskSpec): LossFunction {
+  if (spec.task === 'segmentation' && spec.numClasses === 1) return bceDiceLoss();
+  return categoricalCrossEntropy();
+}
+
+/** Per-epoch log of {@link trainTask}. */
+export interface TaskEpochLog {
+  epoch: number;
+  /** Mean training loss over the epoch. */
+  loss: number;
+  images: number;
+}
+
+/** Options of {@link trainTask}. */
+export interface TrainTaskOptions {
+  spec: TaskSpec;
+  epochs: number;
+  /** Variables the optimizer updates. */
+  vars: tf.Variable[];
+  /** Forward pass `x -> output` (runs inside the gradient tape). */
+  forward: (x: tf.Tensor4D) => tf.Tensor;
+  /** Default: a new Adam with `learningRate` (disposed at the end). */
+  optimizer?: tf.Optimizer;
+  /** Default 1e-3. */
+  learningRate?: number;
+  /** Default 8. */
+  batchSize?: number;
+  /** Seeds the batch order (default 0). */
+  seed?: number;
+  /** Restrict to these indices (default all). */
+  indices?: readonly number[];
+  /** Default: {@link taskLoss}. */
+  loss?: LossFunction;
+  /** Extra scalar loss term inside the tape. */
+  regularizer?: () => tf.Scalar;
+}
+
+/**
+ * Minimise the task loss of `forward` over `data` w.r.t. `vars` (Adam,
+ * shuffled mini-batches). Same inputs + seed = same result.
+ */
+export async function trainTask(data: Dataset | readonly Sample[], options: TrainTaskOptions): Promise<TaskEpochLog[]> {
+  const batchSize = options.batchSize ?? 8;
+  if (!Number.isInteger(options.epochs) || options.epochs < 0) {
+    throw new Error(`trainTask: epochs must be a non-negative integer, got ${options.epochs}`);
+  }
+  const length = Array.isArray(data) ? data.length : (data as Dataset).length;
+  const base = options.indices ? [...options.indices] : Array.from({ length }, (_, i) => i);
+  if (base.length === 0 || options.epochs === 0) return [];
+  if (options.vars.length === 0) throw new Error('trainTask: no variables to train');
+  const load = async (idx: number[]): Promise<Sample[]> =>
+    Array.isArray(data) ? idx.map((i) => (data as readonly Sample[])[i]) : loadSamples(data as Dataset, idx);
+  const loss = options.loss ?? taskLoss(options.spec);
+  const own = !options.optimizer;
+  const optimizer = options.optimizer ?? tf.train.adam(options.learningRate ?? 1e-3);
+  const rng = createRng(options.seed ?? 0);
+  const logs: TaskEpochLog[] = [];
+  try {
+    for (let epoch = 0; epoch < options.epochs; epoch++) {
+      const order = rng.fork(`epoch${epoch}`).shuffle([...base]);
+      let total = 0;
+      let count = 0;
+      for (const idx of chunk(order, batchSize)) {
+        const { x, y } = taskBatch(await load(idx), options.spec);
+        try {
+          const l = optimizer.minimize(
+            () => {
+              const main = loss(y, options.forward(x));
+              return options.regularizer ? tf.add(main, options.regularizer()) : main;
+            },
+            true,
+            options.vars,
+          );
+          if (l) {
+            total += l.dataSync()[0] * idx.length;
+            l.dispose();
+          }
+          count += idx.length;
+        } finally {
+          x.dispose();
+          y.dispose();
+        }
+      }
+      logs.push({ epoch, loss: total / Math.max(1, count), images: count });
+    }
+  } finally {
+    if (own) optimizer.dispose();
+  }
+  return logs;
+}
+
+/** Scores of {@link evaluateTask}; fields of the other task are NaN. */
+export interface TaskScores {
+  images: number;
+  /** Classification accuracy. */
+  accuracy: number;
+  /** Classification macro-F1. */
+  macroF1: number;
+  /** Classification ROC AUC (binary, else one-vs-rest macro). */
+  auc: number;
+  /** Segmentation per-image mean Dice (foreground classes). */
+  dice: number;
+  /** Segmentation per-image mean IoU. */
+  iou: number;
+  /** Mean task loss. */
+  loss: number;
+}
+
+/** Options of {@link evaluateTask}. */
+export interface EvaluateTaskOptions {
+  /** Default 16. */
+  batchSize?: number;
+  /** Restrict to these indices (default all). */
+  indices?: readonly number[];
+  /** Sigmoid threshold for binary segmentation (default 0.5). */
+  threshold?: number;
+}
+
+/**
+ * Score a predictor (`x [N,H,W,C] -> output`, called inside a tidy) on
+ * `data`. Works for a model (`x => model.predict(x)`) or any mixture.
+ */
+export async function evaluateTask(
+  predict: (x: tf.Tensor4D) => tf.Tensor,
+  data: Dataset | readonly Sample[],
+  spec: TaskSpec,
+  options: EvaluateTaskOptions = {},
+): Promise<TaskScores> {
+  const length = Array.isArray(data) ? data.length : (data as Dataset).length;
+  const indices = options.indices ? [...options.indices] : Array.from({ length }, (_, i) => i);
+  const loss = taskLoss(spec);
+  const K = spec.numClasses;
+  const seg = new CumulativeSegmentationMetric({ numClasses: Math.max(2, K), metrics: ['dice', 'iou'], includeBackground: false });
+  const cls = spec.task === 'classification' ? new CumulativeClassificationMetric(K) : null;
+  let lossSum = 0;
+  let n = 0;
+  for (const idx of chunk(indices, options.batchSize ?? 16)) {
+    const samples = Array.isArray(data) ? idx.map((i) => (data as readonly Sample[])[i]) : await loadSamples(data as Dataset, idx);
+    const { x, y } = taskBatch(samples, spec);
+    const [out, l] = tf.tidy(() => {
+      const o = predict(x);
+      return [o, loss(y, o)] as const;
+    });
+    x.dispose();
+    y.dispose();
+    const v = out.dataSync() as Float32Array;
+    const shape = out.shape;
+    lossSum += l.dataSync()[0] * samples.length;
+    out.dispose();
+    l.dispose();
+    n += samples.length;
+    if (cls) {
+      const labels = samples.map((s) => s.label as number);
+      cls.update(labels, undefined, v);
+    } else {
+      const [B, H, W] = shape as [number, number, number, number];
+      const pred = probabilitiesToClassMap(v, shape, { threshold: options.threshold ?? 0.5 });
+      samples.forEach((s, i) => {
+        if (!s.mask) throw new Error(`evaluateTask: sample '${s.id}' has no mask`);
+        seg.update(pred.subarray(i * H * W, (i + 1) * H * W), s.mask, [H, W]);
+      });
+      void B;
+    }
+  }
+  const out: TaskScores = { images: n, accuracy: NaN, macroF1: NaN, auc: NaN, dice: NaN, iou: NaN, loss: n ? lossSum / n : NaN };
+  if (n === 0) return out;
+  if (cls) {
+    const r = cls.aggregate();
+    out.accuracy = r.accuracy;
+    out.macroF1 = r.macroF1;
+    out.auc = r.auc?.macro ?? NaN;
+  } else {
+    const r = seg.aggregate('mean-image');
+    out.dice = r.scores.dice?.mean ?? NaN;
+    out.iou = r.scores.iou?.mean ?? NaN;
+  }
+  return out;
+}
+
+/** The headline score of a task: macro-F1 (classification) or Dice (segmentation). */
+export function primaryScore(spec: TaskSpec, s: TaskScores): number {
+  return spec.task === 'classification' ? s.macroF1 : s.dice;
+}
