@@ -1,0 +1,162 @@
+/**
+ * Training the sites of a round in parallel worker threads (`workers > 1`;
+ * fedavg and local only: IIL/CIIL and SplitFed v2 are sequential by
+ * definition, SplitFed v1 and centralized run in-process).
+ *
+ * Each worker owns one tfjs engine (the backend of the main thread, e.g.
+ * wasm) and builds the model ONCE from (name, options, seed); per job it
+ * receives the starting weights as transferable Float32Arrays, trains with
+ * the same `trainClient` as the in-process path and sends the weights back
+ * (transferred). Datasets: every site is pinned to one worker (site index
+ * mod workers) and its training samples are decoded in the main thread and
+ * sent (structured-clone copy of the typed arrays, not transferred, since the
+ * main thread keeps using them) the first time that worker trains the site;
+ * the worker keeps them as an InMemoryDataset for the following rounds. So
+ * a lazily-loaded dataset is decoded once in the main thread and held in
+ * memory by one worker.
+ *
+ * Results are delivered in job order, so aggregation order (and therefore
+ * the floating-point result) does not depend on which worker finishes first.
+ *
+ * Worker entry: from the sources (tsx, tests) the worker is started with a
+ * two-line eval script that does `require('tsx/cjs')` and requires
+ * `worker.ts`; from the compiled package it starts `dist/fl/worker.js`
+ * directly. Both paths are chosen from this file's own extension.
+ */
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import type { ModelOptions } from '../models/types';
+import type { Sample } from '../data/types';
+import type { ClientJob, ClientResult, LocalTrainSettings } from './strategy';
+import type { SiteData } from './types';
+
+/** Data every worker starts with. */
+export interface WorkerInit {
+  backend: string;
+  model: { name: string; options: ModelOptions };
+}
+
+/** Options of {@link SiteTrainerPool}. */
+export interface SiteTrainerPoolOptions extends WorkerInit {
+  /** Number of worker threads (>= 1). */
+  workers: number;
+  /** All sites of the run (fixes the site -> worker pinning). */
+  sites: SiteData[];
+}
+
+/** Messages main -> worker. */
+export type WorkerRequest =
+  | { id: number; type: 'data'; site: string; name: string; task: string; classNames: string[]; maskClasses: string[]; samples: Sample[] }
+  | { id: number; type: 'train'; site: string; start: Float32Array[]; seed: number; mu?: number; settings: LocalTrainSettings };
+
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+/** Messages worker -> main. */
+export type WorkerReply = { id: number; ok: true; weights?: Float32Array[]; loss?: number } | { id: number; ok: false; error: string };
+
+/** Start a worker running ./worker (TypeScript through tsx, or the compiled .js). */
+export function startWorker(init: WorkerInit): Worker {
+  const fromSource = __filename.endsWith('.ts');
+  const file = path.join(__dirname, fromSource ? 'worker.ts' : 'worker.js');
+  if (fromSource) {
+    return new Worker(`require('tsx/cjs');\nrequire(${JSON.stringify(file)});\n`, { eval: true, workerData: init });
+  }
+  return new Worker(file, { workerData: init });
+}
+
+class Handle {
+  private readonly pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  readonly sent = new Set<string>();
+  private dead: Error | null = null;
+
+  constructor(readonly worker: Worker) {
+    worker.on('message', (r: WorkerReply) => {
+      const p = this.pending.get(r.id);
+      if (!p) return;
+      this.pending.delete(r.id);
+      p.resolve(r);
+    });
+    const fail = (e: Error) => {
+      this.dead = e;
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`worker exited with code ${code}`)));
+  }
+
+  request(msg: WithoutId<WorkerRequest>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...msg, id }, transfer);
+    });
+  }
+}
+
+/** A fixed pool of worker threads training sites (see the module comment). */
+export class SiteTrainerPool {
+  private readonly handles: (Handle | null)[];
+  private readonly siteIndex: Map<string, number>;
+
+  constructor(private readonly options: SiteTrainerPoolOptions) {
+    if (!Number.isInteger(options.workers) || options.workers < 1) throw new Error(`SiteTrainerPool: workers must be an integer >= 1, got ${options.workers}`);
+    this.handles = Array.from({ length: options.workers }, () => null);
+    this.siteIndex = new Map(options.sites.map((s, i) => [s.name, i]));
+  }
+
+  private handleFor(site: string): Handle {
+    const k = (this.siteIndex.get(site) ?? 0) % this.handles.length;
+    let h = this.handles[k];
+    if (!h) {
+      h = new Handle(startWorker({ backend: this.options.backend, model: this.options.model }));
+      this.handles[k] = h;
+    }
+    return h;
+  }
+
+  private async ensureData(h: Handle, site: SiteData): Promise<void> {
+    if (h.sent.has(site.name)) return;
+    const ds = site.train;
+    const samples: Sample[] = [];
+    for (let i = 0; i < ds.length; i++) samples.push(await ds.load(i));
+    const r = await h.request({ type: 'data', site: site.name, name: ds.name, task: ds.task, classNames: [...ds.classNames], maskClasses: [...ds.maskClasses], samples });
+    if (!r.ok) throw new Error(r.error);
+    h.sent.add(site.name);
+  }
+
+  /**
+   * Train `jobs` on the workers; `onResult` / `onError` are called in job
+   * order. A job whose data fails to load or whose training throws goes to `onError`.
+   */
+  async train(jobs: readonly ClientJob[], settings: LocalTrainSettings, onResult: (r: ClientResult) => void, onError: (site: string, message: string) => void): Promise<void> {
+    const promises = jobs.map(async (job): Promise<ClientResult> => {
+      const h = this.handleFor(job.site.name);
+      await this.ensureData(h, job.site);
+      const start = job.start.map((w) => Float32Array.from(w));
+      const r = await h.request(
+        { type: 'train', site: job.site.name, start, seed: job.seed, mu: job.mu, settings },
+        start.map((w) => w.buffer as ArrayBuffer),
+      );
+      if (!r.ok) throw new Error(r.error);
+      return { site: job.site.name, weights: r.weights as Float32Array[], loss: r.loss as number };
+    });
+    // Avoid unhandled rejections while earlier jobs are awaited.
+    promises.forEach((p) => p.catch(() => undefined));
+    for (let i = 0; i < jobs.length; i++) {
+      try {
+        onResult(await promises[i]);
+      } catch (e) {
+        onError(jobs[i].site.name, (e as Error).message);
+      }
+    }
+  }
+
+  /** Stop every worker. */
+  async close(): Promise<void> {
+    await Promise.all(this.handles.map((h) => (h ? h.worker.terminate() : Promise.resolve(0))));
+    this.handles.fill(null);
+  }
+}
