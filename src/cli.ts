@@ -22,7 +22,7 @@ class UsageError extends Error {}
 
 const COMMANDS: Record<string, Command> = {
   demo: {
-    summary: 'train on the embedded synthetic multi-site data and print per-site Dice/IoU',
+    summary: 'centralized vs local vs FedAvg vs SplitFed on the embedded multi-site data: per-site Dice/IoU, bytes',
     async run(argv) {
       const { values } = parseArgs({
         args: argv,
@@ -33,7 +33,10 @@ const COMMANDS: Record<string, Command> = {
           task: { type: 'string' },
           model: { type: 'string' },
           width: { type: 'string' },
-          epochs: { type: 'string' },
+          rounds: { type: 'string' },
+          'local-epochs': { type: 'string' },
+          workers: { type: 'string' },
+          out: { type: 'string' },
           seed: { type: 'string' },
           backend: { type: 'string' },
         },
@@ -50,7 +53,10 @@ const COMMANDS: Record<string, Command> = {
         task,
         model: values.model,
         width: num(values.width, 'width'),
-        epochs: num(values.epochs, 'epochs'),
+        rounds: num(values.rounds, 'rounds'),
+        localEpochs: num(values['local-epochs'], 'local-epochs'),
+        workers: num(values.workers, 'workers'),
+        outDir: values.out,
         seed: num(values.seed, 'seed'),
         backend: values.backend ? parseBackendName(values.backend, '--backend') : undefined,
       });
@@ -62,6 +68,39 @@ const COMMANDS: Record<string, Command> = {
     async run(argv) {
       const { partitionCommand } = await import('./partition/cli');
       return partitionCommand(argv);
+    },
+  },
+  run: {
+    summary: 'run an experiment config: medfl run experiments/<name>.json [--quick] [--results DIR]',
+    async run(argv) {
+      const { values, positionals } = parseArgs({
+        args: argv,
+        options: { quick: { type: 'boolean' }, results: { type: 'string' } },
+        allowPositionals: true,
+        strict: true,
+      });
+      if (positionals.length !== 1) throw new UsageError('expected one experiment file, e.g. medfl run experiments/multisite-fedavg.json --quick');
+      const { runExperiment } = await import('./experiment/runner');
+      await runExperiment(positionals[0], { quick: values.quick, resultsDir: values.results });
+      return 0;
+    },
+  },
+  compare: {
+    summary: 'compare finished experiment runs: medfl compare <run dir>... [--html FILE]',
+    async run(argv) {
+      const { values, positionals } = parseArgs({ args: argv, options: { html: { type: 'string' } }, allowPositionals: true, strict: true });
+      if (positionals.length === 0) throw new UsageError('expected one or more run folders (experiments/results/<name>)');
+      const { compareRuns } = await import('./experiment/compare');
+      const text = compareRuns(positionals, { html: values.html });
+      console.log(text);
+      return 0;
+    },
+  },
+  datasets: {
+    summary: 'check a dataset folder layout: medfl datasets check <path> [--kind kvasir|ham10000|cvc|nifti] [--json]',
+    async run(argv) {
+      const { datasetsCheckCommand } = await import('./datasets-check');
+      return datasetsCheckCommand(argv);
     },
   },
   zoo: {

@@ -92,3 +92,56 @@ export type { TrainOptions, EpochLog, EvaluateOptions, SegmentationEvaluation, S
 export { runDemo, splitSitesByPatient } from './experiment/demo';
 export type { DemoOptions, DemoResult } from './experiment/demo';
 export { zooTable, formatZoo } from './experiment/zoo';
+
+// Federated and split-federated training
+export {
+  runFederated,
+  compareStrategies,
+  formatComparison,
+  strategyLabel,
+  DEFAULT_COMPARISON,
+  sitesFromDataset,
+  pooledTest,
+  fedAvg,
+  WeightedAverager,
+  serverUpdate,
+  clipAndNoise,
+  getWeights,
+  setWeights,
+  byteCount,
+  RunWriter,
+} from './fl';
+export type {
+  SiteData,
+  StrategyConfig,
+  FederatedConfig,
+  FederatedResult,
+  RoundRecord,
+  RunSummary,
+  ComparisonRow,
+  Comparison,
+  CompareOptions,
+} from './fl';
+export { siteInferenceAttack, membershipInferenceAttack, privatizeUpdate, computeEpsilon, privacyTradeoff } from './fl/privacy';
+export type { SiteInferenceReport, MembershipReport } from './fl/privacy';
+
+// Collaborative model building (each module's full API under a namespace)
+export * as merge from './merge';
+export * as forge from './forge';
+export * as moe from './moe';
+export { medMerge, mergeBaselines, mergeModels, taskArithmetic } from './merge';
+export { medForge, forgeBaselines, LoraPlugin } from './forge';
+export { buildM4oESwin, buildMoeUnet, trainM4oE, evaluateM4oE, compareM4oE } from './moe';
+
+// Plots and notebook display
+export * as viz from './viz';
+export { show, showTable, figureHtml, writeFigureHtml } from './viz';
+
+// Experiments and datasets
+export { loadExperiment, validateExperiment, ConfigError } from './experiment/config';
+export type { ExperimentConfig } from './experiment/config';
+export { runExperiment, runExperimentConfig } from './experiment/runner';
+export { compareRuns } from './experiment/compare';
+export { buildSites } from './experiment/sites';
+export { checkDataset, formatDatasetCheck } from './datasets-check';
+export { reportSvg } from './partition';

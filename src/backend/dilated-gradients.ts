@@ -176,15 +176,25 @@ function applyActivation(y: tf.Tensor, args: FusedArgs): tf.Tensor {
 
 let installed = false;
 
+/** (Re-)register `cfg` unless it is already the registered gradient of its kernel. */
+function ensureGradient(cfg: tf.GradConfig): void {
+  if (tf.getGradient(cfg.kernelName) === cfg) return;
+  if (tf.getGradient(cfg.kernelName)) tf.unregisterGradient(cfg.kernelName);
+  tf.registerGradient(cfg);
+}
+
 /**
- * Install the dilation-capable gradients and fused-op wrappers. Idempotent.
+ * Install the dilation-capable gradients and fused-op wrappers. Idempotent,
+ * and re-asserting: a later load of another tfjs-core copy (e.g. the one
+ * nested in `@tensorflow/tfjs-node`, which re-registers tfjs' own gradients
+ * into the shared registry) is undone by calling it again.
  * Must run before models are trained (initBackend calls it).
  */
 export function registerDilatedConvGradients(): void {
+  ensureGradient(conv2DGrad);
+  ensureGradient(depthwiseGrad);
   if (installed) return;
   installed = true;
-  tf.registerGradient(conv2DGrad);
-  tf.registerGradient(depthwiseGrad);
 
   const fused = tf.fused as unknown as Record<string, (args: FusedArgs) => tf.Tensor>;
   const origConv = fused.conv2d;

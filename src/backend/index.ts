@@ -12,11 +12,13 @@
  *    asked for or when nothing else loads.
  *
  * `MEDFL_BACKEND=wasm|cpu|tensorflow` forces one. Every backend also gets
- * dilation-capable conv gradients (see ./dilated-gradients).
+ * dilation-capable conv gradients (see ./dilated-gradients) and a fused
+ * training-mode BatchNorm for tfjs-layers (see ./batchnorm-training).
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmGradientKernels } from './wasm-kernels';
 import { registerDilatedConvGradients } from './dilated-gradients';
+import { registerFusedBatchNormTraining } from './batchnorm-training';
 
 /** Names accepted by {@link initBackend} and `MEDFL_BACKEND`. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -56,7 +58,6 @@ async function activate(name: BackendName): Promise<boolean> {
 }
 
 async function select(preferred: BackendName | undefined, log: (msg: string) => void): Promise<BackendInfo> {
-  registerDilatedConvGradients();
   const skipped: { name: string; reason: string }[] = [];
   const order: BackendName[] = preferred ? [preferred] : ['tensorflow', 'wasm', 'cpu'];
   for (const name of order) {
@@ -91,6 +92,10 @@ async function select(preferred: BackendName | undefined, log: (msg: string) => 
 }
 
 function done(info: BackendInfo, log: (msg: string) => void): BackendInfo {
+  // After the accelerator attempts: loading @tensorflow/tfjs-node brings its own
+  // tfjs-core copy, which re-registers tfjs' (dilation-less) gradients globally.
+  registerDilatedConvGradients();
+  registerFusedBatchNormTraining();
   active = info;
   log(`[medfl] backend: ${info.name} (${info.provider})`);
   return info;
@@ -118,6 +123,7 @@ export async function initBackend(
   const env = process.env.MEDFL_BACKEND;
   const want = preferred ?? (env ? parseBackendName(env, 'MEDFL_BACKEND') : undefined);
   if (active && (!want || active.name === want)) {
+    registerDilatedConvGradients(); // re-asserts the gradients if another tfjs-core copy replaced them
     if (tf.getBackend() !== active.name) await tf.setBackend(active.name);
     return active;
   }
@@ -138,5 +144,7 @@ export function currentBackend(): BackendInfo | null {
   return active;
 }
 
-export { registerWasmGradientKernels, WASM_GRADIENT_KERNELS } from './wasm-kernels';
+export { registerWasmGradientKernels, WASM_GRADIENT_KERNELS, WASM_OVERRIDE_KERNELS } from './wasm-kernels';
+export { setConvColumnChunk } from './conv-backprop';
 export { registerDilatedConvGradients, dilateFilter } from './dilated-gradients';
+export { registerFusedBatchNormTraining, batchNormTraining, type BatchNormTrainingResult } from './batchnorm-training';

@@ -1,26 +1,33 @@
 /**
  * `npm run demo` / `medfl demo`: the main job on the embedded data.
  *
- * Builds the seeded synthetic multi-site polyp dataset, splits every site into
- * train/test by patient, trains a small segmentation network on the pooled
- * training data (the centralized baseline) with a per-epoch progress line, and
- * prints per-site and overall Dice/IoU on the held-out images.
+ * Builds the seeded synthetic multi-site polyp dataset (sites differ in
+ * scanner appearance and label mix), splits every site into train/test by
+ * patient, and trains the same small segmentation network four ways with the
+ * same seed and budget: centralized (pooled data, the upper baseline), local
+ * (each site alone, the lower baseline), FedAvg, and SplitFed (U-shaped, SFLV1:
+ * labels never leave the sites). Prints per-round progress with an ETA, then
+ * per-site and pooled Dice and IoU on the held-out images and the bytes each
+ * strategy moved per round.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../backend';
 import { syntheticSites } from '../data/synthetic';
 import { splitByGroup } from '../data/split';
 import type { InMemoryDataset } from '../data/types';
 import { createModel } from '../models/registry';
-import { trainSegmentation, evaluateSegmentation, type SegmentationEvaluation } from '../fl/train';
-import { formatTable, formatSeconds } from '../util/table';
+import { evaluateSegmentation, type SegmentationSummary } from '../fl/train';
+import { sitesFromDataset, pooledTest } from '../fl/sites';
+import { compareStrategies, formatComparison, DEFAULT_COMPARISON, type ComparisonRow } from '../fl/compare';
+import type { FederatedResult, StrategyConfig } from '../fl/types';
+import { formatTable, formatSeconds, formatBytes, type Cell } from '../util/table';
 import { hashSeed } from '../util/rng';
 
-/** Options of {@link runDemo} (defaults finish in about a minute on 2 cores). */
+/** Options of {@link runDemo} (defaults: about 2-3 minutes on 2 CPU cores). */
 export interface DemoOptions {
   /** Hospitals / sites. Default 4. */
   sites?: number;
-  /** Images per site. Default 40. */
+  /** Images per site. Default 32. */
   samplesPerSite?: number;
   /** Image size (square). Default 64. */
   size?: number;
@@ -28,16 +35,24 @@ export interface DemoOptions {
   task?: 'polyp' | 'lesion';
   /** Zoo architecture. Default 'unet'. */
   model?: string;
-  /** Model width (default: the architecture's CPU-friendly default). */
+  /** Model width (default 4). */
   width?: number;
-  /** Training epochs. Default 6. */
-  epochs?: number;
+  /** Communication rounds per strategy (centralized / local train rounds x localEpochs epochs). Default 5. */
+  rounds?: number;
+  /** Local epochs per round. Default 2. */
+  localEpochs?: number;
   /** Default 8. */
   batchSize?: number;
-  /** Default 2e-3. */
+  /** Default 5e-3. */
   learningRate?: number;
   /** Fraction of each site's patients held out for testing. Default 0.25. */
   testFraction?: number;
+  /** Default: centralized, local, fedavg, splitfed (v1, u-shaped). */
+  strategies?: StrategyConfig[];
+  /** Worker threads for fedavg / local sites. Default 1. */
+  workers?: number;
+  /** Write each strategy's run folder under this directory. Default: none. */
+  outDir?: string;
   /** Default 0. */
   seed?: number;
   /** Force a backend (default: initBackend's choice). */
@@ -52,9 +67,11 @@ export interface DemoResult {
   parameters: number;
   trainImages: number;
   testImages: number;
-  before: SegmentationEvaluation;
-  after: SegmentationEvaluation;
-  /** Training images per second (median over epochs). */
+  /** The untrained model on the pooled test images. */
+  initial: SegmentationSummary;
+  rows: ComparisonRow[];
+  results: FederatedResult[];
+  /** Centralized training images per second (all epochs). */
   imagesPerSecond: number;
   seconds: number;
 }
@@ -78,14 +95,14 @@ export function splitSitesByPatient(data: InMemoryDataset, testFraction: number,
   return { train, test };
 }
 
-function evaluationTable(before: SegmentationEvaluation, after: SegmentationEvaluation): string {
-  const rows = Object.keys(after.groups).map((site) => {
-    const a = after.groups[site];
-    const b = before.groups[site];
-    return [site, a.images, b?.dice ?? NaN, a.dice, a.iou, a.pooledDice];
+function scoreTable(rows: readonly ComparisonRow[], results: readonly FederatedResult[], metric: 'dice' | 'iou', initial?: SegmentationSummary): string {
+  const sites = [...new Set(results.flatMap((r) => Object.keys(r.summary.final.test ?? {})))].sort();
+  const body: Cell[][] = rows.map((row, i) => {
+    const fin = results[i].summary.final;
+    return [row.label, ...sites.map((s) => fin.test?.[s]?.[metric] ?? NaN), fin.pooled?.[metric] ?? NaN];
   });
-  rows.push(['overall', after.overall.images, before.overall.dice, after.overall.dice, after.overall.iou, after.overall.pooledDice]);
-  return formatTable(['site', 'test images', 'Dice before', 'Dice after', 'IoU after', 'pooled Dice'], rows);
+  if (initial) body.unshift(['(untrained)', ...sites.map(() => null), initial[metric]]);
+  return formatTable(['strategy', ...sites, 'pooled'], body);
 }
 
 /** Run the demo; returns the measurements (also printed through `out`). */
@@ -95,57 +112,57 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const seed = options.seed ?? 0;
   const info = await initBackend(options.backend, { log: out });
   const size = options.size ?? 64;
-  const data = syntheticSites({
-    sites: options.sites ?? 4,
-    samplesPerSite: options.samplesPerSite ?? 40,
-    size,
-    task: options.task ?? 'polyp',
-    seed,
-  });
-  const { train, test } = splitSitesByPatient(data, options.testFraction ?? 0.25, seed);
-  out(`[medfl] data: ${data.name}, ${options.sites ?? 4} sites, ${train.length} train / ${test.length} test images at ${size}x${size}`);
+  const nSites = options.sites ?? 4;
+  const data = syntheticSites({ sites: nSites, samplesPerSite: options.samplesPerSite ?? 32, size, task: options.task ?? 'polyp', seed });
+  const sites = sitesFromDataset(data, { testFraction: options.testFraction ?? 0.25, seed, groupKey: 'patientId' });
+  const trainImages = sites.reduce((s, x) => s + x.train.length, 0);
+  const testImages = sites.reduce((s, x) => s + x.test.length, 0);
+  out(`[medfl] data: ${data.name}, ${nSites} sites (${sites.map((s) => `${s.name} ${s.train.length}/${s.test.length}`).join(', ')} train/test) at ${size}x${size}`);
   const modelName = options.model ?? 'unet';
-  const model: tf.LayersModel = createModel(modelName, { inputShape: [size, size, 3], numClasses: 1, width: options.width, seed });
-  out(`[medfl] model: ${modelName}, ${model.countParams().toLocaleString('en-US')} parameters`);
-  try {
-    const before = await evaluateSegmentation(model, data, { indices: test });
-    const epochs = options.epochs ?? 6;
-    const speeds: number[] = [];
-    const tTrain = Date.now();
-    await trainSegmentation(model, data, {
-      epochs,
-      indices: train,
-      batchSize: options.batchSize ?? 8,
-      learningRate: options.learningRate ?? 2e-3,
-      seed,
-      onEpoch: (log) => {
-        const ips = log.images / Math.max(1e-9, log.seconds);
-        speeds.push(ips);
-        const elapsed = (Date.now() - tTrain) / 1000;
-        const eta = (elapsed / (log.epoch + 1)) * (epochs - log.epoch - 1);
-        out(`  epoch ${log.epoch + 1}/${epochs}  loss ${log.loss.toFixed(4)}  ${ips.toFixed(1)} img/s  elapsed ${formatSeconds(elapsed)}  ETA ${formatSeconds(eta)}`);
-      },
-    });
-    const after = await evaluateSegmentation(model, data, { indices: test });
-    out('');
-    out('Centralized training, held-out Dice/IoU per site (per-image mean; pooled = over all pixels):');
-    out(evaluationTable(before, after));
-    const sorted = [...speeds].sort((a, b) => a - b);
-    const median = sorted.length ? sorted[Math.floor(sorted.length / 2)] : NaN;
-    const seconds = (Date.now() - t0) / 1000;
-    out('');
-    out(`[medfl] backend ${info.name}; training throughput ${median.toFixed(1)} img/s (median epoch); total ${formatSeconds(seconds)}`);
-    return {
-      backend: info.name,
-      parameters: model.countParams(),
-      trainImages: train.length,
-      testImages: test.length,
-      before,
-      after,
-      imagesPerSecond: median,
-      seconds,
-    };
-  } finally {
-    model.dispose();
-  }
+  const width = options.width ?? 4;
+  const probe = createModel(modelName, { inputShape: [size, size, 3], numClasses: 1, width, seed });
+  const parameters = probe.countParams();
+  const initial = (await evaluateSegmentation(probe, pooledTest(sites))).overall;
+  probe.dispose();
+  out(`[medfl] model: ${modelName} (width ${width}), ${parameters.toLocaleString('en-US')} parameters; untrained pooled Dice ${initial.dice.toFixed(3)}`);
+
+  const strategies = options.strategies ?? [...DEFAULT_COMPARISON];
+  const rounds = options.rounds ?? 5;
+  const totalRounds = strategies.length * rounds;
+  let done = 0;
+  const tTrain = Date.now();
+  const cmp = await compareStrategies(sites, {
+    model: { name: modelName, inputShape: [size, size, 3], numClasses: 1, width },
+    rounds,
+    localEpochs: options.localEpochs ?? 2,
+    batchSize: options.batchSize ?? 8,
+    learningRate: options.learningRate ?? 5e-3,
+    seed,
+    strategies,
+    workers: options.workers ?? 1,
+    outDir: options.outDir,
+    onRound: (label, rec) => {
+      done++;
+      const elapsed = (Date.now() - tTrain) / 1000;
+      const eta = (elapsed / done) * (totalRounds - done);
+      const pooled = rec.pooled?.dice;
+      out(
+        `  ${label.padEnd(22)} round ${rec.round + 1}/${rounds}  pooled Dice ${pooled === undefined ? '  -  ' : pooled.toFixed(3)}  ` +
+          `${formatBytes(rec.bytes.totalUp + rec.bytes.totalDown).padStart(9)} moved  [${done}/${totalRounds}] elapsed ${formatSeconds(elapsed)} ETA ${formatSeconds(eta)}`,
+      );
+    },
+  });
+  out('');
+  out('Held-out Dice per site (per-image mean; pooled = image-weighted over all sites), bytes moved per round:');
+  out(formatComparison(cmp.rows));
+  out('');
+  out('Held-out IoU per site:');
+  out(scoreTable(cmp.rows, cmp.results, 'iou'));
+  const central = cmp.rows.findIndex((r) => r.strategy === 'centralized');
+  const ips = central >= 0 ? (trainImages * rounds * (options.localEpochs ?? 2)) / cmp.results[central].summary.seconds : NaN;
+  const seconds = (Date.now() - t0) / 1000;
+  out('');
+  out(`[medfl] backend ${info.name}; centralized training ${Number.isFinite(ips) ? ips.toFixed(1) : '-'} img/s (incl. per-round evaluation); total ${formatSeconds(seconds)}`);
+  if (tf.memory().numTensors > 0 && process.env.MEDFL_DEBUG) out(`[medfl] tensors alive: ${tf.memory().numTensors}`);
+  return { backend: info.name, parameters, trainImages, testImages, initial, rows: cmp.rows, results: cmp.results, imagesPerSecond: ips, seconds };
 }

@@ -6,7 +6,7 @@
  */
 import type { Dataset } from '../data/types';
 import { runFederated } from './rounds';
-import type { FederatedResult, ModelConfig, SiteData, StrategyConfig } from './types';
+import type { FederatedResult, ModelConfig, RoundRecord, SiteData, StrategyConfig } from './types';
 
 /** Options of {@link compareStrategies}. */
 export interface CompareOptions {
@@ -34,6 +34,8 @@ export interface CompareOptions {
   /** When set, each strategy writes its run folder to `<outDir>/<label>`. */
   outDir?: string;
   log?: (message: string) => void;
+  /** After every completed round of every strategy (progress / ETA). */
+  onRound?: (label: string, record: RoundRecord) => void;
 }
 
 /** One line of the comparison. */
@@ -114,7 +116,7 @@ export async function compareStrategies(sites: readonly SiteData[], options: Com
       },
       sites,
       options.globalTest,
-      { log: options.log },
+      { log: options.log, onRound: options.onRound ? (r) => options.onRound!(label, r) : undefined },
     );
     const s = res.summary;
     rows.push({
@@ -143,8 +145,9 @@ function human(bytes: number): string {
 export function formatComparison(rows: readonly ComparisonRow[]): string {
   const sites = [...new Set(rows.flatMap((r) => Object.keys(r.dicePerSite)))].sort();
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
-  const head = ['strategy', ...sites, 'pooled', 'global', 'bytes/round', 'seconds'];
-  const body = rows.map((r) => [r.label, ...sites.map((s) => f(r.dicePerSite[s] ?? NaN)), f(r.pooledDice), f(r.globalDice), human(r.bytesPerRound), r.seconds.toFixed(1)]);
+  const withGlobal = rows.some((r) => Number.isFinite(r.globalDice));
+  const head = ['strategy', ...sites, 'pooled', ...(withGlobal ? ['global'] : []), 'bytes/round', 'seconds'];
+  const body = rows.map((r) => [r.label, ...sites.map((s) => f(r.dicePerSite[s] ?? NaN)), f(r.pooledDice), ...(withGlobal ? [f(r.globalDice)] : []), human(r.bytesPerRound), r.seconds.toFixed(1)]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');

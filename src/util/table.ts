@@ -13,11 +13,11 @@ export interface TableOptions {
   alignNumbers?: boolean;
 }
 
-function fmt(c: Cell, digits: number): string {
+function fmt(c: Cell, digits: number, integerColumn: boolean): string {
   if (c === null || c === undefined) return '';
   if (typeof c === 'number') {
     if (Number.isNaN(c)) return 'n/a';
-    if (Number.isInteger(c)) return String(c);
+    if (integerColumn) return String(c);
     return c.toFixed(digits);
   }
   return c;
@@ -26,7 +26,13 @@ function fmt(c: Cell, digits: number): string {
 /** Render `rows` (first row = header) as an aligned text table. */
 export function formatTable(header: readonly string[], rows: readonly (readonly Cell[])[], options: TableOptions = {}): string {
   const digits = options.digits ?? 3;
-  const body = rows.map((r) => r.map((c) => fmt(c, digits)));
+  // A column whose numbers are all integers prints them plainly; otherwise every number gets `digits` decimals.
+  const integerColumn = header.map(
+    (_, j) =>
+      rows.every((r) => typeof r[j] !== 'number' || Number.isInteger(r[j]) || Number.isNaN(r[j] as number)) &&
+      rows.some((r) => typeof r[j] === 'number' && Math.abs(r[j] as number) > 1),
+  );
+  const body = rows.map((r) => r.map((c, j) => fmt(c, digits, integerColumn[j])));
   const numeric = header.map((_, j) => rows.length > 0 && rows.every((r) => typeof r[j] === 'number' || r[j] == null));
   const widths = header.map((h, j) => Math.max(h.length, ...body.map((r) => (r[j] ?? '').length)));
   const line = (cells: readonly string[]) =>

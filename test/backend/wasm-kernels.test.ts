@@ -157,7 +157,7 @@ test('layers conv2d with dilationRate trains on wasm (fused path unfused for dil
   layer.apply(x);
   const before = tf.memory().numTensors;
   const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(layer.apply(x) as tf.Tensor)) as tf.Scalar);
-  const g = grads[layer.getWeights()[0].name] ?? Object.values(grads)[0];
+  const g = grads[(layer.getWeights()[0] as tf.Variable).name] ?? Object.values(grads)[0];
   assert.equal(g.shape, [3, 3, 2, 3]);
   const gAbs = tf.tidy(() => tf.sum(tf.abs(g)).dataSync()[0]);
   assert.ok(Number.isFinite(gAbs) && gAbs > 0);

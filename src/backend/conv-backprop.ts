@@ -1,0 +1,311 @@
+/**
+ * Fast conv2d gradient kernels for tfjs' WebAssembly backend (float32, NHWC).
+ *
+ * tfjs-wasm 4.x ships no `Conv2DBackpropFilter` and a naive direct-loop
+ * `Conv2DBackpropInput`; its `BatchMatMul` is fast (XNNPACK GEMM) only without
+ * transposes, and its forward `Conv2D` is XNNPACK. Both gradients are mapped
+ * onto those fast paths:
+ *
+ * - `Conv2DBackpropFilter`: `dW[K, Cout] = colsT[K, M] x dy[M, Cout]`, with
+ *   `K = KH*KW*Cin`, `M = N*OH*OW`, and `colsT` the *transposed* im2col matrix
+ *   written by JS straight into the wasm heap (so no transpose flag is
+ *   needed), chunked over M so the column buffer stays <= 16 MiB. Honours an
+ *   optional `dilations` attribute (medfl's dilated-conv gradient uses it).
+ * - `Conv2DBackpropInput`, stride 1: a forward XNNPACK convolution of dy with
+ *   the spatially flipped, in/out-swapped filter (the transposed convolution
+ *   identity), dy zero-padded by `effK - 1 - pad` (via 'same' when that is
+ *   what 'same' gives, else the `PadV2` kernel and 'valid': numeric padding
+ *   is avoided because tfjs-wasm's Conv2D mishandles it).
+ * - `Conv2DBackpropInput`, stride > 1 (and any padding the flip trick cannot
+ *   express): col2im, `dCols[M, K] = dy[M, Cout] x W^T[Cout, K]` (XNNPACK)
+ *   followed by a JS scatter-add of the columns into dx.
+ *
+ * Every intermediate is released with `backend.disposeData`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import {
+  assertNHWC,
+  callWasmKernel,
+  dilationPair,
+  f32,
+  matMulXnn,
+  reshaped,
+  scratch,
+  type Conv2DInfo,
+  type KernelArgs,
+  type WasmBackendLike,
+} from './wasm-util';
+
+/** Default float32 elements of a column buffer per chunk (16 MiB). */
+const DEFAULT_COLS_CHUNK = 4 * 1024 * 1024;
+let COLS_CHUNK_ELEMENTS = DEFAULT_COLS_CHUNK;
+
+/**
+ * Set the column-buffer chunk size (float32 elements; default 4Mi = 16 MiB)
+ * of the conv gradient kernels, e.g. small in tests to exercise chunking.
+ * Returns the previous value. `undefined` restores the default.
+ */
+export function setConvColumnChunk(elements?: number): number {
+  const prev = COLS_CHUNK_ELEMENTS;
+  if (elements !== undefined && (!Number.isInteger(elements) || elements < 1)) {
+    throw new Error(`setConvColumnChunk: expected a positive integer, got ${elements}`);
+  }
+  COLS_CHUNK_ELEMENTS = elements ?? DEFAULT_COLS_CHUNK;
+  return prev;
+}
+
+function convInfo(xShape: number[], filterShape: number[], attrs: Record<string, unknown>): Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as [number, number] | number,
+    dilationPair(attrs.dilations),
+    attrs.pad as 'same' | 'valid' | number,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    false,
+    'channelsLast',
+  );
+}
+
+/**
+ * For output rows `[r0, r0 + rows)` (row = (n*OH + oh)*OW + ow) and filter tap
+ * `(kh, kw)`, write into `src[r]` the flat offset of the input pixel the tap
+ * reads, or -1 when it falls into the padding.
+ */
+function tapOffsets(ci: Conv2DInfo, kh: number, kw: number, r0: number, rows: number, src: Int32Array): void {
+  const { inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = ci;
+  const perImage = OH * OW;
+  let n = Math.floor(r0 / perImage);
+  const rem = r0 - n * perImage;
+  let oh = Math.floor(rem / OW);
+  let ow = rem - oh * OW;
+  const offH = kh * ci.dilationHeight - ci.padInfo.top;
+  const offW = kw * ci.dilationWidth - ci.padInfo.left;
+  for (let r = 0; r < rows; r++) {
+    const ih = oh * ci.strideHeight + offH;
+    const iw = ow * ci.strideWidth + offW;
+    src[r] = ih < 0 || ih >= H || iw < 0 || iw >= W ? -1 : ((n * H + ih) * W + iw) * C;
+    if (++ow === OW) {
+      ow = 0;
+      if (++oh === OH) {
+        oh = 0;
+        n++;
+      }
+    }
+  }
+}
+
+/** Rows shorter than this are copied element by element (copyWithin has a per-call cost). */
+const COPY_WITHIN_MIN = 24;
+
+/**
+ * Fill the transposed im2col matrix `colsT` (`K x rows`, K = KH*KW*Cin in
+ * (kh, kw, ci) order; rows = output rows `[g0, g0 + groups)` of OW pixels,
+ * g = n*OH + oh) from the channels-first input `xT` `[C, N, H, W]`: for a
+ * fixed tap and channel each output row reads one run of input row `ih`
+ * (contiguous for stride 1), zero where the tap falls into the padding.
+ * `heap` is a Float32Array over the whole wasm memory; `xBase` / `colsBase`
+ * are the tensors' element offsets in it.
+ */
+function im2colT(heap: Float32Array, xBase: number, colsBase: number, ci: Conv2DInfo, g0: number, groups: number): void {
+  const { batchSize: N, inChannels: C, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW } = ci;
+  const sh = ci.strideHeight;
+  const sw = ci.strideWidth;
+  const rows = groups * OW;
+  for (let kh = 0; kh < ci.filterHeight; kh++) {
+    const ihOff = kh * ci.dilationHeight - ci.padInfo.top;
+    for (let kw = 0; kw < ci.filterWidth; kw++) {
+      const iwOff = kw * ci.dilationWidth - ci.padInfo.left;
+      // Output columns whose input column iw = ow*sw + iwOff lies in [0, W).
+      const owLo = Math.min(OW, Math.max(0, Math.ceil(-iwOff / sw)));
+      const owHi = Math.max(owLo, Math.min(OW, Math.floor((W - 1 - iwOff) / sw) + 1));
+      const run = owHi - owLo;
+      for (let c = 0; c < C; c++) {
+        let dst = colsBase + ((kh * ci.filterWidth + kw) * C + c) * rows;
+        let n = Math.floor(g0 / OH);
+        let oh = g0 - n * OH;
+        for (let g = 0; g < groups; g++, dst += OW) {
+          const ih = oh * sh + ihOff;
+          if (ih < 0 || ih >= H || run === 0) {
+            heap.fill(0, dst, dst + OW);
+          } else {
+            if (owLo > 0) heap.fill(0, dst, dst + owLo);
+            if (owHi < OW) heap.fill(0, dst + owHi, dst + OW);
+            const src = xBase + ((c * N + n) * H + ih) * W + owLo * sw + iwOff;
+            const d = dst + owLo;
+            if (sw === 1 && run >= COPY_WITHIN_MIN) {
+              heap.copyWithin(d, src, src + run);
+            } else {
+              for (let k = 0, s = src; k < run; k++, s += sw) heap[d + k] = heap[s];
+            }
+          }
+          if (++oh === OH) {
+            oh = 0;
+            n++;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** A Float32Array over the whole wasm heap and a tensor's element offset in it. */
+function heapOf(backend: WasmBackendLike, info: tf.TensorInfo): { heap: Float32Array; base: number } {
+  const v = f32(backend, info);
+  return { heap: new Float32Array(v.buffer), base: v.byteOffset >> 2 };
+}
+
+/** `Conv2DBackpropFilter` for 'wasm' (see module doc). */
+export function conv2DBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { x, dy } = args.inputs;
+  const attrs = args.attrs ?? {};
+  assertNHWC('Conv2DBackpropFilter', attrs.dataFormat);
+  const filterShape = attrs.filterShape as [number, number, number, number];
+  const ci = convInfo(x.shape, filterShape, attrs);
+  const K = ci.filterHeight * ci.filterWidth * ci.inChannels;
+  const Cout = ci.outChannels;
+  const OW = ci.outWidth;
+  const totalGroups = ci.batchSize * ci.outHeight;
+  const M = totalGroups * OW;
+  const groupsPerChunk = Math.max(1, Math.min(totalGroups, Math.floor(COLS_CHUNK_ELEMENTS / (K * OW))));
+  const xT = callWasmKernel('Transpose', backend, { x }, { perm: [3, 0, 1, 2] });
+  const out = backend.makeOutput([...filterShape], 'float32');
+  let acc: Float32Array | null = null;
+  for (let g0 = 0; g0 < totalGroups; g0 += groupsPerChunk) {
+    const groups = Math.min(groupsPerChunk, totalGroups - g0);
+    const rows = groups * OW;
+    const r0 = g0 * OW;
+    const colsT = backend.makeOutput([1, K, rows], 'float32');
+    // A fresh copy of dy's rows: the matmul caches its packed operator on b's id.
+    const dyChunk = scratch(backend, [1, rows, Cout], (v) => v.set(f32(backend, dy).subarray(r0 * Cout, (r0 + rows) * Cout)));
+    const xs = heapOf(backend, xT);
+    im2colT(xs.heap, xs.base, heapOf(backend, colsT).base, ci, g0, groups);
+    const prod = matMulXnn(backend, colsT, dyChunk);
+    const pv = f32(backend, prod);
+    if (rows === M) {
+      f32(backend, out).set(pv);
+    } else {
+      if (acc === null) acc = new Float32Array(K * Cout);
+      for (let i = 0; i < acc.length; i++) acc[i] += pv[i];
+    }
+    backend.disposeData(prod.dataId);
+    backend.disposeData(colsT.dataId);
+    backend.disposeData(dyChunk.dataId);
+  }
+  backend.disposeData(xT.dataId);
+  if (acc !== null) f32(backend, out).set(acc);
+  return out;
+}
+
+/** Zero-padding of dy for the stride-1 transposed-conv identity, or null when negative. */
+function flipPads(ci: Conv2DInfo): [number, number, number, number] | null {
+  const effH = ci.effectiveFilterHeight;
+  const effW = ci.effectiveFilterWidth;
+  const top = effH - 1 - ci.padInfo.top;
+  const left = effW - 1 - ci.padInfo.left;
+  const bottom = ci.inHeight + effH - 1 - ci.outHeight - top;
+  const right = ci.inWidth + effW - 1 - ci.outWidth - left;
+  return Math.min(top, left, bottom, right) < 0 ? null : [top, bottom, left, right];
+}
+
+/** dx by a forward XNNPACK conv of (padded) dy with the flipped filter (stride 1). */
+function backpropInputByFlip(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, ci: Conv2DInfo, pads: [number, number, number, number]): tf.TensorInfo {
+  const { filterHeight: KH, filterWidth: KW, inChannels: Cin, outChannels: Cout } = ci;
+  // flipped[kh, kw, co, ci] = W[KH-1-kh, KW-1-kw, ci, co]
+  const flipped = scratch(backend, [KH, KW, Cout, Cin], (v) => {
+    const w = f32(backend, filter);
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        const s = ((KH - 1 - kh) * KW + (KW - 1 - kw)) * Cin * Cout;
+        const d = (kh * KW + kw) * Cout * Cin;
+        for (let i = 0; i < Cin; i++) {
+          for (let o = 0; o < Cout; o++) v[d + o * Cin + i] = w[s + i * Cout + o];
+        }
+      }
+    }
+  });
+  const [top, bottom, left, right] = pads;
+  const dil = [ci.dilationHeight, ci.dilationWidth];
+  const effH = ci.effectiveFilterHeight;
+  const effW = ci.effectiveFilterWidth;
+  // What 'same' would pad for a stride-1 conv of dy (output = dy's size).
+  const sameTop = Math.floor((effH - 1) / 2);
+  const sameLeft = Math.floor((effW - 1) / 2);
+  const isSame =
+    ci.outHeight === ci.inHeight && ci.outWidth === ci.inWidth &&
+    top === sameTop && bottom === effH - 1 - sameTop && left === sameLeft && right === effW - 1 - sameLeft;
+  let input = dy;
+  let padded: tf.TensorInfo | null = null;
+  if (!isSame && (top | bottom | left | right) !== 0) {
+    padded = callWasmKernel('PadV2', backend, { x: dy }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 });
+    input = padded;
+  }
+  const dx = callWasmKernel('Conv2D', backend, { x: input, filter: flipped }, {
+    strides: [1, 1], pad: isSame ? 'same' : 'valid', dilations: dil, dataFormat: 'NHWC', dimRoundingMode: undefined,
+  });
+  backend.disposeData(flipped.dataId);
+  if (padded) backend.disposeData(padded.dataId);
+  return dx;
+}
+
+/** dx by col2im: dCols = dy x W^T (XNNPACK), scattered back into the image. */
+function backpropInputByCol2Im(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, ci: Conv2DInfo, inputShape: number[]): tf.TensorInfo {
+  const { filterHeight: KH, filterWidth: KW, inChannels: C, outChannels: Cout } = ci;
+  const K = KH * KW * C;
+  const M = ci.batchSize * ci.outHeight * ci.outWidth;
+  // wT[co, k] = W[k, co]; shared by every chunk (its packed operator is reused).
+  const wT = scratch(backend, [1, Cout, K], (v) => {
+    const w = f32(backend, filter);
+    for (let k = 0; k < K; k++) for (let o = 0; o < Cout; o++) v[o * K + k] = w[k * Cout + o];
+  });
+  const acc = new Float32Array(inputShape.reduce((a, b) => a * b, 1));
+  const chunkRows = Math.max(1, Math.min(M, Math.floor(COLS_CHUNK_ELEMENTS / K)));
+  const src = new Int32Array(chunkRows);
+  for (let r0 = 0; r0 < M; r0 += chunkRows) {
+    const rows = Math.min(chunkRows, M - r0);
+    let dyChunk: tf.TensorInfo;
+    let own = false;
+    if (rows === M) {
+      dyChunk = reshaped(dy, [1, M, Cout]);
+    } else {
+      dyChunk = scratch(backend, [1, rows, Cout], (v) => v.set(f32(backend, dy).subarray(r0 * Cout, (r0 + rows) * Cout)));
+      own = true;
+    }
+    const cols = matMulXnn(backend, dyChunk, wT);
+    const cv = f32(backend, cols);
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) {
+        tapOffsets(ci, kh, kw, r0, rows, src);
+        const kBase = (kh * KW + kw) * C;
+        for (let r = 0; r < rows; r++) {
+          const s = src[r];
+          if (s < 0) continue;
+          const b = r * K + kBase;
+          for (let c = 0; c < C; c++) acc[s + c] += cv[b + c];
+        }
+      }
+    }
+    backend.disposeData(cols.dataId);
+    if (own) backend.disposeData(dyChunk.dataId);
+  }
+  backend.disposeData(wT.dataId);
+  const out = backend.makeOutput([...inputShape], 'float32');
+  f32(backend, out).set(acc);
+  return out;
+}
+
+/** `Conv2DBackpropInput` for 'wasm' (see module doc). */
+export function conv2DBackpropInputWasm(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { dy, filter } = args.inputs;
+  const attrs = args.attrs ?? {};
+  assertNHWC('Conv2DBackpropInput', attrs.dataFormat);
+  const inputShape = [...(attrs.inputShape as number[])];
+  const ci = convInfo(inputShape, filter.shape, attrs);
+  if (ci.strideHeight === 1 && ci.strideWidth === 1) {
+    const pads = flipPads(ci);
+    if (pads) return backpropInputByFlip(backend, dy, filter, ci, pads);
+  }
+  return backpropInputByCol2Im(backend, dy, filter, ci, inputShape);
+}

@@ -1,0 +1,100 @@
+/**
+ * Faster `Concat` / `SplitV` for tfjs' WebAssembly backend.
+ *
+ * tfjs-wasm 4.x concatenates with one `subarray` + `set` per (outer index,
+ * input) and splits through its generic `Slice`; along the channel axis of an
+ * NHWC activation (U-Net skip connections, their gradients) that is one tiny
+ * copy per pixel, dominated by call overhead. These versions copy short runs
+ * element by element and long runs with `copyWithin` on the wasm heap.
+ * Strings (and anything but float32 / int32 / bool) go to the original kernel.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { KernelArgs, WasmBackendLike } from './wasm-util';
+
+/** Runs shorter than this are copied element by element. */
+const COPY_WITHIN_MIN = 32;
+
+type Heap = Float32Array | Int32Array | Uint8Array;
+
+function heapView(backend: WasmBackendLike, info: tf.TensorInfo): { heap: Heap; base: number } {
+  const v = backend.typedArrayFromHeap(info);
+  const bytes = v.BYTES_PER_ELEMENT;
+  const heap = v instanceof Float32Array ? new Float32Array(v.buffer) : v instanceof Int32Array ? new Int32Array(v.buffer) : new Uint8Array(v.buffer);
+  return { heap, base: v.byteOffset / bytes };
+}
+
+/** Copy `outer` runs of `len` elements (src stride `srcStride`, dst stride `dstStride`) inside the heap. */
+function copyRuns(heap: Heap, src: number, srcStride: number, dst: number, dstStride: number, len: number, outer: number): void {
+  if (len >= COPY_WITHIN_MIN) {
+    for (let b = 0; b < outer; b++) heap.copyWithin(dst + b * dstStride, src + b * srcStride, src + b * srcStride + len);
+    return;
+  }
+  for (let b = 0; b < outer; b++) {
+    let s = src + b * srcStride;
+    let d = dst + b * dstStride;
+    for (let k = 0; k < len; k++) heap[d++] = heap[s++];
+  }
+}
+
+const NUMERIC = new Set(['float32', 'int32', 'bool']);
+
+function size(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Build a `Concat` kernel that falls back to `original` for strings. */
+export function makeConcatWasm(original: tf.KernelFunc): (args: KernelArgs) => tf.TensorInfo {
+  return (args) => {
+    const inputs = args.inputs as unknown as tf.TensorInfo[];
+    if (!NUMERIC.has(inputs[0].dtype)) return original(args as never) as tf.TensorInfo;
+    const backend = args.backend as WasmBackendLike;
+    const axis = tf.util.parseAxisParam((args.attrs ?? {}).axis as number, inputs[0].shape)[0];
+    tf.backend_util.assertParamsConsistent(inputs.map((t) => t.shape), axis);
+    const outShape = tf.backend_util.computeOutShape(inputs.map((t) => t.shape), axis);
+    const live = inputs.filter((t) => size(t.shape) > 0);
+    const out = backend.makeOutput(outShape, inputs[0].dtype);
+    if (size(outShape) === 0) return out;
+    const outer = size(live[0].shape.slice(0, axis));
+    const inners = live.map((t) => size(t.shape.slice(axis)));
+    const total = inners.reduce((a, b) => a + b, 0);
+    const o = heapView(backend, out);
+    let offset = 0;
+    live.forEach((t, i) => {
+      const v = heapView(backend, t);
+      copyRuns(o.heap, v.base, inners[i], o.base + offset, total, inners[i], outer);
+      offset += inners[i];
+    });
+    return out;
+  };
+}
+
+/** Build a `SplitV` kernel that falls back to `original` for strings. */
+export function makeSplitVWasm(original: tf.KernelFunc): (args: KernelArgs) => tf.TensorInfo[] {
+  return (args) => {
+    const { x } = args.inputs;
+    if (!NUMERIC.has(x.dtype)) return original(args as never) as tf.TensorInfo[];
+    const backend = args.backend as WasmBackendLike;
+    const attrs = args.attrs ?? {};
+    const axis = tf.util.parseAxisParam(attrs.axis as number, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, attrs.numOrSizeSplits as number[] | number, axis);
+    const outer = size(x.shape.slice(0, axis));
+    const innerUnit = size(x.shape.slice(axis + 1));
+    const total = x.shape[axis] * innerUnit;
+    const outs: tf.TensorInfo[] = [];
+    let offset = 0;
+    for (const s of sizes) {
+      const shape = [...x.shape];
+      shape[axis] = s;
+      const out = backend.makeOutput(shape, x.dtype);
+      const len = s * innerUnit;
+      if (len > 0 && outer > 0) {
+        const src = heapView(backend, x);
+        const dst = heapView(backend, out);
+        copyRuns(dst.heap, src.base + offset, total, dst.base, len, len, outer);
+      }
+      offset += len;
+      outs.push(out);
+    }
+    return outs;
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * medfl's replacement wasm kernels (Conv2DBackpropInput, Concat, SplitV,
+ * MaxPoolGrad) and the chunked paths of the conv gradients, each against the
+ * CPU backend's own kernels on random shapes.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, setConvColumnChunk, WASM_OVERRIDE_KERNELS } from '../../src/backend';
+import { createRng, randomValues, relErr, onBackend } from './helpers';
+import type { Rng } from '../../src/util/rng';
+
+type PadOpt = 'same' | 'valid' | number;
+
+interface ConvCase {
+  N: number; H: number; W: number; C: number; O: number; KH: number; KW: number; s: number; pad: PadOpt;
+}
+
+/** Random dilation-1 conv cases (numeric pads only where the output size is integral). */
+function convCases(rng: Rng, count: number, maxHW = 13): ConvCase[] {
+  const out: ConvCase[] = [];
+  while (out.length < count) {
+    const c: ConvCase = {
+      N: rng.intBetween(1, 3), H: rng.intBetween(3, maxHW), W: rng.intBetween(3, maxHW), C: rng.intBetween(1, 6), O: rng.intBetween(1, 6),
+      KH: rng.intBetween(1, 4), KW: rng.intBetween(1, 4), s: rng.intBetween(1, 3), pad: rng.choice(['same', 'valid', 0, 1, 2] as PadOpt[]),
+    };
+    if (typeof c.pad === 'number') {
+      const okH = c.H + 2 * c.pad - c.KH >= 0 && (c.H + 2 * c.pad - c.KH) % c.s === 0;
+      const okW = c.W + 2 * c.pad - c.KW >= 0 && (c.W + 2 * c.pad - c.KW) % c.s === 0;
+      if (!okH || !okW) continue;
+    }
+    if (c.pad === 'valid' && (c.KH > c.H || c.KW > c.W)) continue;
+    out.push(c);
+  }
+  return out;
+}
+
+function dyShape(c: ConvCase): number[] {
+  const info = tf.backend_util.computeConv2DInfo([c.N, c.H, c.W, c.C], [c.KH, c.KW, c.C, c.O], c.s, 1, c.pad as 'same');
+  return info.outShape;
+}
+
+function runBackpropKernels(c: ConvCase, dyv: Float32Array, wv: Float32Array, xv: Float32Array): () => tf.Tensor[] {
+  return () => {
+    const dy = tf.tensor(dyv, dyShape(c));
+    const common = { strides: c.s, pad: c.pad, dataFormat: 'NHWC' };
+    const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: tf.tensor4d(wv, [c.KH, c.KW, c.C, c.O]) }, {
+      ...common, inputShape: [c.N, c.H, c.W, c.C],
+    } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(xv, [c.N, c.H, c.W, c.C]), dy }, {
+      ...common, filterShape: [c.KH, c.KW, c.C, c.O],
+    } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    return [dx, dw];
+  };
+}
+
+test.before(async () => {
+  await initBackend('wasm', { log: () => {} });
+});
+
+test('the replacement kernels are registered for wasm', () => {
+  assert.equal([...WASM_OVERRIDE_KERNELS].sort(), ['Concat', 'Conv2DBackpropInput', 'MaxPoolGrad', 'SplitV']);
+  for (const k of WASM_OVERRIDE_KERNELS) assert.ok(tf.getKernel(k, 'wasm'), k);
+});
+
+test('Conv2DBackpropInput / BackpropFilter kernels match CPU incl. numeric padding (50 random shapes, kernels called directly)', async () => {
+  const rng = createRng(21);
+  let flipCases = 0;
+  let col2imCases = 0;
+  for (const c of convCases(rng, 50)) {
+    const dyv = randomValues(rng, dyShape(c).reduce((a, b) => a * b, 1));
+    const wv = randomValues(rng, c.KH * c.KW * c.C * c.O);
+    const xv = randomValues(rng, c.N * c.H * c.W * c.C);
+    if (c.s === 1) flipCases++;
+    else col2imCases++;
+    const cpu = await onBackend('cpu', runBackpropKernels(c, dyv, wv, xv));
+    const wasm = await onBackend('wasm', runBackpropKernels(c, dyv, wv, xv));
+    assert.ok(relErr(wasm[0], cpu[0]) < 1e-5, `dx ${JSON.stringify(c)}`);
+    assert.ok(relErr(wasm[1], cpu[1]) < 1e-5, `dW ${JSON.stringify(c)}`);
+  }
+  assert.ok(flipCases > 5 && col2imCases > 5, `both dx paths exercised (${flipCases} stride-1, ${col2imCases} strided)`);
+  await tf.setBackend('wasm');
+});
+
+test('conv gradient kernels give the same result when chunked into tiny column buffers', async () => {
+  const rng = createRng(22);
+  const prev = setConvColumnChunk(37);
+  try {
+    for (const c of convCases(rng, 25, 16)) {
+      const dyv = randomValues(rng, dyShape(c).reduce((a, b) => a * b, 1));
+      const wv = randomValues(rng, c.KH * c.KW * c.C * c.O);
+      const xv = randomValues(rng, c.N * c.H * c.W * c.C);
+      const cpu = await onBackend('cpu', runBackpropKernels(c, dyv, wv, xv));
+      const wasm = await onBackend('wasm', runBackpropKernels(c, dyv, wv, xv));
+      assert.ok(relErr(wasm[0], cpu[0]) < 1e-5, `dx ${JSON.stringify(c)}`);
+      assert.ok(relErr(wasm[1], cpu[1]) < 1e-5, `dW ${JSON.stringify(c)}`);
+    }
+  } finally {
+    setConvColumnChunk(prev);
+  }
+  assert.throws(() => setConvColumnChunk(0), /positive integer/);
+  await tf.setBackend('wasm');
+});
+
+test('Concat and SplitV on wasm match CPU (random ranks, axes, dtypes)', async () => {
+  const rng = createRng(23);
+  for (let t = 0; t < 40; t++) {
+    const rank = rng.intBetween(1, 4);
+    const base = Array.from({ length: rank }, () => rng.intBetween(1, 5));
+    const axis = rng.intBetween(0, rank - 1);
+    const dtype = rng.choice(['float32', 'int32', 'bool'] as const);
+    const parts = Array.from({ length: rng.intBetween(1, 4) }, () => {
+      const shape = [...base];
+      shape[axis] = rng.intBetween(0, 40); // 0 = empty input, > 32 = copyWithin runs
+      const vals = randomValues(rng, shape.reduce((a, b) => a * b, 1)).map((v) => (dtype === 'float32' ? v : dtype === 'int32' ? Math.round(v * 100) : v > 0 ? 1 : 0));
+      return { shape, vals };
+    });
+    const total = parts.reduce((a, p) => a + p.shape[axis], 0);
+    if (total === 0) continue;
+    const sizes = [rng.intBetween(0, total)];
+    sizes.push(total - sizes[0]);
+    const run = () => {
+      const ts = parts.map((p) => tf.tensor(p.vals, p.shape, dtype));
+      const cat = tf.concat(ts, axis);
+      const pieces = tf.split(tf.cast(cat, 'float32'), sizes, axis);
+      return [tf.cast(cat, 'float32'), ...pieces];
+    };
+    const cpu = await onBackend('cpu', run);
+    const wasm = await onBackend('wasm', run);
+    cpu.forEach((ref, i) => assert.equal(Array.from(wasm[i]), Array.from(ref), `case ${t} output ${i} (${dtype}, axis ${axis})`));
+  }
+  await tf.setBackend('wasm');
+});
+
+test('MaxPoolGrad on wasm matches CPU (30 random pools: sizes 1..3, strides 1..3, same/valid)', async () => {
+  const rng = createRng(24);
+  for (let t = 0; t < 30; t++) {
+    const N = rng.intBetween(1, 2);
+    const H = rng.intBetween(2, 9);
+    const W = rng.intBetween(2, 9);
+    const C = rng.intBetween(1, 5);
+    const k = rng.intBetween(1, 3);
+    const s = rng.intBetween(1, 3);
+    const pad = rng.choice(['same', 'valid'] as const);
+    if (pad === 'valid' && (k > H || k > W)) continue;
+    const xv = randomValues(rng, N * H * W * C);
+    const run = () => {
+      const x = tf.tensor4d(xv, [N, H, W, C]);
+      const f = (a: tf.Tensor) => {
+        const y = tf.maxPool(a as tf.Tensor4D, k, s, pad);
+        return tf.sum(tf.mul(y, tf.sin(tf.range(0, y.size).reshape(y.shape))));
+      };
+      return [tf.grad(f)(x)];
+    };
+    const cpu = await onBackend('cpu', run);
+    const wasm = await onBackend('wasm', run);
+    assert.ok(relErr(wasm[0], cpu[0]) < 1e-6, `case ${JSON.stringify({ N, H, W, C, k, s, pad })}`);
+  }
+  await tf.setBackend('wasm');
+});
+
+test('MaxPoolGrad sends the gradient to the first maximum of a window (hand fixture)', async () => {
+  const [dx] = await onBackend('wasm', () => {
+    // One 2x2 window with a tie between positions 0 and 3: the first wins.
+    const x = tf.tensor4d([5, 1, 2, 5], [1, 2, 2, 1]);
+    return [tf.grad((a: tf.Tensor) => tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'), 3).sum())(x)];
+  });
+  assert.equal(Array.from(dx), [3, 0, 0, 0]);
+});
+
+test('replacement kernels do not leak tensors or wasm buffers', async () => {
+  await tf.setBackend('wasm');
+  const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const w = tf.randomNormal([3, 3, 3, 4], 0, 1, 'float32', 2) as tf.Tensor4D;
+  const wt = tf.randomNormal([2, 2, 4, 4], 0, 1, 'float32', 3) as tf.Tensor4D;
+  const step = () =>
+    tf.dispose(
+      tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => {
+        const y = tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'));
+        const p = tf.maxPool(y, 2, 2, 'valid');
+        const u = tf.conv2dTranspose(p, c as tf.Tensor4D, [2, 8, 8, 4], 2, 'same');
+        return tf.sum(tf.concat([u, y], -1));
+      })([x, w, wt]),
+    );
+  step();
+  const before = tf.memory();
+  for (let i = 0; i < 3; i++) step();
+  const after = tf.memory();
+  assert.is(after.numTensors, before.numTensors);
+  assert.is(after.numDataBuffers, before.numDataBuffers);
+  tf.dispose([x, w, wt]);
+});
+
+test.run();
