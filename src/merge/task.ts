@@ -210,9 +210,9 @@ export async function evaluateTask(
   for (const idx of chunk(indices, options.batchSize ?? 16)) {
     const samples = Array.isArray(data) ? idx.map((i) => (data as readonly Sample[])[i]) : await loadSamples(data as Dataset, idx);
     const { x, y } = taskBatch(samples, spec);
-    const [out, l] = tf.tidy(() => {
+    const [out, l] = tf.tidy((): tf.Tensor[] => {
       const o = predict(x);
-      return [o, loss(y, o)] as const;
+      return [o, loss(y, o)];
     });
     x.dispose();
     y.dispose();
