@@ -103,6 +103,37 @@ const COMMANDS: Record<string, Command> = {
       return datasetsCheckCommand(argv);
     },
   },
+  bench: {
+    summary: 'benchmark every architecture (train/infer img/s, memory) and the PyTorch ratio: [--models a,b] [--size 128] [--batch 8] [--width W] [--repeats 5] [--warmup 2] [--no-torch] [--json FILE]',
+    async run(argv) {
+      const { values } = parseArgs({
+        args: argv,
+        options: {
+          models: { type: 'string' },
+          size: { type: 'string' },
+          batch: { type: 'string' },
+          width: { type: 'string' },
+          repeats: { type: 'string' },
+          warmup: { type: 'string' },
+          'no-torch': { type: 'boolean' },
+          json: { type: 'string' },
+        },
+        strict: true,
+      });
+      const { runBench } = await import('./bench');
+      await runBench({
+        models: values.models?.split(','),
+        size: num(values.size, 'size'),
+        batch: num(values.batch, 'batch'),
+        width: num(values.width, 'width'),
+        repeats: num(values.repeats, 'repeats'),
+        warmup: num(values.warmup, 'warmup'),
+        torch: !values['no-torch'],
+        json: values.json,
+      });
+      return 0;
+    },
+  },
   zoo: {
     summary: 'table of the ten architectures: parameters and training speed',
     async run(argv) {

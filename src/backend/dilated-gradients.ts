@@ -12,8 +12,9 @@
  *    use the identity "a dilated conv is a conv with a zero-inserted filter of
  *    size (K-1)d+1": dx = conv-transpose of dy with the zero-inserted filter;
  *    dW = the backprop-filter of the zero-inserted filter, sampled every d taps.
- *    On 'wasm', whose backprop-filter kernels are medfl's own and honour a
- *    `dilations` attribute, dW is computed directly at the dilated taps instead.
+ *    On 'wasm', whose backprop kernels are medfl's own and honour a
+ *    `dilations` attribute, dx and dW are computed directly at the dilated
+ *    taps instead (no zero-inserted filter, whose size grows with d).
  * 2. wraps `tf.fused.conv2d` / `tf.fused.depthwiseConv2d` (used by tfjs-layers
  *    conv layers while recording gradients) so that dilated calls take the
  *    unfused path (conv + bias + activation), whose gradient is (1).
@@ -89,6 +90,10 @@ const conv2DGrad: tf.GradConfig = {
     return {
       x: () =>
         tf.tidy(() => {
+          if (usesMedflWasmKernels()) {
+            // medfl's wasm Conv2DBackpropInput takes the dilations directly.
+            return runKernel('Conv2DBackpropInput', { dy: dy4, filter }, { ...common, inputShape: x.shape, dilations: dil });
+          }
           const fd = dilateFilter(filter, dil);
           return runKernel('Conv2DBackpropInput', { dy: dy4, filter: fd }, { ...common, inputShape: x.shape });
         }),

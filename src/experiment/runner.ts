@@ -179,18 +179,25 @@ export async function runExperimentConfig(cfg: ExperimentConfig, options: RunOpt
     const fin = res.summary.final;
     let attack = { accuracy: NaN, chance: NaN };
     if (cfg.privacy.siteInference) {
-      const m = createModel(cfg.model.name, { inputShape: first.shape, numClasses: 1, width: cfg.model.width, seed: cfg.seed });
-      try {
-        setWeights(m, res.globalWeights);
-        const rep = await siteInferenceAttack(m, globalTest, { seed: cfg.seed });
-        attack = { accuracy: rep.accuracy, chance: rep.chance.uniform };
-      } finally {
-        m.dispose();
+      // The deployed model(s): the global model, or each site's own model for 'local' (accuracy averaged).
+      const weightSets = res.globalWeights.length ? [res.globalWeights] : Object.values(res.siteWeights);
+      const accs: number[] = [];
+      for (const w of weightSets) {
+        const m = createModel(cfg.model.name, { inputShape: first.shape, numClasses: 1, width: cfg.model.width, seed: cfg.seed });
+        try {
+          setWeights(m, w);
+          const rep = await siteInferenceAttack(m, globalTest, { seed: cfg.seed });
+          accs.push(rep.accuracy);
+          attack.chance = rep.chance.uniform;
+        } finally {
+          m.dispose();
+        }
       }
+      attack.accuracy = accs.reduce((a, b) => a + b, 0) / Math.max(1, accs.length);
     }
     rows.push({
       strategy: s.label,
-      dicePerSite: Object.fromEntries(Object.entries(fin.test ?? {}).map(([k, v]) => [k, v.dice])),
+      dicePerSite: Object.fromEntries(Object.entries(fin.test ?? {}).filter(([, v]) => v.images > 0).map(([k, v]) => [k, v.dice])),
       pooledDice: fin.pooled?.dice ?? NaN,
       pooledIou: fin.pooled?.iou ?? NaN,
       bytesPerRound: res.summary.bytesPerRound,

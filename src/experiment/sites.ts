@@ -36,6 +36,13 @@ export interface BuiltSites {
   describe: string[];
 }
 
+/**
+ * Decoded (resized) samples kept in memory by the real-data loaders, so every
+ * epoch does not decode the full-size files again: 4096 images at 64x64x3 is
+ * about 200 MB. Larger datasets decode the rest lazily.
+ */
+const DECODED_CACHE = 4096;
+
 function resolveRoot(p: string, baseDir: string): string {
   return path.isAbsolute(p) ? p : path.resolve(baseDir, p);
 }
@@ -62,16 +69,16 @@ export async function openExperimentData(cfg: ExperimentConfig, baseDir = proces
       });
       break;
     case 'kvasir':
-      ds = await openKvasirSeg({ root: resolveRoot(d.root as string, baseDir), size, channels });
+      ds = await openKvasirSeg({ root: resolveRoot(d.root as string, baseDir), size, channels, cacheSize: DECODED_CACHE });
       break;
     case 'ham10000':
-      ds = await openHam10000({ root: resolveRoot(d.root as string, baseDir), metadataFile: d.metadataFile as string | undefined, size, channels });
+      ds = await openHam10000({ root: resolveRoot(d.root as string, baseDir), metadataFile: d.metadataFile as string | undefined, size, channels, cacheSize: DECODED_CACHE });
       break;
     case 'cvc':
-      ds = await openCvcClinicDb({ root: resolveRoot(d.root as string, baseDir), size, channels });
+      ds = await openCvcClinicDb({ root: resolveRoot(d.root as string, baseDir), size, channels, cacheSize: DECODED_CACHE });
       break;
     case 'folder':
-      ds = await openImageMaskFolder({ images: resolveRoot(d.images as string, baseDir), masks: resolveRoot(d.masks as string, baseDir), size, channels, site: d.site as string | undefined });
+      ds = await openImageMaskFolder({ images: resolveRoot(d.images as string, baseDir), masks: resolveRoot(d.masks as string, baseDir), size, channels, site: d.site as string | undefined, cacheSize: DECODED_CACHE });
       break;
     case 'nifti': {
       const vols = d.volumes as { image: string; label?: string; site?: string; patientId?: string }[];

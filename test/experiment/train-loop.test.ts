@@ -85,16 +85,22 @@ test('splitSitesByPatient keeps every site in both splits and patients on one si
   assert.is(sitesIn(held), 3);
 });
 
-test('demo training improves held-out Dice on the embedded data and leaks nothing', async () => {
+test('demo: four strategies on the embedded data, centralized improves Dice, bytes as expected, nothing leaks', async () => {
   const lines: string[] = [];
   const before = tf.memory().numTensors;
   // Fully seeded (data, split, init, batch order), so the run is reproducible.
-  const res = await runDemo({ sites: 2, samplesPerSite: 24, size: 32, epochs: 6, batchSize: 4, width: 4, seed: 1, out: (l) => lines.push(l) });
-  assert.ok(res.after.overall.dice > res.before.overall.dice + 0.05, `Dice ${res.before.overall.dice} -> ${res.after.overall.dice}`);
-  assert.ok(Object.keys(res.after.groups).length === 2, 'per-site rows');
-  assert.match(lines.join('\n'), /^overall\s+\d+/m, 'prints the overall row');
-  assert.ok(lines.some((l) => /epoch 6\/6/.test(l)), 'prints per-epoch progress');
-  assert.is(tf.memory().numTensors, before, 'demo disposes its model');
+  const res = await runDemo({ sites: 2, samplesPerSite: 24, size: 32, rounds: 3, localEpochs: 2, batchSize: 4, width: 4, seed: 1, out: (l) => lines.push(l) });
+  assert.equal(res.rows.map((r) => r.label), ['centralized', 'local', 'fedavg', 'splitfed-v1-u-shaped']);
+  const central = res.rows[0];
+  assert.ok(central.pooledDice > res.initial.dice + 0.05, `centralized Dice ${res.initial.dice} -> ${central.pooledDice}`);
+  assert.equal(Object.keys(central.dicePerSite).sort(), ['site-0', 'site-1']);
+  assert.is(res.rows[1].totalBytes, 0, 'local moves nothing');
+  assert.ok(res.rows[2].bytesPerRound > 0 && res.rows[3].bytesPerRound > 0, 'fedavg and splitfed move bytes');
+  const text = lines.join('\n');
+  assert.match(text, /^splitfed-v1-u-shaped\s+\d\.\d{3}\s+\d\.\d{3}\s+\d\.\d{3}/m, 'Dice table row');
+  assert.match(text, /Held-out IoU per site/);
+  assert.match(text, /round 3\/3 .*ETA/, 'per-round progress with ETA');
+  assert.is(tf.memory().numTensors, before, 'demo disposes its models');
 });
 
 test('evaluateSegmentation: a model predicting the ground truth scores Dice 1', async () => {
