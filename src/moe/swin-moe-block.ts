@@ -12,12 +12,10 @@ import {
   gelu,
   layerNorm,
   linear,
-  matMulFast,
   relativePositionOneHot,
-  shiftedWindowMask,
-  swapLastAxes,
   windowPartition,
   windowReverse,
+  windowAttention,
   LAYER_NORM_EPSILON,
   type EffectiveWindow,
   type LayerArgs,
@@ -203,39 +201,20 @@ export class SwinMoEBlock extends tf.layers.Layer {
     return [shapes[0], [shapes[0][0], 3 * this.numExperts]];
   }
 
-  private maskFor(h: number, w: number, m: number, shift: number): Float32Array {
-    const key = `${h}x${w}`;
-    let mask = this.masks.get(key);
-    if (!mask) {
-      mask = shiftedWindowMask(h, w, m, shift, this.maskValue);
-      this.masks.set(key, mask);
-    }
-    return mask;
-  }
-
-  /** Window attention on `[B*nW, n, C]` windows (same maths as the project's `SwinBlock`). */
+  /** Window attention on `[B*nW, n, C]` windows: the project's shared Swin attention. */
   private attention(windows: tf.Tensor, h: number, w: number, m: number, shift: number): tf.Tensor {
-    const [bw, n, c] = windows.shape as [number, number, number];
-    const heads = this.numHeads;
-    const d = c / heads;
-    const nW = (h / m) * (w / m);
-    const qkv = linear(windows, this.w.qkv_kernel.read(), this.w.qkv_bias.read());
-    const split = tf.transpose(tf.reshape(qkv, [bw, n, 3 * heads, d]), [0, 2, 1, 3]);
-    const [q, k, v] = tf.split(split, 3, 1);
-    let attn = matMulFast(tf.mul(q, d ** -0.5), swapLastAxes(k));
-    const t = (2 * m - 1) * (2 * m - 1);
-    const oneHotT = tf.tensor2d(this.oneHotT!, [t, n * n]);
-    const bias = tf.reshape(matMulFast(tf.transpose(this.w.relative_position_bias_table.read()), oneHotT), [heads, n, n]);
-    if (shift > 0) {
-      const mask = tf.tensor4d(this.maskFor(h, w, m, shift), [nW, 1, n, n]);
-      const biasMask = tf.reshape(tf.add(bias, mask), [nW * heads, n, n]);
-      attn = tf.reshape(tf.add(tf.reshape(attn, [bw / nW, nW * heads, n, n]), biasMask), [bw, heads, n, n]);
-    } else {
-      attn = tf.add(attn, bias);
-    }
-    const out = matMulFast(tf.softmax(attn), v);
-    const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [bw, n, c]);
-    return linear(merged, this.w.proj_kernel.read(), this.w.proj_bias.read());
+    return windowAttention(windows, {
+      h, w, m, shift,
+      numHeads: this.numHeads,
+      oneHotT: this.oneHotT!,
+      masks: this.masks,
+      maskValue: this.maskValue,
+      qkvKernel: this.w.qkv_kernel.read(),
+      qkvBias: this.w.qkv_bias.read(),
+      projKernel: this.w.proj_kernel.read(),
+      projBias: this.w.proj_bias.read(),
+      biasTable: this.w.relative_position_bias_table.read(),
+    });
   }
 
   /** Output of expert `e` on normalised tokens `z [..., C]`. */

@@ -168,40 +168,20 @@ export class SwinBlock extends tf.layers.Layer {
     return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
   }
 
-  private maskFor(h: number, w: number, m: number, shift: number): Float32Array {
-    const key = `${h}x${w}`;
-    let mask = this.masks.get(key);
-    if (!mask) {
-      mask = shiftedWindowMask(h, w, m, shift, this.maskValue);
-      this.masks.set(key, mask);
-    }
-    return mask;
-  }
-
   /** Window attention on `[B*nW, N, C]` windows of a `h x w` grid (mask applied when shifted). */
   private attention(windows: tf.Tensor, h: number, w: number, m: number, shift: number): tf.Tensor {
-    const [bw, n, c] = windows.shape as [number, number, number];
-    const heads = this.numHeads;
-    const d = c / heads;
-    const nW = (h / m) * (w / m);
-    const qkv = linear(windows, this.w.qkv_kernel.read(), this.w.qkv_bias.read());
-    const split = tf.transpose(tf.reshape(qkv, [bw, n, 3 * heads, d]), [0, 2, 1, 3]);
-    const [q, k, v] = tf.split(split, 3, 1);
-    let attn = matMulFast(tf.mul(q, d ** -0.5), swapLastAxes(k)); // [bw, heads, n, n]
-    const t = (2 * m - 1) * (2 * m - 1);
-    const oneHotT = tf.tensor2d(this.oneHotT!, [t, n * n]);
-    const table = this.w.relative_position_bias_table.read(); // [t, heads]
-    const bias = tf.reshape(matMulFast(tf.transpose(table), oneHotT), [heads, n, n]);
-    if (shift > 0) {
-      const mask = tf.tensor4d(this.maskFor(h, w, m, shift), [nW, 1, n, n]);
-      const biasMask = tf.reshape(tf.add(bias, mask), [nW * heads, n, n]);
-      attn = tf.reshape(tf.add(tf.reshape(attn, [bw / nW, nW * heads, n, n]), biasMask), [bw, heads, n, n]);
-    } else {
-      attn = tf.add(attn, bias);
-    }
-    const out = matMulFast(tf.softmax(attn), v); // [bw, heads, n, d]
-    const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [bw, n, c]);
-    return linear(merged, this.w.proj_kernel.read(), this.w.proj_bias.read());
+    return windowAttention(windows, {
+      h, w, m, shift,
+      numHeads: this.numHeads,
+      oneHotT: this.oneHotT!,
+      masks: this.masks,
+      maskValue: this.maskValue,
+      qkvKernel: this.w.qkv_kernel.read(),
+      qkvBias: this.w.qkv_bias.read(),
+      projKernel: this.w.proj_kernel.read(),
+      projBias: this.w.proj_bias.read(),
+      biasTable: this.w.relative_position_bias_table.read(),
+    });
   }
 
   private dropPathBranch(branch: tf.Tensor, training: boolean): tf.Tensor {
@@ -263,3 +243,60 @@ export function registerSwinBlock(): void {
   tf.serialization.registerClass(SwinBlock);
 }
 registerSwinBlock();
+
+/** Inputs of {@link windowAttention}. */
+export interface WindowAttentionParams {
+  /** Token grid and window size / cyclic shift. */
+  h: number;
+  w: number;
+  m: number;
+  shift: number;
+  numHeads: number;
+  /** `relativePositionOneHot(m)` transposed, `[(2m-1)^2, m^4]`. */
+  oneHotT: Float32Array;
+  /** Cache of shifted-window masks per grid size (owned by the calling layer). */
+  masks: Map<string, Float32Array>;
+  maskValue: number;
+  qkvKernel: tf.Tensor;
+  qkvBias: tf.Tensor;
+  projKernel: tf.Tensor;
+  projBias: tf.Tensor;
+  /** Relative position bias table `[(2m-1)^2, heads]`. */
+  biasTable: tf.Tensor;
+}
+
+/**
+ * (Shifted-)window multi-head self-attention with relative position bias
+ * (Liu et al. 2021, arXiv:2103.14030, eq. 4) on `[B*nW, m*m, C]` windows:
+ * softmax(Q K^T / sqrt(d) + B (+ mask)) V, then the output projection. Shared
+ * by the Swin block and the M4oE Swin-MoE block.
+ */
+export function windowAttention(windows: tf.Tensor, p: WindowAttentionParams): tf.Tensor {
+  const [bw, n, c] = windows.shape as [number, number, number];
+  const heads = p.numHeads;
+  const d = c / heads;
+  const nW = (p.h / p.m) * (p.w / p.m);
+  const qkv = linear(windows, p.qkvKernel, p.qkvBias);
+  const split = tf.transpose(tf.reshape(qkv, [bw, n, 3 * heads, d]), [0, 2, 1, 3]);
+  const [q, k, v] = tf.split(split, 3, 1);
+  let attn = matMulFast(tf.mul(q, d ** -0.5), swapLastAxes(k)); // [bw, heads, n, n]
+  const t = (2 * p.m - 1) * (2 * p.m - 1);
+  const oneHotT = tf.tensor2d(p.oneHotT, [t, n * n]);
+  const bias = tf.reshape(matMulFast(tf.transpose(p.biasTable), oneHotT), [heads, n, n]);
+  if (p.shift > 0) {
+    const key = `${p.h}x${p.w}`;
+    let maskArr = p.masks.get(key);
+    if (!maskArr) {
+      maskArr = shiftedWindowMask(p.h, p.w, p.m, p.shift, p.maskValue);
+      p.masks.set(key, maskArr);
+    }
+    const mask = tf.tensor4d(maskArr, [nW, 1, n, n]);
+    const biasMask = tf.reshape(tf.add(bias, mask), [nW * heads, n, n]);
+    attn = tf.reshape(tf.add(tf.reshape(attn, [bw / nW, nW * heads, n, n]), biasMask), [bw, heads, n, n]);
+  } else {
+    attn = tf.add(attn, bias);
+  }
+  const out = matMulFast(tf.softmax(attn), v); // [bw, heads, n, d]
+  const merged = tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [bw, n, c]);
+  return linear(merged, p.projKernel, p.projBias);
+}
