@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
+import { createAdam } from '../src/backend/adam';
 import { createModel } from '../src/models/registry';
 import { cpuMs, withKernelTimings } from '../src/bench';
 
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   const steps = Number(stepsS);
   await initBackend(undefined, { log: () => {} });
   const model = createModel(name, { inputShape: [size, size, 3], numClasses: 1, outputActivation: 'none', width: widthS ? Number(widthS) : undefined, seed: 1 });
-  const opt = tf.train.adam(1e-3);
+  const opt: tf.Optimizer = process.env.TFJS_ADAM ? tf.train.adam(1e-3) : createAdam(1e-3);
   const x = tf.randomUniform([batch, size, size, 3], 0, 1, 'float32', 1);
   const y = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([batch, size, size, 1], 0, 1, 'float32', 2), 0.5), 'float32'));
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);

@@ -103,6 +103,27 @@ const COMMANDS: Record<string, Command> = {
       return datasetsCheckCommand(argv);
     },
   },
+  medmerge: {
+    summary: 'MedMerge vs FT / LP-FT / uniform / task arithmetic [--task segmentation|classification] [--data embedded|real] [--quick] [--json FILE]',
+    async run(argv) {
+      const { medmergeCommand } = await import('./experiment/methods');
+      return medmergeCommand(argv);
+    },
+  },
+  medforge: {
+    summary: 'MedForge Fusion / Mixture as sites arrive vs single-site / FedAvg, with bytes [--mode fusion|mixture|both] [--data embedded|real] [--quick]',
+    async run(argv) {
+      const { medforgeCommand } = await import('./experiment/methods');
+      return medforgeCommand(argv);
+    },
+  },
+  m4oe: {
+    summary: 'M4oE vs one shared model vs per-modality models [--builder unet|swin] [--data embedded|real] [--quick] [--json FILE]',
+    async run(argv) {
+      const { m4oeCommand } = await import('./experiment/methods');
+      return m4oeCommand(argv);
+    },
+  },
   bench: {
     summary: 'benchmark every architecture (train/infer img/s, memory) and the PyTorch ratio: [--models a,b] [--size 128] [--batch 8] [--width W] [--repeats 5] [--warmup 2] [--no-torch] [--json FILE]',
     async run(argv) {

@@ -6,7 +6,10 @@
  * transposes, and its forward `Conv2D` is XNNPACK. Both gradients are mapped
  * onto those fast paths:
  *
- * - `Conv2DBackpropFilter`: `dW[K, Cout] = colsT[K, M] x dy[M, Cout]`, with
+ * - `Conv2DBackpropFilter`, dy at most 16x16 pixels or filters of >= 25 taps:
+ *   one forward XNNPACK conv of x^T `[Cin, H, W, N]` with dy^T `[OH, OW, N,
+ *   Cout]` as the filter (stride and dilation swapped), transposed back.
+ * - `Conv2DBackpropFilter`, otherwise: `dW[K, Cout] = colsT[K, M] x dy[M, Cout]`, with
  *   `K = KH*KW*Cin`, `M = N*OH*OW`, and `colsT` the *transposed* im2col matrix
  *   written by JS straight into the wasm heap (so no transpose flag is
  *   needed), chunked over M so the column buffer stays <= 16 MiB. Honours an
@@ -17,8 +20,13 @@
  *   what 'same' gives, else the `PadV2` kernel and 'valid': numeric padding
  *   is avoided because tfjs-wasm's Conv2D mishandles it).
  * - `Conv2DBackpropInput`, stride > 1 (and any padding the flip trick cannot
- *   express): col2im, `dCols[M, K] = dy[M, Cout] x W^T[Cout, K]` (XNNPACK)
- *   followed by a JS scatter-add of the columns into dx.
+ *   express), dilation 1: sub-pixel decomposition. The input positions split
+ *   into stride_h*stride_w phases; each phase is reached only by every
+ *   stride-th filter tap and its gradient is one stride-1 forward XNNPACK conv
+ *   of a zero-padded / cropped copy of dy with that flipped sub-filter,
+ *   copied into dx with a stride.
+ * - Otherwise (dilated with such padding): col2im, `dCols[M, K] = dy[M, Cout]
+ *   x W^T[Cout, K]` (XNNPACK) followed by a JS scatter-add of the columns into dx.
  *
  * Every intermediate is released with `backend.disposeData`.
  */
@@ -51,6 +59,32 @@ export function setConvColumnChunk(elements?: number): number {
     throw new Error(`setConvColumnChunk: expected a positive integer, got ${elements}`);
   }
   COLS_CHUNK_ELEMENTS = elements ?? DEFAULT_COLS_CHUNK;
+  return prev;
+}
+
+function isEmpty(shape: number[]): boolean {
+  return shape.some((d) => d === 0);
+}
+
+/**
+ * A zero tensor: the gradient when dy is empty (e.g. tfjs sizes numeric
+ * padding with the filter height on both axes, so a 5x1 filter on a narrow
+ * input can give zero output columns). XNNPACK rejects empty operands.
+ */
+function zeros(backend: WasmBackendLike, shape: number[]): tf.TensorInfo {
+  return scratch(backend, [...shape], (v) => v.fill(0));
+}
+
+let forceCol2Im = false;
+
+/**
+ * Route strided conv input gradients through the old col2im kernel instead
+ * of the per-phase convolutions (for benchmarks and cross-checks). Returns
+ * the previous setting.
+ */
+export function setStridedBackpropCol2Im(on: boolean): boolean {
+  const prev = forceCol2Im;
+  forceCol2Im = on;
   return prev;
 }
 
@@ -155,6 +189,65 @@ function heapOf(backend: WasmBackendLike, info: tf.TensorInfo): { heap: Float32A
   return { heap: new Float32Array(v.buffer), base: v.byteOffset >> 2 };
 }
 
+/**
+ * dW as one forward XNNPACK convolution: with the batch as channels,
+ * `dW[kh, kw, ci, co] = sum_{oh, ow, n} X'[ci, kh*d + oh*s - pad, kw*d + ow*s - pad, n] F[oh, ow, n, co]`
+ * where `X' = x^T [Cin, H, W, N]` (zero-padded / cropped to exactly the rows
+ * read) and `F = dy^T [OH, OW, N, Cout]`, i.e. a 'valid' conv of X' with
+ * filter F, stride = the original dilation, dilation = the original stride,
+ * whose `[Cin, KH, KW, Cout]` output is transposed to the filter layout.
+ */
+function backpropFilterByConv(backend: WasmBackendLike, x: tf.TensorInfo, dy: tf.TensorInfo, ci: Conv2DInfo, filterShape: number[]): tf.TensorInfo {
+  const { inHeight: H, inWidth: W, inChannels: Cin, outHeight: OH, outWidth: OW } = ci;
+  const KH = ci.filterHeight;
+  const KW = ci.filterWidth;
+  const dh = ci.dilationHeight;
+  const dw = ci.dilationWidth;
+  const sh = ci.strideHeight;
+  const sw = ci.strideWidth;
+  const top = ci.padInfo.top;
+  const left = ci.padInfo.left;
+  // Rows / columns of x read by some (tap, output) pair, relative to -pad.
+  const LH = (KH - 1) * dh + (OH - 1) * sh + 1;
+  const LW = (KW - 1) * dw + (OW - 1) * sw + 1;
+  const bottom = LH - top - H;
+  const right = LW - left - W;
+  const dispose: tf.TensorInfo[] = [];
+  let xT = callWasmKernel('Transpose', backend, { x }, { perm: [3, 1, 2, 0] });
+  dispose.push(xT);
+  if (top > 0 || left > 0 || bottom > 0 || right > 0) {
+    xT = callWasmKernel('PadV2', backend, { x: xT }, { paddings: [[0, 0], [top, Math.max(0, bottom)], [left, Math.max(0, right)], [0, 0]], constantValue: 0 });
+    dispose.push(xT);
+  }
+  if (bottom < 0 || right < 0) {
+    xT = callWasmKernel('Slice', backend, { x: xT }, { begin: [0, 0, 0, 0], size: [Cin, LH, LW, ci.batchSize] });
+    dispose.push(xT);
+  }
+  const f = callWasmKernel('Transpose', backend, { x: dy }, { perm: [1, 2, 0, 3] });
+  dispose.push(f);
+  const y = callWasmKernel('Conv2D', backend, { x: xT, filter: f }, {
+    strides: [dh, dw], pad: 'valid', dilations: [sh, sw], dataFormat: 'NHWC', dimRoundingMode: undefined,
+  });
+  dispose.push(y);
+  const out = callWasmKernel('Transpose', backend, { x: y }, { perm: [1, 2, 0, 3] });
+  for (const t of dispose) backend.disposeData(t.dataId);
+  if (out.shape.join() !== filterShape.join()) throw new Error(`Conv2DBackpropFilter (medfl wasm): internal shape [${out.shape}] != [${filterShape}]`);
+  return out;
+}
+
+let filterGradMode: 'auto' | 'im2col' | 'conv' = 'auto';
+
+/**
+ * Force the filter-gradient algorithm ('im2col' GEMM or 'conv' = one
+ * transposed XNNPACK convolution; 'auto' picks per shape). For benchmarks
+ * and cross-checks; returns the previous mode.
+ */
+export function setFilterGradMode(mode: 'auto' | 'im2col' | 'conv'): 'auto' | 'im2col' | 'conv' {
+  const prev = filterGradMode;
+  filterGradMode = mode;
+  return prev;
+}
+
 /** `Conv2DBackpropFilter` for 'wasm' (see module doc). */
 export function conv2DBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackendLike;
@@ -163,6 +256,11 @@ export function conv2DBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
   assertNHWC('Conv2DBackpropFilter', attrs.dataFormat);
   const filterShape = attrs.filterShape as [number, number, number, number];
   const ci = convInfo(x.shape, filterShape, attrs);
+  if (isEmpty(dy.shape) || isEmpty(x.shape)) return zeros(backend, filterShape);
+  // Measured (bench/micro-filtergrad.ts): the transposed conv wins while dy's
+  // spatial extent (its filter size) is small or the filter is large (7x7 stems).
+  const byConv = filterGradMode === 'conv' || (filterGradMode === 'auto' && (ci.outHeight * ci.outWidth <= 256 || ci.filterHeight * ci.filterWidth >= 25));
+  if (byConv) return backpropFilterByConv(backend, x, dy, ci, filterShape);
   const K = ci.filterHeight * ci.filterWidth * ci.inChannels;
   const Cout = ci.outChannels;
   const OW = ci.outWidth;
@@ -198,8 +296,8 @@ export function conv2DBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
-/** Zero-padding of dy for the stride-1 transposed-conv identity, or null when negative. */
-function flipPads(ci: Conv2DInfo): [number, number, number, number] | null {
+/** Zero-padding [top, bottom, left, right] of dy for the stride-1 transposed-conv identity, or null when negative. */
+export function flipPads(ci: Conv2DInfo): [number, number, number, number] | null {
   const effH = ci.effectiveFilterHeight;
   const effW = ci.effectiveFilterWidth;
   const top = effH - 1 - ci.padInfo.top;
@@ -225,6 +323,26 @@ function backpropInputByFlip(backend: WasmBackendLike, dy: tf.TensorInfo, filter
       }
     }
   });
+  const dx = correlateFlipped(backend, 'Conv2D', dy, flipped, ci, pads);
+  backend.disposeData(flipped.dataId);
+  return dx;
+}
+
+/**
+ * Stride-1 forward conv (`Conv2D` or `DepthwiseConv2dNative`, XNNPACK) of dy,
+ * zero-padded by `pads` = [top, bottom, left, right], with an already flipped
+ * filter at the dilations of `ci`: the transposed-convolution identity.
+ * Uses 'same' when that is the padding, else `PadV2` + 'valid' (tfjs-wasm
+ * mishandles explicit numeric padding).
+ */
+export function correlateFlipped(
+  backend: WasmBackendLike,
+  kernel: 'Conv2D' | 'DepthwiseConv2dNative',
+  dy: tf.TensorInfo,
+  flipped: tf.TensorInfo,
+  ci: Conv2DInfo,
+  pads: [number, number, number, number],
+): tf.TensorInfo {
   const [top, bottom, left, right] = pads;
   const dil = [ci.dilationHeight, ci.dilationWidth];
   const effH = ci.effectiveFilterHeight;
@@ -241,10 +359,9 @@ function backpropInputByFlip(backend: WasmBackendLike, dy: tf.TensorInfo, filter
     padded = callWasmKernel('PadV2', backend, { x: dy }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 });
     input = padded;
   }
-  const dx = callWasmKernel('Conv2D', backend, { x: input, filter: flipped }, {
+  const dx = callWasmKernel(kernel, backend, { x: input, filter: flipped }, {
     strides: [1, 1], pad: isSame ? 'same' : 'valid', dilations: dil, dataFormat: 'NHWC', dimRoundingMode: undefined,
   });
-  backend.disposeData(flipped.dataId);
   if (padded) backend.disposeData(padded.dataId);
   return dx;
 }
@@ -295,6 +412,120 @@ function backpropInputByCol2Im(backend: WasmBackendLike, dy: tf.TensorInfo, filt
   return out;
 }
 
+/** Copy `len` float32 elements inside the heap (element loop for short runs). */
+function copyRun(heap: Float32Array, src: number, dst: number, len: number): void {
+  if (len >= COPY_WITHIN_MIN) heap.copyWithin(dst, src, src + len);
+  else for (let k = 0; k < len; k++) heap[dst + k] = heap[src + k];
+}
+
+/** One stride phase along an axis: which taps reach it and which dy rows they read. */
+interface Phase {
+  /** Input positions of the phase: r, r + s, r + 2s, ... below the input size. */
+  count: number;
+  /** First filter tap reaching the phase; the others are k0 + s, k0 + 2s, ... */
+  k0: number;
+  /** Number of taps reaching the phase (0: the phase gets no gradient). */
+  taps: number;
+  /** dy index read by the first (flipped) tap for the phase's first position; may be < 0. */
+  offset: number;
+}
+
+function phaseOf(r: number, stride: number, pad: number, size: number, kernel: number): Phase {
+  const count = size > r ? Math.ceil((size - r) / stride) : 0;
+  const k0 = (r + pad) % stride;
+  const taps = k0 < kernel ? Math.ceil((kernel - k0) / stride) : 0;
+  return { count, k0, taps, offset: (r + pad - k0) / stride - (taps - 1) };
+}
+
+/**
+ * dx of a strided (dilation-1) conv by sub-pixel decomposition: for stride
+ * (sh, sw) the input positions split into sh*sw phases (ih mod sh, iw mod sw);
+ * each phase only receives the taps kh = kh0 + sh*j, and its gradient is a
+ * stride-1 'valid' correlation of (zero-padded / cropped) dy with that
+ * sub-filter flipped and in/out-swapped: one forward XNNPACK conv per phase,
+ * then a strided copy into dx.
+ */
+function backpropInputByPhases(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, ci: Conv2DInfo, inputShape: number[]): tf.TensorInfo {
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: Cin, outHeight: OH, outWidth: OW, outChannels: Cout } = ci;
+  const KH = ci.filterHeight;
+  const KW = ci.filterWidth;
+  const sh = ci.strideHeight;
+  const sw = ci.strideWidth;
+  const out = backend.makeOutput([...inputShape], 'float32');
+  const phasesH = Array.from({ length: sh }, (_, r) => phaseOf(r, sh, ci.padInfo.top, H, KH));
+  const phasesW = Array.from({ length: sw }, (_, r) => phaseOf(r, sw, ci.padInfo.left, W, KW));
+  // Phases no tap reaches get a zero gradient.
+  if (phasesH.some((p) => p.taps === 0) || phasesW.some((p) => p.taps === 0)) f32(backend, out).fill(0);
+  for (let rh = 0; rh < sh; rh++) {
+    const ph = phasesH[rh];
+    for (let rw = 0; rw < sw; rw++) {
+      const pw = phasesW[rw];
+      if (ph.count === 0 || pw.count === 0 || ph.taps === 0 || pw.taps === 0) continue;
+      const PH = ph.count + ph.taps - 1;
+      const PW = pw.count + pw.taps - 1;
+      // dyP[n, t, u, :] = dy[n, ph.offset + t, pw.offset + u, :] (zero outside dy).
+      const dyP = backend.makeOutput([N, PH, PW, Cout], 'float32');
+      {
+        const d = heapOf(backend, dyP);
+        const sIn = heapOf(backend, dy);
+        const heap = d.heap;
+        const uLo = Math.max(0, -pw.offset);
+        const uHi = Math.max(uLo, Math.min(PW, OW - pw.offset));
+        const rowLen = PW * Cout;
+        for (let n = 0; n < N; n++) {
+          for (let t = 0; t < PH; t++) {
+            const dst = d.base + (n * PH + t) * rowLen;
+            const oh = ph.offset + t;
+            if (oh < 0 || oh >= OH || uHi === uLo) {
+              heap.fill(0, dst, dst + rowLen);
+              continue;
+            }
+            if (uLo > 0) heap.fill(0, dst, dst + uLo * Cout);
+            if (uHi < PW) heap.fill(0, dst + uHi * Cout, dst + rowLen);
+            const src = sIn.base + ((n * OH + oh) * OW + pw.offset + uLo) * Cout;
+            copyRun(heap, src, dst + uLo * Cout, (uHi - uLo) * Cout);
+          }
+        }
+      }
+      // wP[j, i, co, c] = W[kh0 + sh*(Jh-1-j), kw0 + sw*(Jw-1-i), c, co]
+      const wP = scratch(backend, [ph.taps, pw.taps, Cout, Cin], (v) => {
+        const w = f32(backend, filter);
+        for (let j = 0; j < ph.taps; j++) {
+          const kh = ph.k0 + sh * (ph.taps - 1 - j);
+          for (let i = 0; i < pw.taps; i++) {
+            const kw = pw.k0 + sw * (pw.taps - 1 - i);
+            const s0 = (kh * KW + kw) * Cin * Cout;
+            const d0 = (j * pw.taps + i) * Cout * Cin;
+            for (let c = 0; c < Cin; c++) for (let o = 0; o < Cout; o++) v[d0 + o * Cin + c] = w[s0 + c * Cout + o];
+          }
+        }
+      });
+      const res = callWasmKernel('Conv2D', backend, { x: dyP, filter: wP }, {
+        strides: [1, 1], pad: 'valid', dilations: [1, 1], dataFormat: 'NHWC', dimRoundingMode: undefined,
+      });
+      backend.disposeData(dyP.dataId);
+      backend.disposeData(wP.dataId);
+      const r = heapOf(backend, res);
+      const o = heapOf(backend, out);
+      const heap = o.heap;
+      for (let n = 0; n < N; n++) {
+        for (let a = 0; a < ph.count; a++) {
+          let src = r.base + (n * ph.count + a) * pw.count * Cin;
+          let dst = o.base + ((n * H + rh + sh * a) * W + rw) * Cin;
+          const step = sw * Cin;
+          if (Cin >= COPY_WITHIN_MIN) {
+            for (let b = 0; b < pw.count; b++, src += Cin, dst += step) heap.copyWithin(dst, src, src + Cin);
+          } else {
+            for (let b = 0; b < pw.count; b++, src += Cin, dst += step) for (let c = 0; c < Cin; c++) heap[dst + c] = heap[src + c];
+          }
+        }
+      }
+      backend.disposeData(res.dataId);
+    }
+  }
+  return out;
+}
+
 /** `Conv2DBackpropInput` for 'wasm' (see module doc). */
 export function conv2DBackpropInputWasm(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackendLike;
@@ -303,9 +534,11 @@ export function conv2DBackpropInputWasm(args: KernelArgs): tf.TensorInfo {
   assertNHWC('Conv2DBackpropInput', attrs.dataFormat);
   const inputShape = [...(attrs.inputShape as number[])];
   const ci = convInfo(inputShape, filter.shape, attrs);
+  if (isEmpty(dy.shape) || isEmpty(inputShape)) return zeros(backend, inputShape);
   if (ci.strideHeight === 1 && ci.strideWidth === 1) {
     const pads = flipPads(ci);
     if (pads) return backpropInputByFlip(backend, dy, filter, ci, pads);
   }
+  if (ci.dilationHeight === 1 && ci.dilationWidth === 1 && !forceCol2Im) return backpropInputByPhases(backend, dy, filter, ci, inputShape);
   return backpropInputByCol2Im(backend, dy, filter, ci, inputShape);
 }

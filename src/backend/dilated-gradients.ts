@@ -17,7 +17,10 @@
  *    taps instead (no zero-inserted filter, whose size grows with d).
  * 2. wraps `tf.fused.conv2d` / `tf.fused.depthwiseConv2d` (used by tfjs-layers
  *    conv layers while recording gradients) so that dilated calls take the
- *    unfused path (conv + bias + activation), whose gradient is (1).
+ *    unfused path (conv + bias + activation), whose gradient is (1). While
+ *    recording, bias-free linear calls (and biased ones on a constant input)
+ *    also take it: tfjs' fused gradient computes every input's gradient
+ *    eagerly, including the never-used image gradient of a first conv.
  *
  * This mirrors TensorFlow's own treatment of atrous convolution as an ordinary
  * convolution on a dilated filter; the alternative (space-to-batch, as in
@@ -181,6 +184,23 @@ function applyActivation(y: tf.Tensor, args: FusedArgs): tf.Tensor {
 
 let installed = false;
 
+/**
+ * True when `x` is neither a variable nor the output of an op recorded on the
+ * active gradient tape, i.e. a constant input such as an image batch. Only
+ * picks the cheaper of two equivalent code paths, so a wrong answer costs
+ * time, never correctness.
+ */
+function isTapeLeaf(x: tf.Tensor): boolean {
+  if (x instanceof tf.Variable) return false;
+  const tape = (tf.engine().state as unknown as { activeTape: Array<{ outputs: tf.Tensor[] }> | null }).activeTape;
+  if (!tape) return true;
+  for (let i = tape.length - 1; i >= 0; i--) {
+    const outs = tape[i].outputs;
+    for (let j = 0; j < outs.length; j++) if (outs[j].id === x.id) return false;
+  }
+  return true;
+}
+
 /** (Re-)register `cfg` unless it is already the registered gradient of its kernel. */
 function ensureGradient(cfg: tf.GradConfig): void {
   if (tf.getGradient(cfg.kernelName) === cfg) return;
@@ -214,6 +234,13 @@ export function registerDilatedConvGradients(): void {
       return applyActivation(y, args);
     });
   const dilated = (args: FusedArgs) => !isOne(pair(args.dilations));
-  fused.conv2d = (args: FusedArgs) => (dilated(args) ? unfused('conv2d', args) : origConv(args));
-  fused.depthwiseConv2d = (args: FusedArgs) => (dilated(args) ? unfused('depthwise', args) : origDepthwise(args));
+  // While gradients are recorded tfjs fuses only linear activations, through
+  // a customGrad that computes dx, dW and dbias eagerly: the input gradient
+  // of a network's first conv (an image nobody differentiates) would be
+  // computed and dropped. The unfused kernels have per-input lazy gradients.
+  const lazyGrads = (args: FusedArgs) =>
+    tf.engine().state.gradientDepth > 0 && (args.activation ?? 'linear') === 'linear' &&
+    (args.dataFormat ?? 'NHWC') === 'NHWC' && (args.bias == null || isTapeLeaf(args.x));
+  fused.conv2d = (args: FusedArgs) => (dilated(args) || lazyGrads(args) ? unfused('conv2d', args) : origConv(args));
+  fused.depthwiseConv2d = (args: FusedArgs) => (dilated(args) || lazyGrads(args) ? unfused('depthwise', args) : origDepthwise(args));
 }

@@ -14,6 +14,7 @@
  * `MEDFL_BACKEND=wasm|cpu|tensorflow` forces one. Every backend also gets
  * dilation-capable conv gradients (see ./dilated-gradients) and a fused
  * training-mode BatchNorm for tfjs-layers (see ./batchnorm-training).
+ * {@link createAdam} (./adam) is tfjs' Adam with a fused update on wasm.
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmGradientKernels } from './wasm-kernels';
@@ -148,3 +149,4 @@ export { registerWasmGradientKernels, WASM_GRADIENT_KERNELS, WASM_OVERRIDE_KERNE
 export { setConvColumnChunk } from './conv-backprop';
 export { registerDilatedConvGradients, dilateFilter } from './dilated-gradients';
 export { registerFusedBatchNormTraining, batchNormTraining, type BatchNormTrainingResult } from './batchnorm-training';
+export { createAdam, FusedAdamOptimizer, adamSimdAvailable } from './adam';

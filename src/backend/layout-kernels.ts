@@ -1,5 +1,5 @@
 /**
- * Faster `Concat` / `SplitV` for tfjs' WebAssembly backend.
+ * Faster `Concat` / `SplitV` / `Slice` / `PadV2` for tfjs' WebAssembly backend.
  *
  * tfjs-wasm 4.x concatenates with one `subarray` + `set` per (outer index,
  * input) and splits through its generic `Slice`; along the channel axis of an
@@ -96,5 +96,102 @@ export function makeSplitVWasm(original: tf.KernelFunc): (args: KernelArgs) => t
       outs.push(out);
     }
     return outs;
+  };
+}
+
+/**
+ * Copy the box `size` starting at `srcBegin` of a row-major `srcShape`
+ * tensor to `dstBegin` of a row-major `dstShape` tensor (both in `heap`, at
+ * element offsets `src` / `dst`). Trailing dimensions copied whole on both
+ * sides merge into one contiguous run; the outer ones are walked with an
+ * odometer.
+ */
+function copyBox(heap: Heap, src: number, srcShape: number[], srcBegin: number[], dst: number, dstShape: number[], dstBegin: number[], box: number[]): void {
+  const rank = box.length;
+  if (box.some((d) => d === 0)) return;
+  if (rank === 0) {
+    heap[dst] = heap[src];
+    return;
+  }
+  let k = rank - 1;
+  let inner = 1;
+  while (k > 0 && box[k] === srcShape[k] && box[k] === dstShape[k]) {
+    inner *= box[k];
+    k--;
+  }
+  const run = box[k] * inner;
+  const srcStrides = new Array<number>(rank);
+  const dstStrides = new Array<number>(rank);
+  let ss = 1;
+  let ds = 1;
+  for (let j = rank - 1; j >= 0; j--) {
+    srcStrides[j] = ss;
+    dstStrides[j] = ds;
+    ss *= srcShape[j];
+    ds *= dstShape[j];
+  }
+  let s0 = src;
+  let d0 = dst;
+  for (let j = 0; j < rank; j++) {
+    s0 += srcBegin[j] * srcStrides[j];
+    d0 += dstBegin[j] * dstStrides[j];
+  }
+  // Odometer over dims [0, k): one run per index tuple.
+  const idx = new Array<number>(k).fill(0);
+  let s = s0;
+  let d = d0;
+  for (;;) {
+    copyRuns(heap, s, 0, d, 0, run, 1);
+    let j = k - 1;
+    while (j >= 0) {
+      idx[j]++;
+      s += srcStrides[j];
+      d += dstStrides[j];
+      if (idx[j] < box[j]) break;
+      s -= box[j] * srcStrides[j];
+      d -= box[j] * dstStrides[j];
+      idx[j] = 0;
+      j--;
+    }
+    if (j < 0) break;
+  }
+}
+
+/** Build a `Slice` kernel (run-length heap copies) that falls back to `original` for strings. */
+export function makeSliceWasm(original: tf.KernelFunc): (args: KernelArgs) => tf.TensorInfo {
+  return (args) => {
+    const { x } = args.inputs;
+    if (!NUMERIC.has(x.dtype)) return original(args as never) as tf.TensorInfo;
+    const backend = args.backend as WasmBackendLike;
+    const attrs = args.attrs ?? {};
+    const [begin, box] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, attrs.begin as number[], attrs.size as number[]);
+    const out = backend.makeOutput([...box], x.dtype);
+    if (size(box) === 0) return out;
+    const src = heapView(backend, x);
+    const dst = heapView(backend, out);
+    copyBox(dst.heap, src.base, x.shape, begin, dst.base, box, box.map(() => 0), box);
+    return out;
+  };
+}
+
+/** Build a `PadV2` kernel (fill + run-length heap copies) that falls back to `original` for strings. */
+export function makePadV2Wasm(original: tf.KernelFunc): (args: KernelArgs) => tf.TensorInfo {
+  return (args) => {
+    const { x } = args.inputs;
+    if (!NUMERIC.has(x.dtype)) return original(args as never) as tf.TensorInfo;
+    const backend = args.backend as WasmBackendLike;
+    const attrs = args.attrs ?? {};
+    const paddings = attrs.paddings as Array<[number, number]>;
+    const value = (attrs.constantValue as number | undefined) ?? 0;
+    const outShape = x.shape.map((d, i) => paddings[i][0] + d + paddings[i][1]);
+    const out = backend.makeOutput(outShape, x.dtype);
+    if (size(outShape) === 0) return out;
+    const dst = heapView(backend, out);
+    dst.heap.fill(value, dst.base, dst.base + size(outShape));
+    if (size(x.shape) > 0) {
+      const src = heapView(backend, x);
+      copyBox(dst.heap, src.base, x.shape, x.shape.map(() => 0), dst.base, outShape, paddings.map((p) => p[0]), x.shape);
+    }
+    return out;
   };
 }

@@ -1,9 +1,11 @@
 /**
  * `MaxPoolGrad` for tfjs' WebAssembly backend: routes each output gradient to
  * the first maximum of its pooling window (row-major window order, as tfjs'
- * CPU backend does), in one pass over the windows with the channel loop
- * innermost (NHWC-contiguous). tfjs-wasm's own C++ kernel is several times
- * slower on the 2x2/stride-2 pools of U-Net style encoders.
+ * CPU backend does). With the forward output at hand (tfjs passes it), each
+ * (window, channel) scans only until the first entry equal to the pooled
+ * maximum; windows holding NaN fall back to the CPU backend's comparison
+ * loop. tfjs-wasm's own C++ kernel is several times slower on the
+ * 2x2/stride-2 pools of U-Net style encoders.
  * Shapes: input `[N, H, W, C]`, dy `[N, OH, OW, C]` -> dx `[N, H, W, C]`.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -26,10 +28,12 @@ export function maxPoolGradWasm(args: KernelArgs): tf.TensorInfo {
   const KH = pi.effectiveFilterHeight;
   const KW = pi.effectiveFilterWidth;
   const acc = new Float32Array(N * H * W * C);
-  const best = new Float32Array(C);
-  const pos = new Int32Array(C);
   const x = f32(backend, input);
   const g = f32(backend, dy);
+  const pooled = args.inputs.output;
+  const y = pooled && pooled.shape.length === 4 && pooled.shape.every((d, i) => d === dy.shape[i]) ? f32(backend, pooled) : null;
+  const best = new Float32Array(C);
+  const pos = new Int32Array(C);
   for (let n = 0; n < N; n++) {
     for (let oh = 0; oh < OH; oh++) {
       const h0 = oh * pi.strideHeight - pi.padInfo.top;
@@ -39,6 +43,27 @@ export function maxPoolGradWasm(args: KernelArgs): tf.TensorInfo {
         const w0 = ow * pi.strideWidth - pi.padInfo.left;
         const wLo = Math.max(0, w0);
         const wHi = Math.min(W, w0 + KW);
+        const gBase = ((n * OH + oh) * OW + ow) * C;
+        if (y !== null) {
+          // The forward max is known: the first window entry equal to it wins.
+          let missing = false;
+          for (let c = 0; c < C; c++) {
+            const m = y[gBase + c];
+            let found = -1;
+            for (let ih = hLo; ih < hHi && found < 0; ih++) {
+              let b = ((n * H + ih) * W + wLo) * C + c;
+              for (let iw = wLo; iw < wHi; iw++, b += C) {
+                if (x[b] === m) {
+                  found = b;
+                  break;
+                }
+              }
+            }
+            if (found >= 0) acc[found] += g[gBase + c];
+            else missing = true; // NaN windows: resolved below exactly as the CPU backend does
+          }
+          if (!missing) continue;
+        }
         best.fill(-Infinity);
         pos.fill(-1);
         for (let ih = hLo; ih < hHi; ih++) {
@@ -53,8 +78,11 @@ export function maxPoolGradWasm(args: KernelArgs): tf.TensorInfo {
             }
           }
         }
-        const gBase = ((n * OH + oh) * OW + ow) * C;
-        for (let c = 0; c < C; c++) if (pos[c] >= 0) acc[pos[c] + c] += g[gBase + c];
+        for (let c = 0; c < C; c++) {
+          if (pos[c] < 0) continue;
+          if (y !== null && x[pos[c] + c] === y[gBase + c]) continue; // already routed above
+          acc[pos[c] + c] += g[gBase + c];
+        }
       }
     }
   }

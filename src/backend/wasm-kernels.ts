@@ -7,8 +7,10 @@
  *   heap + XNNPACK GEMM (see ./conv-backprop). Honours an extra, optional
  *   `dilations` attribute (medfl's dilated-conv gradient uses it).
  * - `DepthwiseConv2dNativeBackpropFilter` / `DepthwiseConv2dNativeBackpropInput`:
- *   direct loops over the heap (memory-bound ops; a matmul would not help),
- *   with strides, dilations and 'same' / 'valid' / explicit padding.
+ *   multiplier 1 via ./depthwise-backprop (stride-1 input gradient as an
+ *   XNNPACK depthwise conv with the flipped filter, per-tap run loops
+ *   otherwise); other multipliers by direct loops over the heap. Strides,
+ *   dilations and 'same' / 'valid' / explicit padding.
  * - `UnsortedSegmentSum`: needed by the gradient of `gather` (e.g. relative
  *   position bias tables in Swin blocks).
  *
@@ -17,7 +19,8 @@
  *   XNNPACK conv with the flipped filter for stride 1, col2im + XNNPACK GEMM
  *   otherwise (see ./conv-backprop).
  * - `Concat` / `SplitV`: run-length copies on the heap instead of one
- *   `subarray().set()` per pixel (see ./layout-kernels).
+ *   `subarray().set()` per pixel; `Slice` / `PadV2`: the same box copy
+ *   (tfjs-wasm's copy element by element) (see ./layout-kernels).
  * - `MaxPoolGrad`: one JS pass over the windows, channels innermost (see ./pool-grad).
  *
  * Intermediates created here are released with `backend.disposeData`.
@@ -25,8 +28,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv-backprop';
-import { makeConcatWasm, makeSplitVWasm } from './layout-kernels';
+import { makeConcatWasm, makePadV2Wasm, makeSliceWasm, makeSplitVWasm } from './layout-kernels';
 import { maxPoolGradWasm } from './pool-grad';
+import { depthwiseFilterGradM1, depthwiseInputGradM1 } from './depthwise-backprop';
 import { dilationPair, f32, type Conv2DInfo, type KernelArgs, type WasmBackendLike } from './wasm-util';
 
 function depthwiseInfo(
@@ -73,6 +77,19 @@ function forEachDepthwiseTap(ci: Conv2DInfo, fn: (xBase: number, dyBase: number,
   }
 }
 
+let genericDepthwise = false;
+
+/**
+ * Send multiplier-1 depthwise gradients through the generic per-tap loops
+ * instead of ./depthwise-backprop (for cross-checks and benchmarks).
+ * Returns the previous setting.
+ */
+export function setGenericDepthwiseGradients(on: boolean): boolean {
+  const prev = genericDepthwise;
+  genericDepthwise = on;
+  return prev;
+}
+
 function depthwiseBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackendLike;
   const { x, dy } = args.inputs;
@@ -81,6 +98,7 @@ function depthwiseBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
   const ci = depthwiseInfo(x.shape, filterShape, attrs);
   const C = ci.inChannels;
   const mult = ci.outChannels / C;
+  if (mult === 1 && !genericDepthwise) return depthwiseFilterGradM1(backend, x, dy, ci, filterShape);
   const out = backend.makeOutput([...filterShape], 'float32');
   const acc = new Float32Array(filterShape.reduce((a, b) => a * b, 1));
   const xv = f32(backend, x);
@@ -110,6 +128,7 @@ function depthwiseBackpropInputWasm(args: KernelArgs): tf.TensorInfo {
   const ci = depthwiseInfo(inputShape, filter.shape, attrs);
   const C = ci.inChannels;
   const mult = ci.outChannels / C;
+  if (mult === 1 && !genericDepthwise) return depthwiseInputGradM1(backend, dy, filter, ci, inputShape);
   const out = backend.makeOutput([...inputShape], 'float32');
   const acc = new Float32Array(inputShape.reduce((a, b) => a * b, 1));
   const dyv = f32(backend, dy);
@@ -167,7 +186,7 @@ export const WASM_GRADIENT_KERNELS = [
 ] as const;
 
 /** Kernel names tfjs-wasm has (slowly) and this module replaces for 'wasm'. */
-export const WASM_OVERRIDE_KERNELS = ['Conv2DBackpropInput', 'Concat', 'SplitV', 'MaxPoolGrad'] as const;
+export const WASM_OVERRIDE_KERNELS = ['Conv2DBackpropInput', 'Concat', 'SplitV', 'Slice', 'PadV2', 'MaxPoolGrad'] as const;
 
 type MissingName = (typeof WASM_GRADIENT_KERNELS)[number];
 type OverrideName = (typeof WASM_OVERRIDE_KERNELS)[number];
@@ -184,6 +203,8 @@ const OVERRIDES: Record<OverrideName, (original: tf.KernelFunc) => (args: Kernel
   Conv2DBackpropInput: () => conv2DBackpropInputWasm,
   Concat: makeConcatWasm,
   SplitV: makeSplitVWasm,
+  Slice: makeSliceWasm,
+  PadV2: makePadV2Wasm,
   MaxPoolGrad: () => maxPoolGradWasm,
 };
 

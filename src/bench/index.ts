@@ -26,6 +26,7 @@
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
+import { createAdam } from '../backend/adam';
 import { createModel, MODEL_NAMES } from '../models/registry';
 import { describeModel } from './graph';
 import { cpuMs } from './kernel-profiler';
@@ -139,7 +140,7 @@ function emptyResult(model: string, o: Required<Pick<BenchOptions, 'size' | 'bat
 async function benchModel(name: string, size: number, batch: number, width: number | undefined, warmup: number, repeats: number): Promise<BenchResult> {
   const baseline = tf.memory().numBytes;
   const model = createModel(name, { inputShape: [size, size, 3], numClasses: 1, outputActivation: 'none', width, seed: 1 });
-  const opt = tf.train.adam(1e-3);
+  const opt = createAdam(1e-3); // medfl's default Adam (tfjs semantics, fused on wasm)
   const x = tf.randomUniform([batch, size, size, 3], 0, 1, 'float32', 1);
   const y = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([batch, size, size, 1], 0, 1, 'float32', 2), 0.5), 'float32'));
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { parseArgs } from 'node:util';
-import { initBackend } from '../backend';
+import { initBackend, createAdam } from '../backend';
 import { MODEL_NAMES, createModel, getModelSpec } from '../models/registry';
 import { bceDiceLoss } from '../metrics/losses';
 import { formatTable } from '../util/table';
@@ -67,7 +67,7 @@ export async function zooTable(options: ZooOptions = {}): Promise<ZooRow[]> {
       row.paramsDefault = model.countParams();
       const x = tf.randomUniform([batch, size, size, 3], 0, 1, 'float32', 1);
       const y = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([batch, size, size, 1], 0, 1, 'float32', 2), 0.7), 'float32'));
-      const opt = tf.train.adam(1e-3);
+      const opt = createAdam(1e-3);
       const loss = bceDiceLoss();
       const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
       const times: number[] = [];

@@ -36,6 +36,7 @@
  * (4 bytes/float). v1's server copies never leave the server (0 bytes).
  */
 import * as tf from '@tensorflow/tfjs';
+import { createAdam } from '../backend';
 import { loadSamples, toBatch, chunk } from '../data/batch';
 import { bceDiceLoss } from '../metrics/losses';
 import { getModelSpec } from '../models/registry';
@@ -148,14 +149,14 @@ export function splitFedStrategy(init: StrategyInit, onMessage?: (m: LoggedSplit
       const acc = new WeightedAverager();
       let order = ctx.participants;
       let server = global; // v2: the one sequential server part (its entries)
-      const serverOpt = variant === 'v2' ? tf.train.adam(ctx.settings.learningRate) : null;
+      const serverOpt = variant === 'v2' ? createAdam(ctx.settings.learningRate) : null;
       if (variant === 'v2') order = createRng(ctx.seedFor('order')).shuffle([...order]);
       try {
         for (const site of order) {
           const start = variant === 'v2' ? mergeShared(global, server, clientMask) : global;
           setWeights(model, start);
-          const clientOpt = tf.train.adam(ctx.settings.learningRate);
-          const ownServerOpt = serverOpt ?? tf.train.adam(ctx.settings.learningRate);
+          const clientOpt = createAdam(ctx.settings.learningRate);
+          const ownServerOpt = serverOpt ?? createAdam(ctx.settings.learningRate);
           down[site.name] = clientBytes;
           up[site.name] = 0;
           try {

@@ -7,6 +7,7 @@
  * `tf.memory().numTensors` is unchanged from one step to the next.
  */
 import * as tf from '@tensorflow/tfjs';
+import { createAdam } from '../backend';
 import type { Dataset, Sample } from '../data/types';
 import { toBatch, loadSamples, chunk, type MaskEncoding } from '../data/batch';
 import { createRng } from '../util/rng';
@@ -70,7 +71,7 @@ export async function trainSegmentation(model: tf.LayersModel, data: Dataset, op
   const numClasses = options.numClasses ?? 2;
   const loss = options.loss ?? bceDiceLoss();
   const ownOptimizer = !options.optimizer;
-  const optimizer = options.optimizer ?? tf.train.adam(options.learningRate ?? 1e-3);
+  const optimizer = options.optimizer ?? createAdam(options.learningRate ?? 1e-3);
   const base = options.indices ? [...options.indices] : Array.from({ length: data.length }, (_, i) => i);
   if (base.length === 0) throw new Error(`trainSegmentation: '${data.name}' has no samples to train on`);
   const rng = createRng(options.seed ?? 0);

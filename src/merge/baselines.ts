@@ -22,7 +22,7 @@ import { cloneModel, weightEntries, writeWeights, architectureSignature } from '
 import { mergeTensors } from './coefficients';
 import { backboneOf, buildTargetNetwork, findHead, reestimateBatchNorm, sourceBackbones, type TargetNetwork } from './network';
 import { evaluateTask, primaryScore, trainTask, type TaskKind, type TaskScores, type TaskSpec } from './task';
-import { imageBatches, medMerge, targetSpec, type MedMergeOptions } from './medmerge';
+import { imageBatches, medMerge, targetSpec, type CoefficientReport, type MedMergeOptions } from './medmerge';
 
 /**
  * A new model = `sum_k coefficients[k] * W_k` for EVERY weight of the
@@ -73,6 +73,12 @@ export interface MergeBaselineRow {
   /** macro-F1 (classification) or Dice (segmentation) after FT. */
   score: number;
   seconds: number;
+  /**
+   * The learned MedMerge coefficients after LP (per merged weight, `[K][C]` and
+   * per-source means), exactly `medMerge(...).coefficients`; only on the
+   * 'medmerge' row.
+   */
+  coefficients?: CoefficientReport[];
 }
 
 /** Options of {@link mergeBaselines}. */
@@ -134,7 +140,10 @@ function disposeModel(m: tf.LayersModel): void {
 /**
  * Run MedMerge and its baselines on one target task and return the table
  * (one row per method and, for FT / LP-FT, per source). Every row starts
- * from the same sources, the same head seed and the same epochs.
+ * from the same sources, the same head seed and the same epochs. The
+ * 'medmerge' row also carries the learned merge coefficients
+ * (`coefficients`, as {@link medMerge} returns them), so no separate
+ * `medMerge` run is needed to inspect them.
  */
 export async function mergeBaselines(options: MergeBaselinesOptions): Promise<MergeBaselineRow[]> {
   const spec = targetSpec(options.task, options.target.train, options.numClasses);
@@ -194,7 +203,14 @@ export async function mergeBaselines(options: MergeBaselinesOptions): Promise<Me
       const t0 = Date.now();
       const r = await medMerge({ ...options, lpEpochs, ftEpochs });
       const final = r.metrics.final as TaskScores;
-      rows.push({ method, afterLp: r.metrics.afterLp, final, score: primaryScore(spec, final), seconds: (Date.now() - t0) / 1000 });
+      rows.push({
+        method,
+        afterLp: r.metrics.afterLp,
+        final,
+        score: primaryScore(spec, final),
+        seconds: (Date.now() - t0) / 1000,
+        coefficients: r.coefficients,
+      });
       disposeModel(r.merged);
     } else {
       throw new Error(`mergeBaselines: unknown method '${String(method)}' (valid: ft, lp-ft, uniform, task-arithmetic, medmerge)`);

@@ -16,6 +16,7 @@
  * optimizer's tidy scope; only plain numbers are accumulated.
  */
 import * as tf from '@tensorflow/tfjs';
+import { createAdam } from '../backend';
 import type { Dataset, Sample } from '../data/types';
 import { toBatch, loadSamples, chunk } from '../data/batch';
 import { createRng } from '../util/rng';
@@ -125,7 +126,7 @@ export async function trainTask(data: Dataset | readonly Sample[], options: Trai
     Array.isArray(data) ? idx.map((i) => (data as readonly Sample[])[i]) : loadSamples(data as Dataset, idx);
   const loss = options.loss ?? taskLoss(options.spec);
   const own = !options.optimizer;
-  const optimizer = options.optimizer ?? tf.train.adam(options.learningRate ?? 1e-3);
+  const optimizer = options.optimizer ?? createAdam(options.learningRate ?? 1e-3);
   const rng = createRng(options.seed ?? 0);
   const logs: TaskEpochLog[] = [];
   try {

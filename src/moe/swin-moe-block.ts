@@ -52,9 +52,22 @@ function transposeMatrix(a: Float32Array, rows: number, cols: number): Float32Ar
   return out;
 }
 
-/** `sum_e w[..., e] * ys[e]` for experts `ys[e] [..., C]` and weights `w [..., E]` (broadcast over tokens). */
+/**
+ * `sum_e w[..., e] * ys[e]` for experts `ys[e] [..., C]` and weights `w [..., E]` (broadcast over tokens).
+ * Computed as `addN_e(ys[e] * w[..., e:e+1])`: the weights are split (E tiny slices)
+ * instead of stacking the expert maps on a new last axis, whose Pack / Unpack
+ * (forward and gradient) are strided copies that were ~10x slower than the
+ * experts' own convolutions on the wasm backend.
+ */
 export function mixExperts(ys: readonly tf.Tensor[], w: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.sum(tf.mul(tf.stack(ys as tf.Tensor[], -1), tf.expandDims(w, -2)), -1));
+  return tf.tidy(() => {
+    const e = w.shape[w.rank - 1];
+    if (ys.length !== e) throw new Error(`mixExperts: ${ys.length} expert outputs but ${e} weights per row`);
+    if (e === 1) return tf.mul(ys[0], w);
+    const ws = tf.split(w, e, -1);
+    const terms = ys.map((y, i) => tf.mul(y, ws[i]));
+    return tf.addN(terms);
+  });
 }
 
 /** Options of {@link SwinMoEBlock}. */

@@ -9,7 +9,7 @@
  * always give the same sites (Flower caches the first assignment instead).
  */
 import { SubsetDataset } from '../data/types';
-import type { Dataset, SampleMeta } from '../data/types';
+import type { Dataset, Sample, SampleInfo, SampleMeta } from '../data/types';
 import { Rng, createRng } from '../util/rng';
 
 /**
@@ -318,4 +318,71 @@ export abstract class Partitioner implements SitePartitioner {
     if (!units.labels) throw new Error(`${this.constructor.name}: this scheme needs labels (input.labels or dataset labels)`);
     return units.labels;
   }
+}
+
+// ---------------------------------------------------------------- site names
+
+/**
+ * A view of a dataset whose samples carry `meta.site = site` (replacing any
+ * previous `site` value); everything else (name, length, task, class names,
+ * ids, labels, other metadata, image and mask buffers) is the parent's. The
+ * parent's samples and metadata objects are never modified: `info` / `load`
+ * return shallow copies with a new `meta` object. Create with
+ * {@link withSiteNames} / {@link namedSites}.
+ */
+export class SiteNamedDataset implements Dataset {
+  readonly name: string;
+  readonly length: number;
+  readonly task: Dataset['task'];
+  readonly classNames: readonly string[];
+  readonly maskClasses: readonly string[];
+
+  constructor(
+    readonly parent: Dataset,
+    /** The site name written into every sample's `meta.site`. */
+    readonly site: string,
+  ) {
+    this.name = parent.name;
+    this.length = parent.length;
+    this.task = parent.task;
+    this.classNames = parent.classNames;
+    this.maskClasses = parent.maskClasses;
+  }
+
+  info(i: number): SampleInfo {
+    const s = this.parent.info(i);
+    return { ...s, meta: { ...s.meta, site: this.site } };
+  }
+
+  async load(i: number): Promise<Sample> {
+    const s = await this.parent.load(i);
+    return { ...s, meta: { ...s.meta, site: this.site } };
+  }
+}
+
+/**
+ * Name the sites a partitioner produced: site `k` becomes a
+ * {@link SiteNamedDataset} whose samples carry `meta.site = names[k]`
+ * (default `site-<k>`, k from 0, as the synthetic generator's default site
+ * names). Names must be distinct non-empty strings, one per site.
+ * Example: `withSiteNames(iid({ sites: 3 }).sites(ds), ['A', 'B', 'C'])`.
+ */
+export function withSiteNames(sites: readonly Dataset[], names?: readonly string[]): SiteNamedDataset[] {
+  if (names !== undefined) {
+    if (!Array.isArray(names) || names.length !== sites.length) {
+      throw new Error(`withSiteNames: expected ${sites.length} site names (one per site), got ${Array.isArray(names) ? names.length : String(names)}`);
+    }
+    const seen = new Set<string>();
+    names.forEach((n, k) => {
+      if (typeof n !== 'string' || n.length === 0) throw new Error(`withSiteNames: names[${k}] must be a non-empty string, got ${JSON.stringify(n)}`);
+      if (seen.has(n)) throw new Error(`withSiteNames: site name '${n}' is repeated (names must be distinct)`);
+      seen.add(n);
+    });
+  }
+  return sites.map((ds, k) => new SiteNamedDataset(ds, names ? names[k] : `site-${k}`));
+}
+
+/** `withSiteNames(partitioner.sites(dataset), names)`: partition and name the sites in one call. */
+export function namedSites(partitioner: SitePartitioner, dataset: Dataset, names?: readonly string[]): SiteNamedDataset[] {
+  return withSiteNames(partitioner.sites(dataset), names);
 }

@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, setConvColumnChunk, WASM_OVERRIDE_KERNELS } from '../../src/backend';
+import { setFilterGradMode } from '../../src/backend/conv-backprop';
 import { createRng, randomValues, relErr, onBackend } from './helpers';
 import type { Rng } from '../../src/util/rng';
 
@@ -59,7 +60,7 @@ test.before(async () => {
 });
 
 test('the replacement kernels are registered for wasm', () => {
-  assert.equal([...WASM_OVERRIDE_KERNELS].sort(), ['Concat', 'Conv2DBackpropInput', 'MaxPoolGrad', 'SplitV']);
+  assert.equal([...WASM_OVERRIDE_KERNELS].sort(), ['Concat', 'Conv2DBackpropInput', 'MaxPoolGrad', 'PadV2', 'Slice', 'SplitV']);
   for (const k of WASM_OVERRIDE_KERNELS) assert.ok(tf.getKernel(k, 'wasm'), k);
 });
 
@@ -85,6 +86,7 @@ test('Conv2DBackpropInput / BackpropFilter kernels match CPU incl. numeric paddi
 test('conv gradient kernels give the same result when chunked into tiny column buffers', async () => {
   const rng = createRng(22);
   const prev = setConvColumnChunk(37);
+  const prevMode = setFilterGradMode('im2col'); // small shapes would otherwise take the transposed-conv path
   try {
     for (const c of convCases(rng, 25, 16)) {
       const dyv = randomValues(rng, dyShape(c).reduce((a, b) => a * b, 1));
@@ -97,6 +99,7 @@ test('conv gradient kernels give the same result when chunked into tiny column b
     }
   } finally {
     setConvColumnChunk(prev);
+    setFilterGradMode(prevMode);
   }
   assert.throws(() => setConvColumnChunk(0), /positive integer/);
   await tf.setBackend('wasm');
@@ -130,6 +133,30 @@ test('Concat and SplitV on wasm match CPU (random ranks, axes, dtypes)', async (
     cpu.forEach((ref, i) => assert.equal(Array.from(wasm[i]), Array.from(ref), `case ${t} output ${i} (${dtype}, axis ${axis})`));
   }
   await tf.setBackend('wasm');
+});
+
+test('Slice and PadV2 on wasm match CPU (random ranks 1..5, boxes, dtypes, fill values)', async () => {
+  const rng = createRng(41);
+  for (let i = 0; i < 60; i++) {
+    const rank = rng.intBetween(1, 5);
+    const shape = Array.from({ length: rank }, () => rng.intBetween(1, 6));
+    const dtype = rng.choice(['float32', 'float32', 'int32', 'bool'] as const);
+    const n = shape.reduce((a, b) => a * b, 1);
+    const vals = Array.from({ length: n }, () => (dtype === 'bool' ? rng.int(2) : dtype === 'int32' ? rng.intBetween(-50, 50) : rng.uniform(-1, 1)));
+    const begin = shape.map((d) => rng.int(d));
+    const box = shape.map((d, j) => (rng.bernoulli(0.2) ? -1 : rng.intBetween(0, d - begin[j])));
+    const paddings = shape.map(() => [rng.intBetween(0, 2), rng.intBetween(0, 2)] as [number, number]);
+    const value = dtype === 'bool' ? 1 : rng.intBetween(-3, 3);
+    const run = () => {
+      const x = tf.tensor(vals, shape, dtype);
+      return [tf.slice(x, begin, box), tf.pad(x, paddings, value)];
+    };
+    const cpu = await onBackend('cpu', run);
+    const wasm = await onBackend('wasm', run);
+    const label = JSON.stringify({ shape, dtype, begin, box, paddings, value });
+    assert.equal(Array.from(wasm[0]), Array.from(cpu[0]), `slice ${label}`);
+    assert.equal(Array.from(wasm[1]), Array.from(cpu[1]), `pad ${label}`);
+  }
 });
 
 test('MaxPoolGrad on wasm matches CPU (30 random pools: sizes 1..3, strides 1..3, same/valid)', async () => {
@@ -166,6 +193,27 @@ test('MaxPoolGrad sends the gradient to the first maximum of a window (hand fixt
     return [tf.grad((a: tf.Tensor) => tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'), 3).sum())(x)];
   });
   assert.equal(Array.from(dx), [3, 0, 0, 0]);
+});
+
+test('MaxPoolGrad with ties, NaN and a 5x5 stride-1 pool matches CPU', async () => {
+  const rng = createRng(31);
+  // Values on a coarse grid (many ties) plus a few NaN.
+  const xv = Float32Array.from({ length: 2 * 9 * 9 * 3 }, () => Math.round(rng.uniform(0, 4)));
+  xv[5] = NaN;
+  xv[100] = NaN;
+  const run = () => {
+    const x = tf.tensor4d(xv, [2, 9, 9, 3]);
+    return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 5, 1, 'same'), tf.range(1, 2 * 9 * 9 * 3 + 1).reshape([2, 9, 9, 3]))))(x)];
+  };
+  const cpu = await onBackend('cpu', run);
+  const wasm = await onBackend('wasm', run);
+  // Ties go to the first maximum exactly as on CPU; only windows holding one of the two NaN may route differently
+  // (NaN ordering is backend-defined), and every window still sends its gradient to exactly one entry.
+  let same = 0;
+  for (let i = 0; i < cpu[0].length; i++) if (cpu[0][i] === wasm[0][i]) same++;
+  assert.ok(same >= cpu[0].length - 12, `${cpu[0].length - same} entries differ`);
+  const total = (a: Float32Array) => a.reduce((s, v) => s + v, 0);
+  assert.is(total(wasm[0]), total(cpu[0]));
 });
 
 test('replacement kernels do not leak tensors or wasm buffers', async () => {

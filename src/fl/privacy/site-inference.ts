@@ -16,12 +16,14 @@
  * Departures: the paper attacks real CT models; here the classifier is a
  * seeded logistic regression or tiny MLP (./probe) on pooled features, and
  * the attacker's labelled / held-out split is a group-aware (patient) split
- * stratified by site.
+ * stratified by site; by default it falls back to per-sample grouping when
+ * patients cannot give every site both labelled and held-out samples (e.g. a
+ * CT volume whose slices all share one patient), see {@link siteInferenceAttack}.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset, Sample } from '../../data/types';
 import { chunk, loadSamples } from '../../data/batch';
-import { splitByGroup, type GroupKey } from '../../data/split';
+import { splitByGroup, type GroupKey, type SplitIndices } from '../../data/split';
 import { accuracy, balancedAccuracy, confusionMatrix } from '../../metrics/classification';
 import { getModelSpec } from '../../models/registry';
 import { trainProbe, type ProbeOptions } from './probe';
@@ -68,7 +70,13 @@ export interface SiteInferenceOptions extends Omit<FeatureOptions, 'indices'> {
   attackerFraction?: number;
   /** Metadata key holding the site. Default 'site'. */
   siteKey?: string;
-  /** Grouping of the attacker split (samples of a group stay together). Default 'patientId'. */
+  /**
+   * Grouping of the attacker split (samples of a group stay together). Default:
+   * 'patientId', falling back to one group per sample when grouping by patient
+   * would leave a site without attacker-train or attacker-test samples (the
+   * report's `grouping` / `groupingNote` say so). An explicit key is used as
+   * given, without fallback.
+   */
   groupKey?: GroupKey;
   /** The attack classifier: 'logistic' (default) or 'mlp'. */
   classifier?: 'logistic' | 'mlp';
@@ -102,6 +110,16 @@ export interface SiteInferenceReport {
   };
   /** Accuracy on the attacker's own labelled part. */
   trainAccuracy: number;
+  /**
+   * How the attacker split grouped samples: the meta key used (default
+   * 'patientId'), 'function' for a grouping function, or 'sample' (one group
+   * per sample: the default's fallback, or no sample has `meta.patientId`).
+   */
+  grouping: string;
+  /** Why the default patient grouping was not used (absent when it was, or when `groupKey` was given). */
+  groupingNote?: string;
+  /** Samples per site in the attacker's labelled (train) and held-out (test) parts. */
+  siteCounts: Record<string, { train: number; test: number }>;
 }
 
 interface LayerOut {
@@ -250,7 +268,10 @@ function pickRows(values: Float32Array, dim: number, rows: readonly number[]): F
  * Site-inference attack (arXiv:2303.13567's leakage question): features of
  * `model` at `options.layer` -> a seeded classifier trained on the
  * attacker's labelled fraction (default 0.3, patient-grouped, stratified by
- * site) -> site predictions on the rest, scored against chance.
+ * site) -> site predictions on the rest, scored against chance. When grouping
+ * by patient would leave a site without labelled or held-out samples (a site
+ * with a single patient, e.g. one CT volume), the default falls back to
+ * per-sample grouping and says so in `grouping` / `groupingNote`.
  * `data` must hold images of one shape with `meta[siteKey]` set, from >= 2 sites.
  */
 export async function siteInferenceAttack(model: tf.LayersModel, data: Dataset, options: SiteInferenceOptions = {}): Promise<SiteInferenceReport> {
@@ -270,12 +291,7 @@ export async function siteInferenceAttack(model: tf.LayersModel, data: Dataset, 
   const K = sites.length;
   const label = siteOf.map((s) => sites.indexOf(s));
   const seed = options.seed ?? 0;
-  const split = splitByGroup(data, {
-    fractions: [f, 0, 1 - f],
-    groupKey: options.groupKey ?? 'patientId',
-    seed: `site-attack:${seed}`,
-    stratify: (info) => String(info.meta[siteKey]),
-  });
+  const { split, grouping, note } = attackerSplit(data, siteOf, sites, f, seed, siteKey, options.groupKey);
   const feats = await extractAttackFeatures(model, data, options);
   const dim = feats.dim;
   const trainX = pickRows(feats.values, dim, split.train);
@@ -312,5 +328,58 @@ export async function siteInferenceAttack(model: tf.LayersModel, data: Dataset, 
     confusion,
     chance: { uniform: 1 / K, majority: testY.length ? testY.filter((y) => y === majorityClass).length / testY.length : NaN },
     trainAccuracy: accuracy(trainY, predTrain),
+    grouping,
+    ...(note !== undefined ? { groupingNote: note } : {}),
+    siteCounts: countsPerSite(sites, siteOf, split),
+  };
+}
+
+function countsPerSite(sites: readonly string[], siteOf: readonly string[], split: SplitIndices): Record<string, { train: number; test: number }> {
+  const out: Record<string, { train: number; test: number }> = {};
+  for (const s of sites) out[s] = { train: 0, test: 0 };
+  for (const i of split.train) out[siteOf[i]].train++;
+  for (const i of split.test) out[siteOf[i]].test++;
+  return out;
+}
+
+/**
+ * The attacker's labelled / held-out split (fractions f / 1 - f, stratified
+ * by site). With an explicit `groupKey` that grouping is used as given.
+ * Default: by 'patientId'; when that split fails or leaves a site without
+ * train or test samples, one group per sample instead (with a note).
+ */
+function attackerSplit(
+  data: Dataset,
+  siteOf: readonly string[],
+  sites: readonly string[],
+  f: number,
+  seed: number,
+  siteKey: string,
+  groupKey: GroupKey | undefined,
+): { split: SplitIndices; grouping: string; note?: string } {
+  const run = (key: GroupKey): SplitIndices =>
+    splitByGroup(data, { fractions: [f, 0, 1 - f], groupKey: key, seed: `site-attack:${seed}`, stratify: (info) => String(info.meta[siteKey]) });
+  const perSample: GroupKey = (_info, index) => `#${index}`;
+  if (groupKey !== undefined) return { split: run(groupKey), grouping: typeof groupKey === 'function' ? 'function' : groupKey };
+  let hasPatient = false;
+  for (let i = 0; i < data.length && !hasPatient; i++) {
+    const p = data.info(i).meta.patientId;
+    hasPatient = p !== undefined && p !== null && p !== '';
+  }
+  if (!hasPatient) return { split: run(perSample), grouping: 'sample' };
+  let problem: string;
+  try {
+    const split = run('patientId');
+    const counts = countsPerSite(sites, siteOf, split);
+    const lacking = sites.filter((s) => counts[s].train === 0 || counts[s].test === 0);
+    if (lacking.length === 0) return { split, grouping: 'patientId' };
+    problem = `grouping by patientId left site(s) ${lacking.map((s) => `'${s}'`).join(', ')} without attacker-train or attacker-test samples`;
+  } catch (e) {
+    problem = `grouping by patientId is impossible (${e instanceof Error ? e.message : String(e)})`;
+  }
+  return {
+    split: run(perSample),
+    grouping: 'sample',
+    note: `${problem}; split per sample instead (slices / images of one patient may sit on both sides)`,
   };
 }

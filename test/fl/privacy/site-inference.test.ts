@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../src/backend/index';
 import { syntheticSites } from '../../../src/data/synthetic';
+import { InMemoryDataset } from '../../../src/data/types';
 import { createModel } from '../../../src/models/registry';
 import { trainProbe } from '../../../src/fl/privacy/probe';
 import { extractAttackFeatures, resolveTapLayer, siteInferenceAttack } from '../../../src/fl/privacy/site-inference';
@@ -161,6 +162,51 @@ test('siteInferenceAttack: input errors', async () => {
     assert.match(await msg(siteInferenceAttack(model, two, { attackerFraction: 1 })), /attackerFraction/);
     assert.match(await msg(siteInferenceAttack(model, two, { siteKey: 'hospital' })), /meta\.hospital/);
     assert.match(await msg(siteInferenceAttack(model, two, { layer: 'zzz' })), /no layer 'zzz'/);
+  } finally {
+    model.dispose();
+  }
+});
+
+test('siteInferenceAttack: one patient per site (CT volumes) falls back to per-sample grouping, with a note', async () => {
+  await initBackend('wasm', { log: () => {} });
+  const model = createModel('unet', { inputShape: [32, 32, 3], numClasses: 1, width: 2, seed: 1 });
+  try {
+    const before = tf.memory().numTensors;
+    const base = syntheticSites({ sites: 2, samplesPerSite: 8, size: 32, heterogeneity: 1, seed: 2 });
+    const relabel = (patient: (site: string) => string) =>
+      new InMemoryDataset('volumes', base.samples.map((s) => ({ ...s, meta: { ...s.meta, patientId: patient(String(s.meta.site)) } })), base.task, base.classNames, base.maskClasses);
+    const opts = { probe: { epochs: 50 }, seed: 0 };
+    // (a) each site is one patient: a patient split puts a whole site on one side
+    const perSite = await siteInferenceAttack(model, relabel((site) => `patient-of-${site}`), opts);
+    // (b) every slice of both sites shares one patient: a patient split is impossible
+    const single = await siteInferenceAttack(model, relabel(() => 'ct'), opts);
+    for (const [r, why] of [[perSite, /left site\(s\) 'site-[01]'/], [single, /impossible/]] as const) {
+      assert.is(r.grouping, 'sample');
+      assert.match(r.groupingNote ?? '', why);
+      assert.match(r.groupingNote ?? '', /per sample/);
+      assert.is(r.numTrain + r.numTest, 16);
+      for (const site of ['site-0', 'site-1']) {
+        const c = r.siteCounts[site];
+        assert.ok(c.train > 0 && c.test > 0, `${site}: ${c.train} train / ${c.test} test`);
+        assert.is(c.train + c.test, 8);
+      }
+      assert.equal(r.confusion.map((row) => row.reduce((a, b) => a + b, 0)), [r.siteCounts['site-0'].test, r.siteCounts['site-1'].test]);
+    }
+    // the fallback split is the per-sample split: same as asking for one group per sample explicitly
+    const explicit = await siteInferenceAttack(model, relabel(() => 'ct'), { ...opts, groupKey: (_info, i) => `#${i}` });
+    assert.is(explicit.grouping, 'function');
+    assert.is(explicit.groupingNote, undefined);
+    assert.equal(explicit.siteCounts, single.siteCounts);
+    assert.equal(explicit.confusion, single.confusion);
+    // an explicit patient key is used as given (no fallback): a whole site lands on one side
+    const strict = await siteInferenceAttack(model, relabel((site) => `patient-of-${site}`), { ...opts, groupKey: 'patientId' });
+    assert.is(strict.grouping, 'patientId');
+    assert.ok(Object.values(strict.siteCounts).some((c) => c.train === 0 || c.test === 0), 'explicit patient grouping keeps sites whole');
+    // many patients per site: the default keeps patient grouping, no note
+    const ok = await siteInferenceAttack(model, syntheticSites({ sites: 2, samplesPerSite: 8, size: 32, seed: 2, imagesPerPatient: 2 }), opts);
+    assert.is(ok.grouping, 'patientId');
+    assert.is(ok.groupingNote, undefined);
+    assert.is(tf.memory().numTensors, before, 'no tensor leak');
   } finally {
     model.dispose();
   }
