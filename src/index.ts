@@ -42,6 +42,8 @@ export {
   reportDataFrame,
   reportFigure,
   reportText,
+  withSiteNames,
+  namedSites,
 } from './partition';
 export type { PartitionInput, SitePartitioner, PartitionReport } from './partition';
 export { randomOverSampler, smote, borderlineSmote, adasyn, copyPaste, copyPasteSamples, oversamplePerSite, syntheticCohort } from './oversample';

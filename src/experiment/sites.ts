@@ -16,7 +16,7 @@ import { openImageMaskFolder, openCvcClinicDb } from '../data/folder';
 import { openNiftiSlices } from '../data';
 import { ConcatDataset } from '../data/lazy';
 import { trainTestSplit } from '../data/split';
-import { iid, dirichlet, pathological, quantity, naturalId, featureShift, type SitePartitioner } from '../partition';
+import { iid, dirichlet, pathological, quantity, naturalId, featureShift, withSiteNames, type SitePartitioner } from '../partition';
 import { copyPasteSamples } from '../oversample';
 import { hashSeed } from '../util/rng';
 import type { ExperimentConfig } from './config';
@@ -141,7 +141,7 @@ export async function buildSites(cfg: ExperimentConfig, baseDir = process.cwd())
   const describe: string[] = [`data: ${dataset.name}, ${dataset.length} images at ${cfg.data.size}x${cfg.data.size}`, `partition: ${cfg.partition.scheme}${cfg.featureShift ? ' + feature shift' : ''}`];
   const sites: ExperimentSite[] = [];
   for (let k = 0; k < siteSets.length; k++) {
-    const siteDs = withSite(siteSets[k], names[k]);
+    const siteDs = withSiteNames([siteSets[k]], [names[k]])[0];
     if (siteDs.length < 2) throw new Error(`site '${names[k]}' has ${siteDs.length} image(s); need at least 2 for a train/test split (fewer sites or more data)`);
     const groupKey = siteDs.info(0).meta.patientId !== undefined ? 'patientId' : undefined;
     const split = trainTestSplit(siteDs, { testFraction: cfg.split.testFraction, seed: hashSeed(`${cfg.seed}:${names[k]}`), groupKey });
@@ -163,25 +163,6 @@ export async function buildSites(cfg: ExperimentConfig, baseDir = process.cwd())
     describe.push(`  synthetic-cohort: ${n} train (extra client)`);
   }
   return { dataset, sites, describe };
-}
-
-/** A view of a site dataset whose samples carry `meta.site = name`. */
-function withSite(ds: Dataset, name: string): Dataset {
-  return {
-    name: `${ds.name}`,
-    length: ds.length,
-    task: ds.task,
-    classNames: ds.classNames,
-    maskClasses: ds.maskClasses,
-    info: (i) => {
-      const s = ds.info(i);
-      return { ...s, meta: { ...s.meta, site: name } };
-    },
-    load: async (i) => {
-      const s = await ds.load(i);
-      return { ...s, meta: { ...s.meta, site: name } };
-    },
-  };
 }
 
 /** Copy-paste (or random duplication) inside one site: adds factor x n samples. */
