@@ -52,23 +52,7 @@ export async function entries(dir: string): Promise<import('fs').Dirent[] | null
   }
 }
 
-/** True when `p` is a directory. */
-export async function isDir(p: string): Promise<boolean> {
-  try {
-    return (await fsp.stat(p)).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-/** True when `p` is a regular file. */
-export async function isFile(p: string): Promise<boolean> {
-  try {
-    return (await fsp.stat(p)).isFile();
-  } catch {
-    return false;
-  }
-}
+export { isDir, isFile } from '../data/files';
 
 /** Files (full paths) of `dir` whose lower-cased extension is in `exts`, sorted. */
 export async function filesWith(dir: string, exts: readonly string[]): Promise<string[]> {
