@@ -34,7 +34,7 @@ import * as tf from '@tensorflow/tfjs';
 import {
   assertNHWC,
   callWasmKernel,
-  dilationPair,
+  convInfoFromAttrs,
   f32,
   matMulXnn,
   reshaped,
@@ -89,16 +89,7 @@ export function setStridedBackpropCol2Im(on: boolean): boolean {
 }
 
 function convInfo(xShape: number[], filterShape: number[], attrs: Record<string, unknown>): Conv2DInfo {
-  return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    attrs.strides as [number, number] | number,
-    dilationPair(attrs.dilations),
-    attrs.pad as 'same' | 'valid' | number,
-    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-    false,
-    'channelsLast',
-  );
+  return convInfoFromAttrs(xShape, filterShape, attrs, false);
 }
 
 /**

@@ -31,23 +31,10 @@ import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv-backpr
 import { makeConcatWasm, makePadV2Wasm, makeSliceWasm, makeSplitVWasm } from './layout-kernels';
 import { maxPoolGradWasm } from './pool-grad';
 import { depthwiseFilterGradM1, depthwiseInputGradM1 } from './depthwise-backprop';
-import { dilationPair, f32, type Conv2DInfo, type KernelArgs, type WasmBackendLike } from './wasm-util';
+import { convInfoFromAttrs, f32, type Conv2DInfo, type KernelArgs, type WasmBackendLike } from './wasm-util';
 
-function depthwiseInfo(
-  xShape: number[],
-  filterShape: number[],
-  attrs: Record<string, unknown>,
-): Conv2DInfo {
-  return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    attrs.strides as [number, number] | number,
-    dilationPair(attrs.dilations),
-    attrs.pad as 'same' | 'valid' | number,
-    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-    true,
-    'channelsLast',
-  );
+function depthwiseInfo(xShape: number[], filterShape: number[], attrs: Record<string, unknown>): Conv2DInfo {
+  return convInfoFromAttrs(xShape, filterShape, attrs, true);
 }
 
 /**

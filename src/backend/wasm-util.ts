@@ -48,6 +48,23 @@ export function dilationPair(d: unknown): [number, number] {
   return [arr[0], arr[1]];
 }
 
+/**
+ * Conv geometry (NHWC) from a gradient kernel's attributes (`strides`,
+ * `dilations`, `pad`, `dimRoundingMode`); `depthwise` for the depthwise kernels.
+ */
+export function convInfoFromAttrs(xShape: number[], filterShape: number[], attrs: Record<string, unknown>, depthwise: boolean): Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as [number, number] | number,
+    dilationPair(attrs.dilations),
+    attrs.pad as 'same' | 'valid' | number,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    depthwise,
+    'channelsLast',
+  );
+}
+
 /** A view of an existing tensor's data under another (same-size) shape. */
 export function reshaped(info: tf.TensorInfo, shape: number[]): tf.TensorInfo {
   return { dataId: info.dataId, shape, dtype: info.dtype };

@@ -16,6 +16,7 @@ import {
   windowPartition,
   windowReverse,
   windowAttention,
+  attentionWeights,
   LAYER_NORM_EPSILON,
   type EffectiveWindow,
   type LayerArgs,
@@ -222,11 +223,7 @@ export class SwinMoEBlock extends tf.layers.Layer {
       oneHotT: this.oneHotT!,
       masks: this.masks,
       maskValue: this.maskValue,
-      qkvKernel: this.w.qkv_kernel.read(),
-      qkvBias: this.w.qkv_bias.read(),
-      projKernel: this.w.proj_kernel.read(),
-      projBias: this.w.proj_bias.read(),
-      biasTable: this.w.relative_position_bias_table.read(),
+      ...attentionWeights(this.w),
     });
   }
 

@@ -28,7 +28,7 @@ export {
   PatchExpand,
   registerSwinPatchLayers,
 } from './swin/patch';
-export { type SwinBlockArgs, type WindowAttentionParams, SwinBlock, registerSwinBlock, windowAttention } from './swin/block';
+export { type SwinBlockArgs, type WindowAttentionParams, SwinBlock, registerSwinBlock, windowAttention, attentionWeights } from './swin/block';
 export {
   type TokenLinearArgs,
   type TokenLayerNormArgs,

@@ -176,11 +176,7 @@ export class SwinBlock extends tf.layers.Layer {
       oneHotT: this.oneHotT!,
       masks: this.masks,
       maskValue: this.maskValue,
-      qkvKernel: this.w.qkv_kernel.read(),
-      qkvBias: this.w.qkv_bias.read(),
-      projKernel: this.w.proj_kernel.read(),
-      projBias: this.w.proj_bias.read(),
-      biasTable: this.w.relative_position_bias_table.read(),
+      ...attentionWeights(this.w),
     });
   }
 
@@ -243,6 +239,19 @@ export function registerSwinBlock(): void {
   tf.serialization.registerClass(SwinBlock);
 }
 registerSwinBlock();
+
+/** The attention weights of a Swin-style layer's weight table (`qkv_*`, `proj_*`, bias table). */
+export function attentionWeights(
+  w: Record<string, tf.LayerVariable>,
+): Pick<WindowAttentionParams, 'qkvKernel' | 'qkvBias' | 'projKernel' | 'projBias' | 'biasTable'> {
+  return {
+    qkvKernel: w.qkv_kernel.read(),
+    qkvBias: w.qkv_bias.read(),
+    projKernel: w.proj_kernel.read(),
+    projBias: w.proj_bias.read(),
+    biasTable: w.relative_position_bias_table.read(),
+  };
+}
 
 /** Inputs of {@link windowAttention}. */
 export interface WindowAttentionParams {
