@@ -24,8 +24,12 @@
  * (`moving -= (moving - batchStat) * (1 - momentum)`, biased variance).
  * Inference and every other configuration keep the original code. The values
  * are the same up to float rounding; only the number of kernels differs.
+ *
+ * On the wasm backend with medfl's native kernels, forward and backward are
+ * one kernel each (./native-batchnorm: three and two passes over x).
  */
 import * as tf from '@tensorflow/tfjs';
+import { BN_TRAIN_GRAD_KERNEL, BN_TRAIN_KERNEL, nativeBatchNormAvailable } from './native-batchnorm';
 
 /** Result of {@link batchNormTraining}. */
 export interface BatchNormTrainingResult {
@@ -55,11 +59,34 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor | null, beta: t
   const inputs: tf.Tensor[] = [x];
   if (gamma) inputs.push(gamma);
   if (beta) inputs.push(beta);
+  const native = x.dtype === 'float32' && nativeBatchNormAvailable();
   const op = tf.customGrad((...args: unknown[]) => {
     const save = args[args.length - 1] as (ts: tf.Tensor[]) => void;
     const xs = args[0] as tf.Tensor;
     const g = gamma ? (args[1] as tf.Tensor) : null;
     const b = beta ? (args[gamma ? 2 : 1] as tf.Tensor) : null;
+    if (native) {
+      const kIn: Record<string, tf.Tensor> = { x: xs };
+      if (g) kIn.gamma = g;
+      if (b) kIn.beta = b;
+      const [y, m, v] = tf.engine().runKernel(BN_TRAIN_KERNEL, kIn, { epsilon } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      mean = tf.keep(m as tf.Tensor1D);
+      variance = tf.keep(v as tf.Tensor1D);
+      // Clones share the data: the caller may dispose mean / variance before the backward pass.
+      save(g ? [xs, tf.clone(m), tf.clone(v), g] : [xs, tf.clone(m), tf.clone(v)]);
+      const gradFunc = (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]): tf.Tensor[] => {
+        const gIn: Record<string, tf.Tensor> = { dy: dy as tf.Tensor, x: saved[0], mean: saved[1], variance: saved[2] };
+        if (g) gIn.gamma = saved[3];
+        const [dx, dgamma, dbeta] = tf.engine().runKernel(BN_TRAIN_GRAD_KERNEL, gIn, { epsilon } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        const grads: tf.Tensor[] = [dx];
+        if (gamma) grads.push(dgamma);
+        else dgamma.dispose();
+        if (beta) grads.push(dbeta);
+        else dbeta.dispose();
+        return grads;
+      };
+      return { value: y, gradFunc };
+    }
     const m = tf.mean(xs, axes) as tf.Tensor1D;
     const xc = tf.sub(xs, m);
     const v = tf.mean(tf.square(xc), axes) as tf.Tensor1D;

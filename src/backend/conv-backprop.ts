@@ -31,6 +31,8 @@
  * Every intermediate is released with `backend.disposeData`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { nativeKernels } from './native';
+import { nativeConv2DFilterGrad } from './native-conv';
 import {
   assertNHWC,
   callWasmKernel,
@@ -248,7 +250,9 @@ export function conv2DBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
   const filterShape = attrs.filterShape as [number, number, number, number];
   const ci = convInfo(x.shape, filterShape, attrs);
   if (isEmpty(dy.shape) || isEmpty(x.shape)) return zeros(backend, filterShape);
-  // Measured (bench/micro-filtergrad.ts): the transposed conv wins while dy's
+  const native = filterGradMode === 'auto' && x.dtype === 'float32' && dy.dtype === 'float32' ? nativeKernels(backend) : null;
+  if (native) return nativeConv2DFilterGrad(backend, native, x, dy, ci);
+  // Without the native kernels (MEDFL_NATIVE=0 or no SIMD). Measured (bench/micro-filtergrad.ts): the transposed conv wins while dy's
   // spatial extent (its filter size) is small or the filter is large (7x7 stems).
   const byConv = filterGradMode === 'conv' || (filterGradMode === 'auto' && (ci.outHeight * ci.outWidth <= 256 || ci.filterHeight * ci.filterWidth >= 25));
   if (byConv) return backpropFilterByConv(backend, x, dy, ci, filterShape);

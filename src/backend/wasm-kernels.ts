@@ -30,6 +30,8 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv-backprop';
 import { makeConcatWasm, makePadV2Wasm, makeSliceWasm, makeSplitVWasm } from './layout-kernels';
 import { maxPoolGradWasm } from './pool-grad';
+import { makeConv2DWasm } from './native-conv';
+import { registerNativeBatchNormKernels } from './native-batchnorm';
 import { depthwiseFilterGradM1, depthwiseInputGradM1 } from './depthwise-backprop';
 import { convInfoFromAttrs, f32, type Conv2DInfo, type KernelArgs, type WasmBackendLike } from './wasm-util';
 
@@ -173,7 +175,7 @@ export const WASM_GRADIENT_KERNELS = [
 ] as const;
 
 /** Kernel names tfjs-wasm has (slowly) and this module replaces for 'wasm'. */
-export const WASM_OVERRIDE_KERNELS = ['Conv2DBackpropInput', 'Concat', 'SplitV', 'Slice', 'PadV2', 'MaxPoolGrad'] as const;
+export const WASM_OVERRIDE_KERNELS = ['Conv2D', 'Conv2DBackpropInput', 'Concat', 'SplitV', 'Slice', 'PadV2', 'MaxPoolGrad'] as const;
 
 type MissingName = (typeof WASM_GRADIENT_KERNELS)[number];
 type OverrideName = (typeof WASM_OVERRIDE_KERNELS)[number];
@@ -187,6 +189,7 @@ const KERNELS: Record<MissingName, (args: KernelArgs) => tf.TensorInfo> = {
 
 /** Factories of the replacements, given tfjs-wasm's kernel (for fallbacks). */
 const OVERRIDES: Record<OverrideName, (original: tf.KernelFunc) => (args: KernelArgs) => unknown> = {
+  Conv2D: makeConv2DWasm,
   Conv2DBackpropInput: () => conv2DBackpropInputWasm,
   Concat: makeConcatWasm,
   SplitV: makeSplitVWasm,
@@ -211,6 +214,7 @@ function install(name: string, fn: (args: KernelArgs) => unknown): void {
  */
 export function registerWasmGradientKernels(): string[] {
   const added: string[] = [];
+  registerNativeBatchNormKernels();
   for (const name of WASM_GRADIENT_KERNELS) {
     if (tf.getKernel(name, 'wasm')) continue;
     install(name, KERNELS[name]);

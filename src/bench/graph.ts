@@ -6,10 +6,14 @@
  * Every node names its op, its input node names and the hyper-parameters a
  * PyTorch module needs (channel counts, kernel, stride, dilation, TF 'same'
  * padding, bias, ...). Shapes are the tfjs NHWC shapes without the batch
- * axis; the PyTorch side uses NCHW. Layers without a twin (e.g. medfl's Swin
- * blocks) make {@link describeModel} throw an error naming the layer class.
+ * axis; the PyTorch side uses NCHW for convolutional ops and the official
+ * Swin-Unet token layout `[B, H*W, C]` for medfl's Swin layers
+ * (`MedflSwin*`, Cao et al. 2021, arXiv:2105.05537), converting at the
+ * boundaries. Layers without a twin make {@link describeModel} throw an error
+ * naming the layer class.
  */
 import * as tf from '@tensorflow/tfjs';
+import { type EffectiveWindow, SwinBlock, effectiveWindow } from '../models/blocks/swin';
 
 /** One op of the graph. `params` depend on `op` (see the converter table). */
 export interface GraphNode {
@@ -56,6 +60,54 @@ function activationName(cfg: Config): string {
 type Converter = (layer: tf.layers.Layer, cfg: Config, inShapes: number[][]) => { op: string; params: Record<string, unknown> };
 
 const lastDim = (s: number[]) => s[s.length - 1];
+
+/** Token grid `[H, W]` of a Swin layer input `[H, W, C]` (must be known). */
+function grid(s: number[], who: string): [number, number] {
+  if (s.length !== 3 || s[0] < 1 || s[1] < 1) throw new Error(`describeModel: ${who} needs a known [H, W, C] input, got ${JSON.stringify(s)}`);
+  return [s[0], s[1]];
+}
+
+/**
+ * medfl's Swin-Unet layers (src/models/blocks/swin) -> ops of the official
+ * PyTorch modules (HuCaoFighting/Swin-Unet): `swinPatchEmbed` (stride-p conv +
+ * LayerNorm), `swinPatchMerging`, `swinPatchExpand` (`PatchExpand` for scale 2,
+ * `FinalPatchExpand_X4` for 4), `swinBlock` (`SwinTransformerBlock`),
+ * `tokenLinear` (`nn.Linear`), `layerNorm` (`nn.LayerNorm`). Every op carries
+ * its input `resolution` where the module needs it; `swinBlock` carries the
+ * effective window / shift after the official clamp (grid side <= window ->
+ * one unshifted window) as well as the requested ones.
+ */
+const SWIN_CONVERTERS: Record<string, Converter> = {
+  MedflSwinPatchEmbed: (_l, c, s) => ({
+    op: 'swinPatchEmbed',
+    params: { inC: lastDim(s[0]), dim: c.embedDim, patch: c.patchSize, eps: c.epsilon, resolution: grid(s[0], 'MedflSwinPatchEmbed') },
+  }),
+  MedflSwinPatchMerging: (_l, c, s) => ({
+    op: 'swinPatchMerging',
+    params: { dim: lastDim(s[0]), eps: c.epsilon, resolution: grid(s[0], 'MedflSwinPatchMerging') },
+  }),
+  MedflSwinPatchExpand: (_l, c, s) => ({
+    op: 'swinPatchExpand',
+    params: { dim: lastDim(s[0]), scale: c.scale, outDim: c.outDim, eps: c.epsilon, resolution: grid(s[0], 'MedflSwinPatchExpand') },
+  }),
+  MedflSwinLinear: (_l, c, s) => ({ op: 'tokenLinear', params: { in: lastDim(s[0]), out: c.units, bias: c.useBias } }),
+  MedflSwinLayerNorm: (_l, c, s) => ({ op: 'layerNorm', params: { C: lastDim(s[0]), eps: c.epsilon } }),
+  MedflSwinBlock: (l, c, s) => {
+    const [h, w] = grid(s[0], 'MedflSwinBlock');
+    const dim = lastDim(s[0]);
+    const built: EffectiveWindow | undefined = l instanceof SwinBlock ? l.effectiveWindow : undefined;
+    const eff = built ?? effectiveWindow(h, w, c.windowSize as number, c.shiftSize as number);
+    return {
+      op: 'swinBlock',
+      params: {
+        dim, resolution: [h, w], heads: c.numHeads, window: eff.window, shift: eff.shift,
+        requestedWindow: c.windowSize, requestedShift: c.shiftSize,
+        mlpHidden: Math.floor(dim * (c.mlpRatio as number)), qkvBias: true,
+        eps: c.epsilon, maskValue: c.maskValue, dropPath: c.dropPath,
+      },
+    };
+  },
+};
 
 /** tfjs layer class -> graph op. */
 const CONVERTERS: Record<string, Converter> = {
@@ -105,6 +157,7 @@ const CONVERTERS: Record<string, Converter> = {
   },
   MedflMaxUnpool2D: () => ({ op: 'maxunpool', params: {} }),
   MedflChannelSlice: (_l, c) => ({ op: 'channelslice', params: { begin: c.begin, size: c.size } }),
+  ...SWIN_CONVERTERS,
 };
 
 /** Layer classes {@link describeModel} can convert. */

@@ -1,0 +1,96 @@
+/**
+ * medfl's own WebAssembly SIMD kernels (src/backend/native/kernels.c), bound
+ * to tfjs-backend-wasm's linear memory so they read and write tensors in
+ * place.
+ *
+ * Why: in tfjs-wasm 4.22 every convolution goes through XNNPACK's generic
+ * indirect-GEMM path, which runs the small-channel convolutions of
+ * segmentation networks at 3-10 GFLOP/s on this machine, and the filter
+ * gradient had to be composed from transposes + im2col + GEMM. Direct NHWC
+ * kernels with register tiles of 4 pixels x 8 channels (or 8 x 4) reach
+ * 15-38 GFLOP/s on the same shapes (bench/micro-native.ts). The binary is
+ * built by `npm run build:wasm` (clang, committed as base64), so installing
+ * medfl needs no C toolchain.
+ *
+ * Pointers are byte offsets into tfjs' heap; the kernels allocate nothing.
+ * `MEDFL_NATIVE=0` (or {@link setNativeKernelsEnabled}(false)) turns them off,
+ * which restores the XNNPACK / composed paths (for A/B benchmarks and
+ * equivalence tests).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { KERNELS_WASM_BASE64 } from './kernels-wasm';
+
+/** Exports of kernels.c (all pointers are byte offsets into tfjs' heap). */
+export interface NativeKernels {
+  /** xp[N,Hp,Wp,C] = zero-padded x[N,H,W,C] placed at (pt, pl), cropped to the padded extent. */
+  pad_nhwc(x: number, xp: number, N: number, H: number, W: number, C: number, Hp: number, Wp: number, pt: number, pl: number): void;
+  /** Direct conv over a padded buffer xb[N,Hb,Wb,C] with filter w[KH,KW,C,K] into y[N,Ho,Wo,K]. */
+  conv_fwd(xb: number, N: number, Hb: number, Wb: number, C: number, w: number, KH: number, KW: number, K: number,
+    sh: number, sw: number, dh: number, dw: number, y: number, Ho: number, Wo: number): void;
+  /** Filter gradient out[KH,KW,C,K] from a padded buffer xb[N,Hb,Wb,C] and dy[N,Ho,Wo,K]. */
+  conv_dw(xb: number, N: number, Hb: number, Wb: number, C: number, dy: number, Ho: number, Wo: number, K: number,
+    KH: number, KW: number, sh: number, sw: number, dh: number, dw: number, out: number): void;
+  /** Per-channel sums of x[P,C] (or of (x - sub)^2) into float64 acc[C]; part: C float32 scratch. */
+  chan_sum(x: number, P: number, C: number, sub: number, acc: number, part: number): void;
+  /** BatchNorm backward sums: acc[C] = sum dy, acc2[C] = sum dy (x - mean), float64; part: 2C float32. */
+  bn_grad_sums(dy: number, x: number, mean: number, P: number, C: number, acc: number, acc2: number, part: number): void;
+  /** out[P,C] = a sa[c] + shift[c] (+ b sb[c] when b != 0). */
+  chan_affine(a: number, sa: number, b: number, sb: number, shift: number, P: number, C: number, out: number): void;
+}
+
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: abstract new (...args: never[]) => object;
+}
+const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+let enabled = process.env.MEDFL_NATIVE !== '0';
+let compiled: object | null | undefined;
+let bound: { memory: object; kernels: NativeKernels } | null = null;
+
+/** Turn medfl's native kernels on or off (default on unless MEDFL_NATIVE=0); returns the previous setting. */
+export function setNativeKernelsEnabled(on: boolean): boolean {
+  const prev = enabled;
+  enabled = on;
+  return prev;
+}
+
+/** Whether the native kernels are switched on (they may still be unavailable, see {@link nativeKernels}). */
+export function nativeKernelsEnabled(): boolean {
+  return enabled;
+}
+
+function compile(): object | null {
+  if (compiled !== undefined) return compiled;
+  try {
+    compiled = WA ? new WA.Module(Buffer.from(KERNELS_WASM_BASE64, 'base64')) : null;
+  } catch {
+    compiled = null; // no SIMD128 / bulk memory in this engine
+  }
+  return compiled;
+}
+
+/**
+ * The kernels bound to `backend`'s memory (a tfjs-wasm backend), or null when
+ * switched off, when the backend is not tfjs-wasm, or when this JavaScript
+ * engine cannot compile WebAssembly SIMD.
+ */
+export function nativeKernels(backend: unknown): NativeKernels | null {
+  if (!enabled) return null;
+  const memory = (backend as { wasm?: { asm?: { memory?: unknown } } } | null)?.wasm?.asm?.memory;
+  if (!WA || !(memory instanceof WA.Memory)) return null;
+  if (bound && bound.memory === memory) return bound.kernels;
+  const mod = compile();
+  if (!mod) return null;
+  const inst = new WA.Instance(mod, { env: { memory } });
+  bound = { memory, kernels: inst.exports as unknown as NativeKernels };
+  return bound.kernels;
+}
+
+/** Byte offset of a tensor's data on the tfjs-wasm heap. */
+export function heapPtr(backend: unknown, info: tf.TensorInfo): number {
+  const rec = (backend as { dataIdMap: { get(id: object): { memoryOffset: number } | undefined } }).dataIdMap.get(info.dataId);
+  if (!rec) throw new Error('medfl native kernel: tensor data is not on the wasm heap (disposed?)');
+  return rec.memoryOffset;
+}

@@ -1,0 +1,383 @@
+/*
+ * medfl's WebAssembly SIMD compute kernels (compiled by scripts/build-wasm.sh
+ * with clang --target=wasm32 -msimd128 into src/backend/native/kernels-wasm.ts).
+ *
+ * The module imports tfjs-backend-wasm's linear memory: every pointer is a
+ * byte offset of a tensor (or scratch tensor) on the tfjs heap. No static
+ * data, no linear-memory stack (no address-taken locals), no libc.
+ *
+ * Layouts are TensorFlow's: activations NHWC, filters HWIO [KH, KW, C, K].
+ */
+#include <wasm_simd128.h>
+
+typedef float f32;
+typedef v128_t v;
+#define EXPORT(n) __attribute__((export_name(n)))
+#define LD(p) wasm_v128_load(p)
+#define ST(p, x) wasm_v128_store((p), (x))
+#define SPLAT(p) wasm_v128_load32_splat(p)
+#define MAC(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul((a), (b)))
+#define ZERO wasm_f32x4_splat(0.0f)
+
+/* ------------------------------------------------------------------------ */
+/* Zero padding: xp[N, Hp, Wp, C] = x[N, H, W, C] placed at (pt, pl); rows or
+ * columns of x beyond the padded extent are dropped. */
+EXPORT("pad_nhwc")
+void pad_nhwc(const f32 *x, f32 *xp, int N, int H, int W, int C, int Hp, int Wp, int pt, int pl) {
+  const int rowP = Wp * C;
+  __builtin_memset(xp, 0, (unsigned long)N * Hp * rowP * sizeof(f32));
+  int x0 = pl < 0 ? -pl : 0;
+  int x1 = W;
+  if (x1 + pl > Wp) x1 = Wp - pl;
+  if (x1 <= x0) return;
+  for (int n = 0; n < N; n++) {
+    for (int y = 0; y < H; y++) {
+      int yp = y + pt;
+      if (yp < 0 || yp >= Hp) continue;
+      __builtin_memcpy(xp + ((long)(n * Hp + yp) * Wp + x0 + pl) * C, x + ((long)(n * H + y) * W + x0) * C,
+                       (unsigned long)(x1 - x0) * C * sizeof(f32));
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Direct convolution over an already padded input buffer xb[N, Hb, Wb, C]:
+ * y[n, oy, ox, k] = sum_{ky,kx,c} xb[n, oy*sh + ky*dh, ox*sw + kx*dw, c] w[ky, kx, c, k]
+ * for oy < Ho, ox < Wo (the caller guarantees every read is inside xb).
+ * Register tiles cover 4 output pixels x 8 channels (K % 8 == 0) or 8 pixels x
+ * 4 channels; the last K % 4 channels take a scalar loop. */
+
+/* 4 output pixels x 8 output channels. */
+static inline void tile_p4_k8(const f32 *x0, int pstep, int C, const f32 *w, int KH, int KW, int K, int rowStep, int kxStep,
+                              int co, f32 *y) {
+  v a00 = ZERO, a01 = ZERO, a10 = ZERO, a11 = ZERO, a20 = ZERO, a21 = ZERO, a30 = ZERO, a31 = ZERO;
+  const f32 *wp = w + co;
+  for (int ky = 0; ky < KH; ky++) {
+    const f32 *xr = x0 + ky * rowStep;
+    for (int kx = 0; kx < KW; kx++) {
+      const f32 *p0 = xr + kx * kxStep;
+      const f32 *p1 = p0 + pstep, *p2 = p1 + pstep, *p3 = p2 + pstep;
+      for (int c = 0; c < C; c++) {
+        v w0 = LD(wp), w1 = LD(wp + 4);
+        wp += K;
+        v b0 = SPLAT(p0 + c), b1 = SPLAT(p1 + c), b2 = SPLAT(p2 + c), b3 = SPLAT(p3 + c);
+        MAC(a00, b0, w0); MAC(a01, b0, w1);
+        MAC(a10, b1, w0); MAC(a11, b1, w1);
+        MAC(a20, b2, w0); MAC(a21, b2, w1);
+        MAC(a30, b3, w0); MAC(a31, b3, w1);
+      }
+    }
+  }
+  ST(y + co, a00); ST(y + co + 4, a01);
+  ST(y + K + co, a10); ST(y + K + co + 4, a11);
+  ST(y + 2 * K + co, a20); ST(y + 2 * K + co + 4, a21);
+  ST(y + 3 * K + co, a30); ST(y + 3 * K + co + 4, a31);
+}
+
+/* 8 output pixels x 4 output channels. */
+static inline void tile_p8_k4(const f32 *x0, int pstep, int C, const f32 *w, int KH, int KW, int K, int rowStep, int kxStep,
+                              int co, f32 *y) {
+  v a0 = ZERO, a1 = ZERO, a2 = ZERO, a3 = ZERO, a4 = ZERO, a5 = ZERO, a6 = ZERO, a7 = ZERO;
+  const f32 *wp = w + co;
+  for (int ky = 0; ky < KH; ky++) {
+    const f32 *xr = x0 + ky * rowStep;
+    for (int kx = 0; kx < KW; kx++) {
+      const f32 *p0 = xr + kx * kxStep;
+      for (int c = 0; c < C; c++) {
+        v w0 = LD(wp);
+        wp += K;
+        const f32 *q = p0 + c;
+        MAC(a0, SPLAT(q), w0); q += pstep;
+        MAC(a1, SPLAT(q), w0); q += pstep;
+        MAC(a2, SPLAT(q), w0); q += pstep;
+        MAC(a3, SPLAT(q), w0); q += pstep;
+        MAC(a4, SPLAT(q), w0); q += pstep;
+        MAC(a5, SPLAT(q), w0); q += pstep;
+        MAC(a6, SPLAT(q), w0); q += pstep;
+        MAC(a7, SPLAT(q), w0);
+      }
+    }
+  }
+  ST(y + co, a0); ST(y + K + co, a1); ST(y + 2 * K + co, a2); ST(y + 3 * K + co, a3);
+  ST(y + 4 * K + co, a4); ST(y + 5 * K + co, a5); ST(y + 6 * K + co, a6); ST(y + 7 * K + co, a7);
+}
+
+/* 1 output pixel x 4 output channels. */
+static inline void tile_p1_k4(const f32 *x0, int C, const f32 *w, int KH, int KW, int K, int rowStep, int kxStep, int co, f32 *y) {
+  v a0 = ZERO, a1 = ZERO;
+  const f32 *wp = w + co;
+  for (int ky = 0; ky < KH; ky++) {
+    const f32 *xr = x0 + ky * rowStep;
+    for (int kx = 0; kx < KW; kx++) {
+      const f32 *p0 = xr + kx * kxStep;
+      int c = 0;
+      for (; c + 2 <= C; c += 2) {
+        MAC(a0, SPLAT(p0 + c), LD(wp));
+        MAC(a1, SPLAT(p0 + c + 1), LD(wp + K));
+        wp += 2 * K;
+      }
+      if (c < C) {
+        MAC(a0, SPLAT(p0 + c), LD(wp));
+        wp += K;
+      }
+    }
+  }
+  ST(y + co, wasm_f32x4_add(a0, a1));
+}
+
+EXPORT("conv_fwd")
+void conv_fwd(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w, int KH, int KW, int K, int sh, int sw, int dh, int dw,
+              f32 *y, int Ho, int Wo) {
+  const int rowStride = Wb * C;
+  const int rowStep = dh * rowStride;
+  const int kxStep = dw * C;
+  const int pstep = sw * C;
+  const int K4 = K & ~3;
+  for (int n = 0; n < N; n++) {
+    for (int oy = 0; oy < Ho; oy++) {
+      const f32 *xrow = xb + (long)(n * Hb + oy * sh) * rowStride;
+      f32 *yrow = y + (long)(n * Ho + oy) * Wo * K;
+      int ox = 0;
+      if (K % 8 == 0) {
+        for (; ox + 4 <= Wo; ox += 4)
+          for (int co = 0; co < K; co += 8) tile_p4_k8(xrow + ox * pstep, pstep, C, w, KH, KW, K, rowStep, kxStep, co, yrow + ox * K);
+      } else if (K4 > 0) {
+        for (; ox + 8 <= Wo; ox += 8)
+          for (int co = 0; co < K4; co += 4) tile_p8_k4(xrow + ox * pstep, pstep, C, w, KH, KW, K, rowStep, kxStep, co, yrow + ox * K);
+      }
+      for (; ox < Wo; ox++)
+        for (int co = 0; co < K4; co += 4) tile_p1_k4(xrow + ox * pstep, C, w, KH, KW, K, rowStep, kxStep, co, yrow + ox * K);
+      if (K4 < K) {
+        for (int o = 0; o < Wo; o++) {
+          const f32 *x0 = xrow + o * pstep;
+          for (int co = K4; co < K; co++) {
+            f32 s = 0.0f;
+            const f32 *wp = w + co;
+            for (int ky = 0; ky < KH; ky++)
+              for (int kx = 0; kx < KW; kx++) {
+                const f32 *p0 = x0 + ky * rowStep + kx * kxStep;
+                for (int c = 0; c < C; c++, wp += K) s += p0[c] * *wp;
+              }
+            yrow[o * K + co] = s;
+          }
+        }
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Filter gradient over an already padded input buffer xb[N, Hb, Wb, C]:
+ * dwt[ky, kx, c, k] = sum_{n,oy,ox} xb[n, oy*sh + ky*dh, ox*sw + kx*dw, c] dy[n, oy, ox, k].
+ * Tiles as in conv_fwd (K % 4 tail: scalar). With dw == 1 the (kx, c) pairs of one kernel row
+ * are contiguous in memory (span KW*C), otherwise each tap is its own span C.
+ * Output rows are accumulated one image row of dy at a time (L1-resident). */
+
+static inline void dw_j4_k8(const f32 *xs, int pstep, const f32 *dyr, int Wo, int K, int co, f32 *acc) {
+  /* acc: 4 rows (j) of K floats, at columns co..co+7 */
+  v a00 = LD(acc + co), a01 = LD(acc + co + 4);
+  v a10 = LD(acc + K + co), a11 = LD(acc + K + co + 4);
+  v a20 = LD(acc + 2 * K + co), a21 = LD(acc + 2 * K + co + 4);
+  v a30 = LD(acc + 3 * K + co), a31 = LD(acc + 3 * K + co + 4);
+  const f32 *d = dyr + co;
+  for (int ox = 0; ox < Wo; ox++) {
+    v d0 = LD(d), d1 = LD(d + 4);
+    d += K;
+    v b0 = SPLAT(xs), b1 = SPLAT(xs + 1), b2 = SPLAT(xs + 2), b3 = SPLAT(xs + 3);
+    xs += pstep;
+    MAC(a00, b0, d0); MAC(a01, b0, d1);
+    MAC(a10, b1, d0); MAC(a11, b1, d1);
+    MAC(a20, b2, d0); MAC(a21, b2, d1);
+    MAC(a30, b3, d0); MAC(a31, b3, d1);
+  }
+  ST(acc + co, a00); ST(acc + co + 4, a01);
+  ST(acc + K + co, a10); ST(acc + K + co + 4, a11);
+  ST(acc + 2 * K + co, a20); ST(acc + 2 * K + co + 4, a21);
+  ST(acc + 3 * K + co, a30); ST(acc + 3 * K + co + 4, a31);
+}
+
+static inline void dw_j8_k4(const f32 *xs, int pstep, const f32 *dyr, int Wo, int K, int co, f32 *acc) {
+  v a0 = LD(acc + co), a1 = LD(acc + K + co), a2 = LD(acc + 2 * K + co), a3 = LD(acc + 3 * K + co);
+  v a4 = LD(acc + 4 * K + co), a5 = LD(acc + 5 * K + co), a6 = LD(acc + 6 * K + co), a7 = LD(acc + 7 * K + co);
+  const f32 *d = dyr + co;
+  for (int ox = 0; ox < Wo; ox++) {
+    v d0 = LD(d);
+    d += K;
+    MAC(a0, SPLAT(xs), d0); MAC(a1, SPLAT(xs + 1), d0);
+    MAC(a2, SPLAT(xs + 2), d0); MAC(a3, SPLAT(xs + 3), d0);
+    MAC(a4, SPLAT(xs + 4), d0); MAC(a5, SPLAT(xs + 5), d0);
+    MAC(a6, SPLAT(xs + 6), d0); MAC(a7, SPLAT(xs + 7), d0);
+    xs += pstep;
+  }
+  ST(acc + co, a0); ST(acc + K + co, a1); ST(acc + 2 * K + co, a2); ST(acc + 3 * K + co, a3);
+  ST(acc + 4 * K + co, a4); ST(acc + 5 * K + co, a5); ST(acc + 6 * K + co, a6); ST(acc + 7 * K + co, a7);
+}
+
+static inline void dw_j1_k4(const f32 *xs, int pstep, const f32 *dyr, int Wo, int K, int co, f32 *acc) {
+  v a0 = LD(acc + co), a1 = ZERO;
+  const f32 *d = dyr + co;
+  int ox = 0;
+  for (; ox + 2 <= Wo; ox += 2) {
+    MAC(a0, SPLAT(xs), LD(d));
+    MAC(a1, SPLAT(xs + pstep), LD(d + K));
+    xs += 2 * pstep;
+    d += 2 * K;
+  }
+  if (ox < Wo) MAC(a0, SPLAT(xs), LD(d));
+  ST(acc + co, wasm_f32x4_add(a0, a1));
+}
+
+/* One span of L contiguous (kx, c) entries starting at xs (per output pixel,
+ * advancing by pstep), accumulated into acc rows [L, K]. */
+static inline void dw_span(const f32 *xs, int L, int pstep, const f32 *dyr, int Wo, int K, f32 *acc) {
+  const int K4 = K & ~3;
+  int j = 0;
+  if (K % 8 == 0) {
+    for (; j + 4 <= L; j += 4)
+      for (int co = 0; co < K; co += 8) dw_j4_k8(xs + j, pstep, dyr, Wo, K, co, acc + j * K);
+  } else if (K4 > 0) {
+    for (; j + 8 <= L; j += 8)
+      for (int co = 0; co < K4; co += 4) dw_j8_k4(xs + j, pstep, dyr, Wo, K, co, acc + j * K);
+  }
+  for (; j < L; j++)
+    for (int co = 0; co < K4; co += 4) dw_j1_k4(xs + j, pstep, dyr, Wo, K, co, acc + j * K);
+  if (K4 < K) {
+    for (int jj = 0; jj < L; jj++)
+      for (int co = K4; co < K; co++) {
+        f32 s = 0.0f;
+        const f32 *q = xs + jj;
+        const f32 *d = dyr + co;
+        for (int ox = 0; ox < Wo; ox++, q += pstep, d += K) s += *q * *d;
+        acc[jj * K + co] += s;
+      }
+  }
+}
+
+EXPORT("conv_dw")
+void conv_dw(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *dy, int Ho, int Wo, int K, int KH, int KW, int sh, int sw, int dh,
+             int dw, f32 *out) {
+  const int rowStride = Wb * C;
+  const int pstep = sw * C;
+  __builtin_memset(out, 0, (unsigned long)KH * KW * C * K * sizeof(f32));
+  for (int n = 0; n < N; n++) {
+    for (int oy = 0; oy < Ho; oy++) {
+      const f32 *dyr = dy + (long)(n * Ho + oy) * Wo * K;
+      for (int ky = 0; ky < KH; ky++) {
+        const f32 *xr = xb + (long)(n * Hb + oy * sh + ky * dh) * rowStride;
+        f32 *acc = out + ky * KW * C * K;
+        if (dw == 1) {
+          dw_span(xr, KW * C, pstep, dyr, Wo, K, acc);
+        } else {
+          for (int kx = 0; kx < KW; kx++) dw_span(xr + kx * dw * C, C, pstep, dyr, Wo, K, acc + kx * C * K);
+        }
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Per-channel reductions for BatchNorm over x[P, C] (channels last).
+ * Partial sums of up to 256 rows are kept in float32 (part[C]) and added to
+ * double accumulators (acc[C], acc2[C]), which bounds the float32 error. */
+
+#define BLOCK 256
+
+static inline void flush(f32 *part, double *acc, int C) {
+  for (int c = 0; c < C; c++) {
+    acc[c] += (double)part[c];
+    part[c] = 0.0f;
+  }
+}
+
+/* acc[c] = sum_p x[p, c]; with sub != 0: acc[c] = sum_p (x[p, c] - sub[c])^2. */
+EXPORT("chan_sum")
+void chan_sum(const f32 *x, int P, int C, const f32 *sub, double *acc, f32 *part) {
+  for (int c = 0; c < C; c++) { acc[c] = 0.0; part[c] = 0.0f; }
+  for (int p0 = 0; p0 < P; p0 += BLOCK) {
+    int p1 = p0 + BLOCK < P ? p0 + BLOCK : P;
+    if ((C & 3) == 0) {
+      for (int p = p0; p < p1; p++) {
+        const f32 *r = x + (long)p * C;
+        for (int c = 0; c < C; c += 4) {
+          v t = LD(r + c);
+          if (sub) {
+            t = wasm_f32x4_sub(t, LD(sub + c));
+            t = wasm_f32x4_mul(t, t);
+          }
+          ST(part + c, wasm_f32x4_add(LD(part + c), t));
+        }
+      }
+    } else {
+      for (int p = p0; p < p1; p++) {
+        const f32 *r = x + (long)p * C;
+        for (int c = 0; c < C; c++) {
+          f32 t = r[c];
+          if (sub) { t -= sub[c]; t *= t; }
+          part[c] += t;
+        }
+      }
+    }
+    flush(part, acc, C);
+  }
+}
+
+/* BatchNorm backward sums: acc[c] = sum_p dy[p, c], acc2[c] = sum_p dy[p, c] (x[p, c] - mean[c]).
+ * part holds 2C floats. */
+EXPORT("bn_grad_sums")
+void bn_grad_sums(const f32 *dy, const f32 *x, const f32 *mean, int P, int C, double *acc, double *acc2, f32 *part) {
+  f32 *part2 = part + C;
+  for (int c = 0; c < C; c++) { acc[c] = acc2[c] = 0.0; part[c] = part2[c] = 0.0f; }
+  for (int p0 = 0; p0 < P; p0 += BLOCK) {
+    int p1 = p0 + BLOCK < P ? p0 + BLOCK : P;
+    if ((C & 3) == 0) {
+      for (int p = p0; p < p1; p++) {
+        const f32 *d = dy + (long)p * C, *r = x + (long)p * C;
+        for (int c = 0; c < C; c += 4) {
+          v g = LD(d + c);
+          v xc = wasm_f32x4_sub(LD(r + c), LD(mean + c));
+          ST(part + c, wasm_f32x4_add(LD(part + c), g));
+          ST(part2 + c, wasm_f32x4_add(LD(part2 + c), wasm_f32x4_mul(g, xc)));
+        }
+      }
+    } else {
+      for (int p = p0; p < p1; p++) {
+        const f32 *d = dy + (long)p * C, *r = x + (long)p * C;
+        for (int c = 0; c < C; c++) {
+          part[c] += d[c];
+          part2[c] += d[c] * (r[c] - mean[c]);
+        }
+      }
+    }
+    flush(part, acc, C);
+    flush(part2, acc2, C);
+  }
+}
+
+/* out[p, c] = a[p, c] sa[c] + shift[c]  (+ b[p, c] sb[c] when b != 0). */
+EXPORT("chan_affine")
+void chan_affine(const f32 *a, const f32 *sa, const f32 *b, const f32 *sb, const f32 *shift, int P, int C, f32 *out) {
+  if ((C & 3) == 0) {
+    for (int p = 0; p < P; p++) {
+      const f32 *ra = a + (long)p * C;
+      f32 *ro = out + (long)p * C;
+      if (b) {
+        const f32 *rb = b + (long)p * C;
+        for (int c = 0; c < C; c += 4)
+          ST(ro + c, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(LD(ra + c), LD(sa + c)), wasm_f32x4_mul(LD(rb + c), LD(sb + c))), LD(shift + c)));
+      } else {
+        for (int c = 0; c < C; c += 4) ST(ro + c, wasm_f32x4_add(wasm_f32x4_mul(LD(ra + c), LD(sa + c)), LD(shift + c)));
+      }
+    }
+  } else {
+    for (int p = 0; p < P; p++) {
+      const f32 *ra = a + (long)p * C;
+      f32 *ro = out + (long)p * C;
+      if (b) {
+        const f32 *rb = b + (long)p * C;
+        for (int c = 0; c < C; c++) ro[c] = ra[c] * sa[c] + rb[c] * sb[c] + shift[c];
+      } else {
+        for (int c = 0; c < C; c++) ro[c] = ra[c] * sa[c] + shift[c];
+      }
+    }
+  }
+}
