@@ -32,7 +32,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeKernels } from './native';
-import { nativeConv2DFilterGrad } from './native-conv';
+import { nativeConv2DFilterGrad, nativeConv2DInputGrad } from './native-conv';
 import {
   assertNHWC,
   callWasmKernel,
@@ -534,6 +534,8 @@ export function conv2DBackpropInputWasm(args: KernelArgs): tf.TensorInfo {
     const pads = flipPads(ci);
     if (pads) return backpropInputByFlip(backend, dy, filter, ci, pads);
   }
+  const native = !forceCol2Im && dy.dtype === 'float32' && filter.dtype === 'float32' ? nativeKernels(backend) : null;
+  if (native) return nativeConv2DInputGrad(backend, native, dy, filter, ci);
   if (ci.dilationHeight === 1 && ci.dilationWidth === 1 && !forceCol2Im) return backpropInputByPhases(backend, dy, filter, ci, inputShape);
   return backpropInputByCol2Im(backend, dy, filter, ci, inputShape);
 }

@@ -89,3 +89,25 @@ export function makeConv2DWasm(original: tf.KernelFunc): (args: KernelArgs) => u
     return nativeConv2D(args.backend as WasmBackendLike, k, x, filter, ci);
   };
 }
+
+/**
+ * `dx[N,H,W,C]` of a conv with geometry `ci` from `dy` and the filter, by
+ * scatter: each dy pixel adds `W[ky,kx] dy` to the input pixels its taps read
+ * (any stride, dilation and padding). Used for strided convolutions (and
+ * `Conv2DTranspose`'s forward pass), where the stride-1 flipped-filter
+ * identity does not apply.
+ */
+export function nativeConv2DInputGrad(backend: WasmBackendLike, k: NativeKernels, dy: tf.TensorInfo, filter: tf.TensorInfo, ci: Conv2DInfo): tf.TensorInfo {
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outChannels: K, filterHeight: KH, filterWidth: KW } = ci;
+  const dx = backend.makeOutput([N, H, W, C], 'float32');
+  if (N * H * W * C === 0) return dx;
+  const wt = backend.makeOutput([KH, KW, K, C], 'float32');
+  k.transpose_taps(heapPtr(backend, filter), KH * KW, C, K, heapPtr(backend, wt));
+  k.conv_dx_scatter(
+    heapPtr(backend, dy), N, ci.outHeight, ci.outWidth, K, heapPtr(backend, wt), KH, KW, C,
+    ci.strideHeight, ci.strideWidth, ci.dilationHeight, ci.dilationWidth, ci.padInfo.top, ci.padInfo.left,
+    heapPtr(backend, dx), H, W,
+  );
+  backend.disposeData(wt.dataId);
+  return dx;
+}

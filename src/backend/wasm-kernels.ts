@@ -201,9 +201,14 @@ const OVERRIDES: Record<OverrideName, (original: tf.KernelFunc) => (args: Kernel
 /** Marks kernel functions installed by this module (idempotent registration). */
 const MEDFL = Symbol.for('medfl.wasmKernel');
 
-function install(name: string, fn: (args: KernelArgs) => unknown): void {
+function install(name: string, fn: (args: KernelArgs) => unknown, replaced?: tf.KernelConfig): void {
   (fn as unknown as Record<symbol, boolean>)[MEDFL] = true;
-  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc });
+  // Keep the replaced kernel's setup (e.g. binding its wasm function), which
+  // the backend runs at initialisation: the replacement falls back to it.
+  tf.registerKernel({
+    kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc,
+    setupFunc: replaced?.setupFunc, disposeFunc: replaced?.disposeFunc,
+  });
 }
 
 /**
@@ -229,7 +234,7 @@ export function registerWasmGradientKernels(): string[] {
         throw new Error(`medfl wasm kernel: no original '${name}' kernel to fall back to`);
       });
     if (current) tf.unregisterKernel(name, 'wasm');
-    install(name, OVERRIDES[name](original));
+    install(name, OVERRIDES[name](original), current);
     added.push(name);
   }
   return added;

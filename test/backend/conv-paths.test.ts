@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { setFilterGradMode, setStridedBackpropCol2Im } from '../../src/backend/conv-backprop';
 import { setGenericDepthwiseGradients } from '../../src/backend/wasm-kernels';
+import { setNativeKernelsEnabled } from '../../src/backend/native';
 import { createRng, randomValues, relErr, onBackend } from './helpers';
 import type { Rng } from '../../src/util/rng';
 
@@ -129,13 +130,16 @@ test.before(async () => {
 });
 
 test.after(() => {
+  setNativeKernelsEnabled(true);
   setFilterGradMode('auto');
   setStridedBackpropCol2Im(false);
   setGenericDepthwiseGradients(false);
 });
 
-test('conv dx by stride phases (default) and dW by transposed conv match CPU (60 shapes)', async () => {
+// The next two test the composed XNNPACK paths used when medfl's native kernels are off (MEDFL_NATIVE=0).
+test('conv dx by stride phases and dW by transposed conv match CPU (60 shapes)', async () => {
   await compare(1, 60, false, () => {
+    setNativeKernelsEnabled(false);
     setStridedBackpropCol2Im(false);
     setFilterGradMode('conv');
   });
@@ -143,6 +147,7 @@ test('conv dx by stride phases (default) and dW by transposed conv match CPU (60
 
 test('conv dx by col2im and dW by im2col GEMM match CPU (60 shapes)', async () => {
   await compare(2, 60, false, () => {
+    setNativeKernelsEnabled(false);
     setStridedBackpropCol2Im(true);
     setFilterGradMode('im2col');
   });

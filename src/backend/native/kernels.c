@@ -133,6 +133,10 @@ void conv_fwd(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w, int KH,
   const int kxStep = dw * C;
   const int pstep = sw * C;
   const int K4 = K & ~3;
+  /* Without horizontal dilation the (kx, c) inputs of a kernel row are
+   * contiguous, as are their filter rows: one inner loop of KW*C. */
+  const int Ci = dw == 1 ? KW * C : C;
+  const int KWi = dw == 1 ? 1 : KW;
   for (int n = 0; n < N; n++) {
     for (int oy = 0; oy < Ho; oy++) {
       const f32 *xrow = xb + (long)(n * Hb + oy * sh) * rowStride;
@@ -140,13 +144,13 @@ void conv_fwd(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w, int KH,
       int ox = 0;
       if (K % 8 == 0) {
         for (; ox + 4 <= Wo; ox += 4)
-          for (int co = 0; co < K; co += 8) tile_p4_k8(xrow + ox * pstep, pstep, C, w, KH, KW, K, rowStep, kxStep, co, yrow + ox * K);
+          for (int co = 0; co < K; co += 8) tile_p4_k8(xrow + ox * pstep, pstep, Ci, w, KH, KWi, K, rowStep, kxStep, co, yrow + ox * K);
       } else if (K4 > 0) {
         for (; ox + 8 <= Wo; ox += 8)
-          for (int co = 0; co < K4; co += 4) tile_p8_k4(xrow + ox * pstep, pstep, C, w, KH, KW, K, rowStep, kxStep, co, yrow + ox * K);
+          for (int co = 0; co < K4; co += 4) tile_p8_k4(xrow + ox * pstep, pstep, Ci, w, KH, KWi, K, rowStep, kxStep, co, yrow + ox * K);
       }
       for (; ox < Wo; ox++)
-        for (int co = 0; co < K4; co += 4) tile_p1_k4(xrow + ox * pstep, C, w, KH, KW, K, rowStep, kxStep, co, yrow + ox * K);
+        for (int co = 0; co < K4; co += 4) tile_p1_k4(xrow + ox * pstep, Ci, w, KH, KWi, K, rowStep, kxStep, co, yrow + ox * K);
       if (K4 < K) {
         for (int o = 0; o < Wo; o++) {
           const f32 *x0 = xrow + o * pstep;
@@ -269,6 +273,79 @@ void conv_dw(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *dy, int Ho,
           dw_span(xr, KW * C, pstep, dyr, Wo, K, acc);
         } else {
           for (int kx = 0; kx < KW; kx++) dw_span(xr + kx * dw * C, C, pstep, dyr, Wo, K, acc + kx * C * K);
+        }
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Input gradient of a strided (or any) convolution by scatter:
+ * dx[n, iy, ix, c] += sum_k dy[n, oy, ox, k] w[ky, kx, c, k]
+ * for iy = oy*sh + ky*dh - pt, ix = ox*sw + kx*dw - pl inside [0,H) x [0,W).
+ * wt is the filter with each tap transposed, wt[ky, kx, k, c] (see
+ * transpose_taps). The dx row of one tap is accumulated in registers over k
+ * and added to memory once (it stays in L1). */
+
+EXPORT("transpose_taps")
+void transpose_taps(const f32 *w, int T, int C, int K, f32 *wt) {
+  for (int t = 0; t < T; t++) {
+    const f32 *src = w + (long)t * C * K;
+    f32 *dst = wt + (long)t * C * K;
+    for (int c = 0; c < C; c++)
+      for (int k = 0; k < K; k++) dst[k * C + c] = src[c * K + k];
+  }
+}
+
+EXPORT("conv_dx_scatter")
+void conv_dx_scatter(const f32 *dy, int N, int Ho, int Wo, int K, const f32 *wt, int KH, int KW, int C, int sh, int sw, int dh, int dw,
+                     int pt, int pl, f32 *dx, int H, int W) {
+  const int C8 = C & ~7;
+  const int C4 = C & ~3;
+  __builtin_memset(dx, 0, (unsigned long)N * H * W * C * sizeof(f32));
+  for (int n = 0; n < N; n++) {
+    for (int oy = 0; oy < Ho; oy++) {
+      for (int ky = 0; ky < KH; ky++) {
+        const int iy = oy * sh + ky * dh - pt;
+        if (iy < 0 || iy >= H) continue;
+        f32 *dxrow = dx + (long)(n * H + iy) * W * C;
+        for (int ox = 0; ox < Wo; ox++) {
+          const f32 *d = dy + ((long)(n * Ho + oy) * Wo + ox) * K;
+          for (int kx = 0; kx < KW; kx++) {
+            const int ix = ox * sw + kx * dw - pl;
+            if (ix < 0 || ix >= W) continue;
+            f32 *o = dxrow + ix * C;
+            const f32 *wk = wt + (long)(ky * KW + kx) * K * C;
+            int c = 0;
+            for (; c < C8; c += 8) {
+              v a0 = ZERO, a1 = ZERO, b0 = ZERO, b1 = ZERO;
+              const f32 *q = wk + c;
+              int k = 0;
+              for (; k + 2 <= K; k += 2, q += 2 * C) {
+                v s0 = SPLAT(d + k), s1 = SPLAT(d + k + 1);
+                MAC(a0, s0, LD(q)); MAC(a1, s0, LD(q + 4));
+                MAC(b0, s1, LD(q + C)); MAC(b1, s1, LD(q + C + 4));
+              }
+              if (k < K) {
+                v s0 = SPLAT(d + k);
+                MAC(a0, s0, LD(q)); MAC(a1, s0, LD(q + 4));
+              }
+              ST(o + c, wasm_f32x4_add(LD(o + c), wasm_f32x4_add(a0, b0)));
+              ST(o + c + 4, wasm_f32x4_add(LD(o + c + 4), wasm_f32x4_add(a1, b1)));
+            }
+            for (; c < C4; c += 4) {
+              v a0 = ZERO;
+              const f32 *q = wk + c;
+              for (int k = 0; k < K; k++, q += C) MAC(a0, SPLAT(d + k), LD(q));
+              ST(o + c, wasm_f32x4_add(LD(o + c), a0));
+            }
+            for (; c < C; c++) {
+              f32 s = 0.0f;
+              const f32 *q = wk + c;
+              for (int k = 0; k < K; k++, q += C) s += d[k] * *q;
+              o[c] += s;
+            }
+          }
         }
       }
     }

@@ -1,0 +1,264 @@
+/**
+ * medfl's native WebAssembly SIMD kernels (src/backend/native): the embedded
+ * binary matches its C source, and Conv2D / Conv2DBackpropFilter /
+ * BatchNorm-training kernels match plain float64 reference loops on random
+ * shapes (strides, dilations, 'same' / 'valid' / explicit padding, channel
+ * counts that are and are not multiples of 4, the register-tile remainders).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/backend';
+import { nativeKernels, setNativeKernelsEnabled } from '../../src/backend/native';
+import { KERNELS_SOURCE_SHA256 } from '../../src/backend/native/kernels-wasm';
+import { BN_TRAIN_GRAD_KERNEL, BN_TRAIN_KERNEL } from '../../src/backend/native-batchnorm';
+import { createRng, randomValues, relErr } from './helpers';
+
+interface ConvCase {
+  N: number; H: number; W: number; C: number; K: number; KH: number; KW: number;
+  s: [number, number]; d: [number, number]; pad: 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
+}
+
+function randomConvCases(seed: number, count: number): ConvCase[] {
+  const rng = createRng(seed);
+  const out: ConvCase[] = [];
+  while (out.length < count) {
+    const KH = rng.intBetween(1, 5);
+    const KW = rng.intBetween(1, 5);
+    const strided = rng.bernoulli(0.4);
+    const s: [number, number] = strided ? [rng.intBetween(1, 3), rng.intBetween(1, 3)] : [1, 1];
+    const d: [number, number] = rng.bernoulli(0.4) ? [rng.intBetween(1, 3), rng.intBetween(1, 3)] : [1, 1];
+    const kind = rng.int(3);
+    const pad: ConvCase['pad'] = kind === 0 ? 'same' : kind === 1 ? 'valid'
+      : [[0, 0], [rng.int(3), rng.int(3)], [rng.int(3), rng.int(3)], [0, 0]];
+    const c: ConvCase = {
+      N: rng.intBetween(1, 2), H: rng.intBetween(1, 13), W: rng.intBetween(1, 13),
+      C: rng.choice([1, 2, 3, 4, 5, 8, 9, 16]), K: rng.choice([1, 3, 4, 5, 8, 12, 16, 20]), KH, KW, s, d, pad,
+    };
+    const [oh, ow] = outHW(c);
+    if (oh >= 1 && ow >= 1) out.push(c);
+  }
+  return out;
+}
+
+/** Output size and top/left padding, TensorFlow's rules. */
+function geometry(c: ConvCase): { oh: number; ow: number; pt: number; pl: number } {
+  const ekh = (c.KH - 1) * c.d[0] + 1;
+  const ekw = (c.KW - 1) * c.d[1] + 1;
+  if (c.pad === 'same') {
+    const oh = Math.ceil(c.H / c.s[0]);
+    const ow = Math.ceil(c.W / c.s[1]);
+    const ph = Math.max(0, (oh - 1) * c.s[0] + ekh - c.H);
+    const pw = Math.max(0, (ow - 1) * c.s[1] + ekw - c.W);
+    return { oh, ow, pt: Math.floor(ph / 2), pl: Math.floor(pw / 2) };
+  }
+  const [pt, pb, pl, pr] = c.pad === 'valid' ? [0, 0, 0, 0] : [c.pad[1][0], c.pad[1][1], c.pad[2][0], c.pad[2][1]];
+  return { oh: Math.floor((c.H + pt + pb - ekh) / c.s[0]) + 1, ow: Math.floor((c.W + pl + pr - ekw) / c.s[1]) + 1, pt, pl };
+}
+function outHW(c: ConvCase): [number, number] {
+  const g = geometry(c);
+  return [g.oh, g.ow];
+}
+
+/** Visit every (output pixel, tap, in-bounds input pixel): fn(xIndex base, yIndex base, filter tap base). */
+function forEachTap(c: ConvCase, fn: (xb: number, yb: number, wb: number) => void): void {
+  const { oh, ow, pt, pl } = geometry(c);
+  for (let n = 0; n < c.N; n++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++)
+        for (let ky = 0; ky < c.KH; ky++) {
+          const iy = oy * c.s[0] + ky * c.d[0] - pt;
+          if (iy < 0 || iy >= c.H) continue;
+          for (let kx = 0; kx < c.KW; kx++) {
+            const ix = ox * c.s[1] + kx * c.d[1] - pl;
+            if (ix < 0 || ix >= c.W) continue;
+            fn(((n * c.H + iy) * c.W + ix) * c.C, ((n * oh + oy) * ow + ox) * c.K, (ky * c.KW + kx) * c.C * c.K);
+          }
+        }
+}
+
+function refConv(c: ConvCase, x: Float32Array, w: Float32Array): Float64Array {
+  const [oh, ow] = outHW(c);
+  const y = new Float64Array(c.N * oh * ow * c.K);
+  forEachTap(c, (xb, yb, wb) => {
+    for (let ci = 0; ci < c.C; ci++) for (let k = 0; k < c.K; k++) y[yb + k] += x[xb + ci] * w[wb + ci * c.K + k];
+  });
+  return y;
+}
+
+function refFilterGrad(c: ConvCase, x: Float32Array, dy: Float32Array): Float64Array {
+  const dw = new Float64Array(c.KH * c.KW * c.C * c.K);
+  forEachTap(c, (xb, yb, wb) => {
+    for (let ci = 0; ci < c.C; ci++) for (let k = 0; k < c.K; k++) dw[wb + ci * c.K + k] += x[xb + ci] * dy[yb + k];
+  });
+  return dw;
+}
+
+const attrsOf = (c: ConvCase) => ({ strides: c.s, pad: c.pad, dilations: c.d, dataFormat: 'NHWC', dimRoundingMode: undefined });
+
+test.before(async () => {
+  await initBackend('wasm', { log: () => {} });
+});
+
+test('the embedded wasm binary was built from the committed kernels.c', () => {
+  const src = fs.readFileSync(path.join(__dirname, '../../src/backend/native/kernels.c'));
+  assert.is(crypto.createHash('sha256').update(src).digest('hex'), KERNELS_SOURCE_SHA256, 'run `npm run build:wasm` after editing kernels.c');
+  assert.ok(nativeKernels(tf.backend()), 'the kernels compile and bind to the wasm heap here');
+});
+
+test('native Conv2D matches a float64 reference (80 random shapes incl. strides + dilations, explicit padding)', () => {
+  const rng = createRng(7);
+  for (const c of randomConvCases(11, 80)) {
+    const x = randomValues(rng, c.N * c.H * c.W * c.C);
+    const w = randomValues(rng, c.KH * c.KW * c.C * c.K);
+    const got = tf.tidy(() => {
+      const y = tf.engine().runKernel('Conv2D', { x: tf.tensor4d(x, [c.N, c.H, c.W, c.C]), filter: tf.tensor4d(w, [c.KH, c.KW, c.C, c.K]) },
+        attrsOf(c) as unknown as tf.NamedAttrMap) as tf.Tensor;
+      return y.dataSync().slice();
+    });
+    const [oh, ow] = outHW(c);
+    assert.is(got.length, c.N * oh * ow * c.K, JSON.stringify(c));
+    assert.ok(relErr(got, refConv(c, x, w)) < 1e-5, `${JSON.stringify(c)}: ${relErr(got, refConv(c, x, w))}`);
+  }
+});
+
+test('native Conv2DBackpropFilter matches a float64 reference (80 random shapes incl. strides + dilations)', () => {
+  const rng = createRng(8);
+  for (const c of randomConvCases(12, 80)) {
+    const x = randomValues(rng, c.N * c.H * c.W * c.C);
+    const [oh, ow] = outHW(c);
+    const dy = randomValues(rng, c.N * oh * ow * c.K);
+    const got = tf.tidy(() => {
+      const g = tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(x, [c.N, c.H, c.W, c.C]), dy: tf.tensor4d(dy, [c.N, oh, ow, c.K]) },
+        { ...attrsOf(c), filterShape: [c.KH, c.KW, c.C, c.K] } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      return g.dataSync().slice();
+    });
+    assert.ok(relErr(got, refFilterGrad(c, x, dy)) < 1e-5, `${JSON.stringify(c)}: ${relErr(got, refFilterGrad(c, x, dy))}`);
+  }
+});
+
+function refInputGrad(c: ConvCase, dy: Float32Array, w: Float32Array): Float64Array {
+  const dx = new Float64Array(c.N * c.H * c.W * c.C);
+  forEachTap(c, (xb, yb, wb) => {
+    for (let ci = 0; ci < c.C; ci++) for (let k = 0; k < c.K; k++) dx[xb + ci] += dy[yb + k] * w[wb + ci * c.K + k];
+  });
+  return dx;
+}
+
+test('Conv2DBackpropInput (native scatter when strided, flipped native conv at stride 1) matches a float64 reference (80 shapes)', () => {
+  const rng = createRng(13);
+  let strided = 0;
+  for (const c of randomConvCases(14, 80)) {
+    const w = randomValues(rng, c.KH * c.KW * c.C * c.K);
+    const [oh, ow] = outHW(c);
+    const dy = randomValues(rng, c.N * oh * ow * c.K);
+    if (c.s[0] > 1 || c.s[1] > 1) strided++;
+    const got = tf.tidy(() => {
+      const g = tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor4d(dy, [c.N, oh, ow, c.K]), filter: tf.tensor4d(w, [c.KH, c.KW, c.C, c.K]) },
+        { ...attrsOf(c), inputShape: [c.N, c.H, c.W, c.C] } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      return g.dataSync().slice();
+    });
+    assert.ok(relErr(got, refInputGrad(c, dy, w)) < 1e-5, `${JSON.stringify(c)}: ${relErr(got, refInputGrad(c, dy, w))}`);
+  }
+  assert.ok(strided >= 20, `strided cases: ${strided}`);
+});
+
+test('with the native kernels switched off, Conv2D falls back to tfjs-wasm (same values)', () => {
+  const rng = createRng(9);
+  const c: ConvCase = { N: 2, H: 9, W: 7, C: 6, K: 8, KH: 3, KW: 3, s: [1, 1], d: [1, 1], pad: 'same' };
+  const x = randomValues(rng, c.N * c.H * c.W * c.C);
+  const w = randomValues(rng, 9 * c.C * c.K);
+  const run = () => tf.tidy(() => tf.conv2d(tf.tensor4d(x, [2, 9, 7, 6]), tf.tensor4d(w, [3, 3, 6, 8]), 1, 'same').dataSync().slice());
+  const on = run();
+  const prev = setNativeKernelsEnabled(false);
+  try {
+    assert.is(nativeKernels(tf.backend()), null);
+    const off = run();
+    assert.ok(relErr(on, off) < 1e-6, `native vs XNNPACK ${relErr(on, off)}`);
+    assert.ok(relErr(off, refConv(c, x, w)) < 1e-5);
+  } finally {
+    setNativeKernelsEnabled(prev);
+  }
+});
+
+/** Float64 BatchNorm training forward / backward over x[P, C]. */
+function refBatchNorm(x: Float32Array, dy: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, C: number, eps: number) {
+  const P = x.length / C;
+  const mean = new Float64Array(C);
+  const variance = new Float64Array(C);
+  for (let i = 0; i < x.length; i++) mean[i % C] += x[i] / P;
+  for (let i = 0; i < x.length; i++) variance[i % C] += (x[i] - mean[i % C]) ** 2 / P;
+  const r = Array.from(variance, (v) => 1 / Math.sqrt(v + eps));
+  const y = new Float64Array(x.length);
+  const sDy = new Float64Array(C);
+  const sDyXhat = new Float64Array(C);
+  for (let i = 0; i < x.length; i++) {
+    const c = i % C;
+    const xhat = (x[i] - mean[c]) * r[c];
+    y[i] = (gamma ? gamma[c] : 1) * xhat + (beta ? beta[c] : 0);
+    sDy[c] += dy[i];
+    sDyXhat[c] += dy[i] * xhat;
+  }
+  // dx = gamma r (dy - sum(dy)/P - xhat sum(dy xhat)/P)
+  const dx = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const c = i % C;
+    const xhat = (x[i] - mean[c]) * r[c];
+    dx[i] = (gamma ? gamma[c] : 1) * r[c] * (dy[i] - sDy[c] / P - (xhat * sDyXhat[c]) / P);
+  }
+  return { y, mean, variance, dx, dgamma: sDyXhat, dbeta: sDy };
+}
+
+test('native BatchNorm training kernels match float64 formulas (C = 1, 3, 4, 8, 13; > 256-row blocks; with / without gamma, beta)', () => {
+  const rng = createRng(10);
+  const eps = 1e-3;
+  for (const [shape, affine] of [[[2, 5, 7, 3], true], [[3, 11, 13, 4], true], [[700, 8], false], [[2, 9, 9, 13], true], [[600, 1], true]] as [number[], boolean][]) {
+    const C = shape[shape.length - 1];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = Float32Array.from(randomValues(rng, n), (v) => 3 * v + 2);
+    const dy = randomValues(rng, n);
+    const gamma = affine ? Float32Array.from(randomValues(rng, C), (v) => v + 1.5) : null;
+    const beta = affine ? randomValues(rng, C) : null;
+    const ref = refBatchNorm(x, dy, gamma, beta, C, eps);
+    const got = tf.tidy(() => {
+      const xt = tf.tensor(x, shape);
+      const ins: Record<string, tf.Tensor> = { x: xt };
+      if (gamma) ins.gamma = tf.tensor1d(gamma);
+      if (beta) ins.beta = tf.tensor1d(beta);
+      const [y, m, v] = tf.engine().runKernel(BN_TRAIN_KERNEL, ins, { epsilon: eps } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      const gIns: Record<string, tf.Tensor> = { dy: tf.tensor(dy, shape), x: xt, mean: m, variance: v };
+      if (gamma) gIns.gamma = ins.gamma;
+      const [dx, dg, db] = tf.engine().runKernel(BN_TRAIN_GRAD_KERNEL, gIns, { epsilon: eps } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      return [y, m, v, dx, dg, db].map((t) => t.dataSync().slice());
+    });
+    const label = `${JSON.stringify(shape)} affine=${affine}`;
+    assert.ok(relErr(got[0], ref.y) < 2e-5, `y ${label} ${relErr(got[0], ref.y)}`);
+    assert.ok(relErr(got[1], ref.mean) < 1e-6, `mean ${label}`);
+    assert.ok(relErr(got[2], ref.variance) < 1e-6, `variance ${label}`);
+    assert.ok(relErr(got[3], ref.dx) < 2e-5, `dx ${label} ${relErr(got[3], ref.dx)}`);
+    assert.ok(relErr(got[4], ref.dgamma) < 2e-5, `dgamma ${label}`);
+    assert.ok(relErr(got[5], ref.dbeta) < 2e-5, `dbeta ${label}`);
+  }
+});
+
+test('native kernels release their scratch buffers (no tensors, no heap data ids left)', () => {
+  const be = tf.backend() as unknown as { numDataIds(): number };
+  const step = () => tf.tidy(() => {
+    const x = tf.randomNormal([2, 10, 10, 4], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const w = tf.randomNormal([3, 3, 4, 8], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'))))([x, w]);
+    const [y] = tf.engine().runKernel(BN_TRAIN_KERNEL, { x }, { epsilon: 1e-3 } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    return tf.add(tf.sum(g[0]), tf.add(tf.sum(g[1]), tf.sum(y))).dataSync();
+  });
+  step();
+  const t0 = tf.memory().numTensors;
+  const d0 = be.numDataIds();
+  for (let i = 0; i < 3; i++) step();
+  assert.is(tf.memory().numTensors, t0);
+  assert.is(be.numDataIds(), d0);
+});
+
+test.run();
