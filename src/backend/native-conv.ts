@@ -111,3 +111,15 @@ export function nativeConv2DInputGrad(backend: WasmBackendLike, k: NativeKernels
   backend.disposeData(wt.dataId);
   return dx;
 }
+
+/** Depthwise (channel multiplier 1) filter gradient `[KH,KW,C,1]` with geometry `ci` (computed for depthwise). */
+export function nativeDepthwiseFilterGrad(backend: WasmBackendLike, k: NativeKernels, x: tf.TensorInfo, dy: tf.TensorInfo, ci: Conv2DInfo): tf.TensorInfo {
+  const out = backend.makeOutput([ci.filterHeight, ci.filterWidth, ci.inChannels, 1], 'float32');
+  const p = paddedInput(backend, k, x, ci);
+  k.dw_conv_dw(
+    heapPtr(backend, p.buf), ci.batchSize, p.Hb, p.Wb, ci.inChannels, heapPtr(backend, dy), ci.outHeight, ci.outWidth,
+    ci.filterHeight, ci.filterWidth, ci.strideHeight, ci.strideWidth, ci.dilationHeight, ci.dilationWidth, heapPtr(backend, out),
+  );
+  if (p.scratch) backend.disposeData(p.buf.dataId);
+  return out;
+}

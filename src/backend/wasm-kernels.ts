@@ -30,7 +30,9 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv-backprop';
 import { makeConcatWasm, makePadV2Wasm, makeSliceWasm, makeSplitVWasm } from './layout-kernels';
 import { maxPoolGradWasm } from './pool-grad';
-import { makeConv2DWasm } from './native-conv';
+import { makeConv2DWasm, nativeDepthwiseFilterGrad } from './native-conv';
+import { nativeKernels } from './native';
+import { registerNativePreluGradient } from './native-prelu';
 import { registerNativeBatchNormKernels } from './native-batchnorm';
 import { depthwiseFilterGradM1, depthwiseInputGradM1 } from './depthwise-backprop';
 import { convInfoFromAttrs, f32, type Conv2DInfo, type KernelArgs, type WasmBackendLike } from './wasm-util';
@@ -87,6 +89,8 @@ function depthwiseBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
   const ci = depthwiseInfo(x.shape, filterShape, attrs);
   const C = ci.inChannels;
   const mult = ci.outChannels / C;
+  const native = mult === 1 && !genericDepthwise && x.dtype === 'float32' ? nativeKernels(backend) : null;
+  if (native) return nativeDepthwiseFilterGrad(backend, native, x, dy, ci);
   if (mult === 1 && !genericDepthwise) return depthwiseFilterGradM1(backend, x, dy, ci, filterShape);
   const out = backend.makeOutput([...filterShape], 'float32');
   const acc = new Float32Array(filterShape.reduce((a, b) => a * b, 1));
@@ -220,6 +224,7 @@ function install(name: string, fn: (args: KernelArgs) => unknown, replaced?: tf.
 export function registerWasmGradientKernels(): string[] {
   const added: string[] = [];
   registerNativeBatchNormKernels();
+  registerNativePreluGradient();
   for (const name of WASM_GRADIENT_KERNELS) {
     if (tf.getKernel(name, 'wasm')) continue;
     install(name, KERNELS[name]);

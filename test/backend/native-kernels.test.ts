@@ -244,6 +244,58 @@ test('native BatchNorm training kernels match float64 formulas (C = 1, 3, 4, 8, 
   }
 });
 
+test('depthwise filter gradient (multiplier 1, native) matches a float64 reference (60 shapes incl. strides + dilations)', () => {
+  const rng = createRng(15);
+  for (const c0 of randomConvCases(16, 60)) {
+    const c = { ...c0, K: c0.C };
+    const x = randomValues(rng, c.N * c.H * c.W * c.C);
+    const [oh, ow] = outHW(c);
+    const dy = randomValues(rng, c.N * oh * ow * c.C);
+    const ref = new Float64Array(c.KH * c.KW * c.C);
+    // depthwise: channel ci reads only channel ci; the filter tap base is (ky*KW+kx)*C*K with K = C, so divide by C.
+    forEachTap(c, (xb, yb, wb) => {
+      for (let ci = 0; ci < c.C; ci++) ref[wb / c.C + ci] += x[xb + ci] * dy[yb + ci];
+    });
+    const got = tf.tidy(() => {
+      const g = tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x: tf.tensor4d(x, [c.N, c.H, c.W, c.C]), dy: tf.tensor4d(dy, [c.N, oh, ow, c.C]) },
+        { ...attrsOf(c), filterShape: [c.KH, c.KW, c.C, 1] } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      return g.dataSync().slice();
+    });
+    assert.ok(relErr(got, ref) < 1e-5, `${JSON.stringify(c)}: ${relErr(got, ref)}`);
+  }
+});
+
+test('PReLU gradient (native, per-channel alpha) matches a float64 reference; other alpha shapes use tfjs', () => {
+  const rng = createRng(17);
+  for (const shape of [[2, 6, 5, 8], [3, 7, 7, 5], [600, 3]]) {
+    const C = shape[shape.length - 1];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = randomValues(rng, n);
+    x[0] = 0; // tfjs' convention: x = 0 takes the alpha branch
+    const dy = randomValues(rng, n);
+    const alpha = Float32Array.from(randomValues(rng, C), (v) => 0.25 + 0.1 * v);
+    const dx = new Float64Array(n);
+    const da = new Float64Array(C);
+    for (let i = 0; i < n; i++) {
+      const c = i % C;
+      dx[i] = x[i] > 0 ? dy[i] : alpha[c] * dy[i];
+      if (!(x[i] > 0)) da[c] += dy[i] * x[i];
+    }
+    const alphaShape = shape.length === 4 ? [1, 1, C] : [C];
+    const got = tf.tidy(() => {
+      const xt = tf.tensor(x, shape);
+      const at = tf.tensor(alpha, alphaShape);
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.prelu(a, b), tf.tensor(dy, shape))))([xt, at]);
+      return g.map((t) => t.dataSync().slice());
+    });
+    assert.ok(relErr(got[0], dx) < 1e-6, `dx ${JSON.stringify(shape)}`);
+    assert.ok(relErr(got[1], da) < 1e-5, `dalpha ${JSON.stringify(shape)}: ${relErr(got[1], da)}`);
+  }
+  // A scalar slope is not per-channel: tfjs' own gradient runs.
+  const g = tf.tidy(() => tf.grad((a: tf.Tensor) => tf.sum(tf.prelu(a, tf.scalar(0.5))))(tf.tensor([-1, 2, -3])).dataSync().slice());
+  assert.equal(Array.from(g), [0.5, 1, 0.5]);
+});
+
 test('native kernels release their scratch buffers (no tensors, no heap data ids left)', () => {
   const be = tf.backend() as unknown as { numDataIds(): number };
   const step = () => tf.tidy(() => {
@@ -251,7 +303,9 @@ test('native kernels release their scratch buffers (no tensors, no heap data ids
     const w = tf.randomNormal([3, 3, 4, 8], 0, 1, 'float32', 2) as tf.Tensor4D;
     const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'))))([x, w]);
     const [y] = tf.engine().runKernel(BN_TRAIN_KERNEL, { x }, { epsilon: 1e-3 } as unknown as tf.NamedAttrMap) as tf.Tensor[];
-    return tf.add(tf.sum(g[0]), tf.add(tf.sum(g[1]), tf.sum(y))).dataSync();
+    const dwf = tf.grad((f: tf.Tensor) => tf.sum(tf.depthwiseConv2d(x, f as tf.Tensor4D, 1, 'same')))(tf.ones([3, 3, 4, 1]));
+    const pg = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.prelu(a, b)))([x, tf.fill([1, 1, 4], 0.2)]);
+    return tf.addN([tf.sum(g[0]), tf.sum(g[1]), tf.sum(y), tf.sum(dwf), tf.sum(pg[0]), tf.sum(pg[1])]).dataSync();
   });
   step();
   const t0 = tf.memory().numTensors;

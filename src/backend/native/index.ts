@@ -35,6 +35,11 @@ export interface NativeKernels {
   /** Input gradient dx[N,H,W,C] (zeroed first) by scatter from dy[N,Ho,Wo,K] and tap-transposed filter wt[KH,KW,K,C]. */
   conv_dx_scatter(dy: number, N: number, Ho: number, Wo: number, K: number, wt: number, KH: number, KW: number, C: number,
     sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, dx: number, H: number, W: number): void;
+  /** Depthwise (multiplier 1) filter gradient out[KH,KW,C] from a padded buffer xb[N,Hb,Wb,C] and dy[N,Ho,Wo,C]. */
+  dw_conv_dw(xb: number, N: number, Hb: number, Wb: number, C: number, dy: number, Ho: number, Wo: number, KH: number, KW: number,
+    sh: number, sw: number, dh: number, dw: number, out: number): void;
+  /** PReLU gradient: dx[P,C], float64 dalpha sums acc[C]; part: C float32 scratch. */
+  prelu_grad(dy: number, x: number, alpha: number, P: number, C: number, dx: number, acc: number, part: number): void;
   /** Per-channel sums of x[P,C] (or of (x - sub)^2) into float64 acc[C]; part: C float32 scratch. */
   chan_sum(x: number, P: number, C: number, sub: number, acc: number, part: number): void;
   /** BatchNorm backward sums: acc[C] = sum dy, acc2[C] = sum dy (x - mean), float64; part: 2C float32. */

@@ -458,3 +458,83 @@ void chan_affine(const f32 *a, const f32 *sa, const f32 *b, const f32 *sb, const
     }
   }
 }
+
+/* ------------------------------------------------------------------------ */
+/* Depthwise conv filter gradient, channel multiplier 1, over a padded input
+ * buffer xb[N, Hb, Wb, C]:
+ * out[ky, kx, c] = sum_{n,oy,ox} xb[n, oy*sh + ky*dh, ox*sw + kx*dw, c] dy[n, oy, ox, c]. */
+EXPORT("dw_conv_dw")
+void dw_conv_dw(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *dy, int Ho, int Wo, int KH, int KW, int sh, int sw, int dh, int dw,
+                f32 *out) {
+  const int C4 = C & ~3;
+  const int pstep = sw * C;
+  __builtin_memset(out, 0, (unsigned long)KH * KW * C * sizeof(f32));
+  for (int n = 0; n < N; n++) {
+    for (int oy = 0; oy < Ho; oy++) {
+      const f32 *dyr = dy + (long)(n * Ho + oy) * Wo * C;
+      for (int ky = 0; ky < KH; ky++) {
+        const f32 *xr = xb + (long)(n * Hb + oy * sh + ky * dh) * Wb * C;
+        for (int kx = 0; kx < KW; kx++) {
+          const f32 *xs = xr + kx * dw * C;
+          f32 *o = out + (ky * KW + kx) * C;
+          int c = 0;
+          for (; c < C4; c += 4) {
+            v a0 = ZERO, a1 = ZERO;
+            const f32 *q = xs + c, *d = dyr + c;
+            int ox = 0;
+            for (; ox + 2 <= Wo; ox += 2, q += 2 * pstep, d += 2 * C) {
+              MAC(a0, LD(q), LD(d));
+              MAC(a1, LD(q + pstep), LD(d + C));
+            }
+            if (ox < Wo) MAC(a0, LD(q), LD(d));
+            ST(o + c, wasm_f32x4_add(LD(o + c), wasm_f32x4_add(a0, a1)));
+          }
+          for (; c < C; c++) {
+            f32 s = 0.0f;
+            const f32 *q = xs + c, *d = dyr + c;
+            for (int ox = 0; ox < Wo; ox++, q += pstep, d += C) s += *q * *d;
+            o[c] += s;
+          }
+        }
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* PReLU gradient with a per-channel slope alpha[C] over x[P, C]:
+ * dx = dy where x > 0, alpha dy elsewhere; dalpha[c] = sum_{x <= 0} dy x
+ * (float32 partials per 256 rows, float64 totals in acc[C]; part: C floats). */
+EXPORT("prelu_grad")
+void prelu_grad(const f32 *dy, const f32 *x, const f32 *alpha, int P, int C, f32 *dx, double *acc, f32 *part) {
+  for (int c = 0; c < C; c++) { acc[c] = 0.0; part[c] = 0.0f; }
+  for (int p0 = 0; p0 < P; p0 += BLOCK) {
+    int p1 = p0 + BLOCK < P ? p0 + BLOCK : P;
+    if ((C & 3) == 0) {
+      for (int p = p0; p < p1; p++) {
+        const f32 *d = dy + (long)p * C, *r = x + (long)p * C;
+        f32 *o = dx + (long)p * C;
+        for (int c = 0; c < C; c += 4) {
+          v g = LD(d + c), xv = LD(r + c);
+          v pos = wasm_f32x4_gt(xv, ZERO);
+          ST(o + c, wasm_v128_bitselect(g, wasm_f32x4_mul(g, LD(alpha + c)), pos));
+          ST(part + c, wasm_f32x4_add(LD(part + c), wasm_v128_andnot(wasm_f32x4_mul(g, xv), pos)));
+        }
+      }
+    } else {
+      for (int p = p0; p < p1; p++) {
+        const f32 *d = dy + (long)p * C, *r = x + (long)p * C;
+        f32 *o = dx + (long)p * C;
+        for (int c = 0; c < C; c++) {
+          if (r[c] > 0.0f) {
+            o[c] = d[c];
+          } else {
+            o[c] = d[c] * alpha[c];
+            part[c] += d[c] * r[c];
+          }
+        }
+      }
+    }
+    flush(part, acc, C);
+  }
+}
