@@ -296,6 +296,46 @@ test('PReLU gradient (native, per-channel alpha) matches a float64 reference; ot
   assert.equal(Array.from(g), [0.5, 1, 0.5]);
 });
 
+test('BatchMatMul / _FusedMatMul (native) match a float64 reference: transposes, broadcast batches, tails, bias + relu', () => {
+  const rng = createRng(18);
+  for (let t = 0; t < 40; t++) {
+    const M = rng.intBetween(1, 13);
+    const K = rng.intBetween(1, 11);
+    const N = rng.intBetween(1, 19);
+    const tA = rng.bernoulli(0.5);
+    const tB = rng.bernoulli(0.5);
+    const batch = rng.intBetween(1, 3);
+    const bcast = rng.int(3); // 0: both batched, 1: a has batch 1, 2: b is rank 2
+    const aShape = [bcast === 1 ? 1 : batch, ...(tA ? [K, M] : [M, K])];
+    const bShape = bcast === 2 ? (tB ? [N, K] : [K, N]) : [batch, ...(tB ? [N, K] : [K, N])];
+    const av = randomValues(rng, aShape.reduce((x, y) => x * y, 1));
+    const bv = randomValues(rng, bShape.reduce((x, y) => x * y, 1));
+    const bias = randomValues(rng, N);
+    const aAt = (bi: number, i: number, k: number) => av[(aShape[0] === 1 ? 0 : bi) * M * K + (tA ? k * M + i : i * K + k)];
+    const bAt = (bi: number, k: number, j: number) => bv[(bcast === 2 ? 0 : bi) * K * N + (tB ? j * K + k : k * N + j)];
+    const ref = new Float64Array(batch * M * N);
+    const refFused = new Float64Array(batch * M * N);
+    for (let bi = 0; bi < batch; bi++)
+      for (let i = 0; i < M; i++)
+        for (let j = 0; j < N; j++) {
+          let s = 0;
+          for (let k = 0; k < K; k++) s += aAt(bi, i, k) * bAt(bi, k, j);
+          ref[(bi * M + i) * N + j] = s;
+          refFused[(bi * M + i) * N + j] = Math.max(0, s + bias[j]);
+        }
+    const [plain, fused] = tf.tidy(() => {
+      const a = tf.tensor(av, aShape);
+      const b = tf.tensor(bv, bShape);
+      const p = tf.matMul(a, b, tA, tB);
+      const f = tf.fused.matMul({ a, b, transposeA: tA, transposeB: tB, bias: tf.tensor1d(bias), activation: 'relu' });
+      return [p.dataSync().slice(), f.dataSync().slice()];
+    });
+    const label = JSON.stringify({ M, K, N, tA, tB, batch, bcast });
+    assert.ok(relErr(plain, ref) < 1e-5, `matMul ${label}: ${relErr(plain, ref)}`);
+    assert.ok(relErr(fused, refFused) < 1e-5, `fused ${label}: ${relErr(fused, refFused)}`);
+  }
+});
+
 test('native kernels release their scratch buffers (no tensors, no heap data ids left)', () => {
   const be = tf.backend() as unknown as { numDataIds(): number };
   const step = () => tf.tidy(() => {
@@ -305,7 +345,8 @@ test('native kernels release their scratch buffers (no tensors, no heap data ids
     const [y] = tf.engine().runKernel(BN_TRAIN_KERNEL, { x }, { epsilon: 1e-3 } as unknown as tf.NamedAttrMap) as tf.Tensor[];
     const dwf = tf.grad((f: tf.Tensor) => tf.sum(tf.depthwiseConv2d(x, f as tf.Tensor4D, 1, 'same')))(tf.ones([3, 3, 4, 1]));
     const pg = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.prelu(a, b)))([x, tf.fill([1, 1, 4], 0.2)]);
-    return tf.addN([tf.sum(g[0]), tf.sum(g[1]), tf.sum(y), tf.sum(dwf), tf.sum(pg[0]), tf.sum(pg[1])]).dataSync();
+    const mm = tf.matMul(tf.ones([3, 5, 4]), tf.ones([3, 6, 4]), false, true);
+    return tf.addN([tf.sum(g[0]), tf.sum(g[1]), tf.sum(y), tf.sum(dwf), tf.sum(pg[0]), tf.sum(pg[1]), tf.sum(mm)]).dataSync();
   });
   step();
   const t0 = tf.memory().numTensors;

@@ -40,6 +40,13 @@ export interface NativeKernels {
     sh: number, sw: number, dh: number, dw: number, out: number): void;
   /** PReLU gradient: dx[P,C], float64 dalpha sums acc[C]; part: C float32 scratch. */
   prelu_grad(dy: number, x: number, alpha: number, P: number, C: number, dx: number, acc: number, part: number): void;
+  /** out[b] = A[b] B[b] (A strided: element (i,k) at a + i*ars + k*acs; B K x N, or N x K when transB; batch strides 0 broadcast; bp: K*ceil(N/8)*8 floats of scratch). */
+  matmul(a: number, aStride: number, ars: number, acs: number, b: number, bStride: number, transB: number, bp: number, out: number,
+    batch: number, M: number, K: number, N: number): void;
+  /** out[b] = in[b]^T for row-major R x C matrices. */
+  transpose2d(src: number, out: number, batch: number, R: number, C: number): void;
+  /** x[r, j] = act(x[r, j] + bias[j]) (bias 0: none; relu 1: ReLU). */
+  bias_act(x: number, R: number, N: number, bias: number, relu: number): void;
   /** Per-channel sums of x[P,C] (or of (x - sub)^2) into float64 acc[C]; part: C float32 scratch. */
   chan_sum(x: number, P: number, C: number, sub: number, acc: number, part: number): void;
   /** BatchNorm backward sums: acc[C] = sum dy, acc2[C] = sum dy (x - mean), float64; part: 2C float32. */

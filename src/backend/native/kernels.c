@@ -538,3 +538,124 @@ void prelu_grad(const f32 *dy, const f32 *x, const f32 *alpha, int P, int C, f32
     flush(part, acc, C);
   }
 }
+
+/* ------------------------------------------------------------------------ */
+/* Batched matrix product out[b] = A[b] B[b]. A[b] is M x K read with strides
+ * (element (i, k) at a + i*ars + k*acs: row-major, or transposed in place);
+ * B[b] is K x N row-major, or N x K when transB. aStride / bStride are the
+ * per-batch offsets in floats (0 broadcasts one matrix over the batch); out
+ * is M x N row-major per batch. B is packed into column panels of 8,
+ * bp[jb][k][0..7] (zero-padded), so the 4-row x 8-column register tile reads
+ * it sequentially; bp holds K * ceil(N/8) * 8 floats. */
+
+static void pack_b(const f32 *B, int transB, int K, int N, f32 *bp) {
+  const int NB = (N + 7) >> 3;
+  for (int jb = 0; jb < NB; jb++) {
+    f32 *dst = bp + (long)jb * K * 8;
+    const int j0 = jb * 8;
+    const int w = N - j0 < 8 ? N - j0 : 8;
+    if (!transB && w == 8) {
+      for (int k = 0; k < K; k++) ST(dst + k * 8, LD(B + (long)k * N + j0)), ST(dst + k * 8 + 4, LD(B + (long)k * N + j0 + 4));
+    } else {
+      for (int k = 0; k < K; k++)
+        for (int jj = 0; jj < 8; jj++) dst[k * 8 + jj] = jj < w ? (transB ? B[(long)(j0 + jj) * K + k] : B[(long)k * N + j0 + jj]) : 0.0f;
+    }
+  }
+}
+
+static inline void store_n(f32 *o, v x, int n) {
+  if (n >= 4) {
+    ST(o, x);
+    return;
+  }
+  if (n > 0) o[0] = wasm_f32x4_extract_lane(x, 0);
+  if (n > 1) o[1] = wasm_f32x4_extract_lane(x, 1);
+  if (n > 2) o[2] = wasm_f32x4_extract_lane(x, 2);
+}
+
+static inline void store_row8(f32 *o, v lo, v hi, int w) {
+  if (w == 8) {
+    ST(o, lo);
+    ST(o + 4, hi);
+  } else if (w > 4) {
+    ST(o, lo);
+    store_n(o + 4, hi, w - 4);
+  } else {
+    store_n(o, lo, w);
+  }
+}
+
+static inline void mm_r4_p8(const f32 *a, int ars, int acs, const f32 *p, int K, f32 *o, int N, int w) {
+  v a00 = ZERO, a01 = ZERO, a10 = ZERO, a11 = ZERO, a20 = ZERO, a21 = ZERO, a30 = ZERO, a31 = ZERO;
+  const f32 *a0 = a, *a1 = a + ars, *a2 = a + 2 * ars, *a3 = a + 3 * ars;
+  for (int k = 0; k < K; k++, p += 8) {
+    v b0 = LD(p), b1 = LD(p + 4);
+    const int ko = k * acs;
+    v s0 = SPLAT(a0 + ko), s1 = SPLAT(a1 + ko), s2 = SPLAT(a2 + ko), s3 = SPLAT(a3 + ko);
+    MAC(a00, s0, b0); MAC(a01, s0, b1);
+    MAC(a10, s1, b0); MAC(a11, s1, b1);
+    MAC(a20, s2, b0); MAC(a21, s2, b1);
+    MAC(a30, s3, b0); MAC(a31, s3, b1);
+  }
+  store_row8(o, a00, a01, w);
+  store_row8(o + N, a10, a11, w);
+  store_row8(o + 2 * N, a20, a21, w);
+  store_row8(o + 3 * N, a30, a31, w);
+}
+
+static inline void mm_r1_p8(const f32 *a, int acs, const f32 *p, int K, f32 *o, int w) {
+  v a00 = ZERO, a01 = ZERO;
+  for (int k = 0; k < K; k++, p += 8) {
+    v s0 = SPLAT(a + k * acs);
+    MAC(a00, s0, LD(p)); MAC(a01, s0, LD(p + 4));
+  }
+  store_row8(o, a00, a01, w);
+}
+
+EXPORT("matmul")
+void matmul(const f32 *a, int aStride, int ars, int acs, const f32 *b, int bStride, int transB, f32 *bp, f32 *out, int batch, int M, int K,
+            int N) {
+  const int NB = (N + 7) >> 3;
+  for (int bi = 0; bi < batch; bi++) {
+    const f32 *A = a + (long)bi * aStride;
+    f32 *O = out + (long)bi * M * N;
+    if (bi == 0 || bStride != 0) pack_b(b + (long)bi * bStride, transB, K, N, bp);
+    for (int jb = 0; jb < NB; jb++) {
+      const f32 *P = bp + (long)jb * K * 8;
+      const int j0 = jb * 8;
+      const int w = N - j0 < 8 ? N - j0 : 8;
+      int i = 0;
+      for (; i + 4 <= M; i += 4) mm_r4_p8(A + (long)i * ars, ars, acs, P, K, O + (long)i * N + j0, N, w);
+      for (; i < M; i++) mm_r1_p8(A + (long)i * ars, acs, P, K, O + (long)i * N + j0, w);
+    }
+  }
+}
+
+/* out[b] = in[b]^T for `batch` row-major R x C matrices (stride R*C). */
+EXPORT("transpose2d")
+void transpose2d(const f32 *in, f32 *out, int batch, int R, int C) {
+  for (int b = 0; b < batch; b++) {
+    const f32 *I = in + (long)b * R * C;
+    f32 *O = out + (long)b * R * C;
+    for (int r0 = 0; r0 < R; r0 += 16) {
+      int r1 = r0 + 16 < R ? r0 + 16 : R;
+      for (int c0 = 0; c0 < C; c0 += 16) {
+        int c1 = c0 + 16 < C ? c0 + 16 : C;
+        for (int r = r0; r < r1; r++)
+          for (int c = c0; c < c1; c++) O[(long)c * R + r] = I[(long)r * C + c];
+      }
+    }
+  }
+}
+
+/* x[r, j] = act(x[r, j] + bias[j]) over R rows of N (bias may be 0; act: 0 linear, 1 relu). */
+EXPORT("bias_act")
+void bias_act(f32 *x, int R, int N, const f32 *bias, int relu) {
+  for (int r = 0; r < R; r++) {
+    f32 *row = x + (long)r * N;
+    for (int j = 0; j < N; j++) {
+      f32 t = row[j] + (bias ? bias[j] : 0.0f);
+      row[j] = relu && !(t > 0.0f) ? 0.0f : t;
+    }
+  }
+}
