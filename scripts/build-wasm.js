@@ -7,6 +7,12 @@
  *
  *   npm run build:wasm      (needs clang >= 14 and lld: apt-get install -y clang-14 lld-14)
  *
+ * Auto-vectorisation is off (-fno-vectorize -fno-slp-vectorize): the kernels
+ * use explicit SIMD intrinsics, and clang's auto-vectorised remainder loops
+ * were miscomputed by V8 11's optimising tier (Node 20: per-channel sums lost
+ * their last channels once the function had been tiered up; regression test in
+ * test/backend/native-kernels.test.ts).
+ *
  * The generated file is committed, so installing and building medfl never
  * needs a C toolchain. The module must import tfjs-backend-wasm's memory and
  * own no linear memory of its own: the script rejects a binary with a data
@@ -53,7 +59,7 @@ function sectionIds(bytes) {
 
 const clang = findClang();
 const tmp = path.join(os.tmpdir(), `medfl-kernels-${process.pid}.wasm`);
-const flags = ['--target=wasm32', '-O3', '-msimd128', '-mbulk-memory', '-nostdlib', '-Wl,--no-entry', '-Wl,--import-memory', '-Wl,--strip-all'];
+const flags = ['--target=wasm32', '-O3', '-msimd128', '-mbulk-memory', '-fno-vectorize', '-fno-slp-vectorize', '-nostdlib', '-Wl,--no-entry', '-Wl,--import-memory', '-Wl,--strip-all'];
 execFileSync(clang, [...flags, '-o', tmp, src], { stdio: 'inherit' });
 const wasm = fs.readFileSync(tmp);
 fs.unlinkSync(tmp);

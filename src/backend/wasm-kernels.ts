@@ -34,6 +34,7 @@ import { makeConv2DWasm, nativeDepthwiseFilterGrad } from './native-conv';
 import { nativeKernels } from './native';
 import { registerNativePreluGradient } from './native-prelu';
 import { makeBatchMatMulWasm, makeFusedMatMulWasm } from './native-matmul';
+import { makeSumWasm } from './native-reduce';
 import { registerNativeBatchNormKernels } from './native-batchnorm';
 import { depthwiseFilterGradM1, depthwiseInputGradM1 } from './depthwise-backprop';
 import { convInfoFromAttrs, f32, type Conv2DInfo, type KernelArgs, type WasmBackendLike } from './wasm-util';
@@ -180,7 +181,7 @@ export const WASM_GRADIENT_KERNELS = [
 ] as const;
 
 /** Kernel names tfjs-wasm has (slowly) and this module replaces for 'wasm'. */
-export const WASM_OVERRIDE_KERNELS = ['Conv2D', 'BatchMatMul', '_FusedMatMul', 'Conv2DBackpropInput', 'Concat', 'SplitV', 'Slice', 'PadV2', 'MaxPoolGrad'] as const;
+export const WASM_OVERRIDE_KERNELS = ['Conv2D', 'BatchMatMul', '_FusedMatMul', 'Sum', 'Conv2DBackpropInput', 'Concat', 'SplitV', 'Slice', 'PadV2', 'MaxPoolGrad'] as const;
 
 type MissingName = (typeof WASM_GRADIENT_KERNELS)[number];
 type OverrideName = (typeof WASM_OVERRIDE_KERNELS)[number];
@@ -197,6 +198,7 @@ const OVERRIDES: Record<OverrideName, (original: tf.KernelFunc) => (args: Kernel
   Conv2D: makeConv2DWasm,
   BatchMatMul: makeBatchMatMulWasm,
   _FusedMatMul: makeFusedMatMulWasm,
+  Sum: makeSumWasm,
   Conv2DBackpropInput: () => conv2DBackpropInputWasm,
   Concat: makeConcatWasm,
   SplitV: makeSplitVWasm,

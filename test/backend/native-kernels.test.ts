@@ -336,6 +336,33 @@ test('BatchMatMul / _FusedMatMul (native) match a float64 reference: transposes,
   }
 });
 
+test('Sum over all axes but the last (native) matches float64 sums; other reductions unchanged', () => {
+  const rng = createRng(19);
+  for (const [shape, keepDims] of [[[2, 5, 7, 6], false], [[700, 3], true], [[3, 4, 8], false], [[9, 1], false]] as [number[], boolean][]) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const C = shape[shape.length - 1];
+    const v = randomValues(rng, n);
+    const ref = new Float64Array(C);
+    for (let i = 0; i < n; i++) ref[i % C] += v[i];
+    const axes = shape.slice(0, -1).map((_, i) => i);
+    const [got, gotShape] = tf.tidy(() => {
+      const s = tf.sum(tf.tensor(v, shape), axes, keepDims);
+      return [s.dataSync().slice(), s.shape] as const;
+    });
+    assert.equal(gotShape, keepDims ? [...axes.map(() => 1), C] : [C]);
+    assert.ok(relErr(got, ref) < 1e-6, `${JSON.stringify(shape)}: ${relErr(got, ref)}`);
+  }
+  // Regression: with clang's auto-vectoriser on, V8 11 (Node 20) optimised code
+  // lost the last channels of C = 6 after many calls with other C.
+  for (let i = 0; i < 2000; i++) tf.tidy(() => tf.sum(tf.ones([40, i % 2 ? 3 : 8]), 0));
+  const six = tf.tidy(() => Array.from(tf.sum(tf.ones([15, 6]), 0).dataSync()));
+  assert.equal(six, [15, 15, 15, 15, 15, 15]);
+  const inner = tf.tidy(() => Array.from(tf.sum(tf.tensor2d([[1, 2, 3], [4, 5, 6]]), 1).dataSync()));
+  assert.equal(inner, [6, 15]);
+  const all = tf.tidy(() => tf.sum(tf.tensor2d([[1, 2, 3], [4, 5, 6]])).dataSync()[0]);
+  assert.is(all, 21);
+});
+
 test('native kernels release their scratch buffers (no tensors, no heap data ids left)', () => {
   const be = tf.backend() as unknown as { numDataIds(): number };
   const step = () => tf.tidy(() => {
@@ -345,7 +372,7 @@ test('native kernels release their scratch buffers (no tensors, no heap data ids
     const [y] = tf.engine().runKernel(BN_TRAIN_KERNEL, { x }, { epsilon: 1e-3 } as unknown as tf.NamedAttrMap) as tf.Tensor[];
     const dwf = tf.grad((f: tf.Tensor) => tf.sum(tf.depthwiseConv2d(x, f as tf.Tensor4D, 1, 'same')))(tf.ones([3, 3, 4, 1]));
     const pg = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.prelu(a, b)))([x, tf.fill([1, 1, 4], 0.2)]);
-    const mm = tf.matMul(tf.ones([3, 5, 4]), tf.ones([3, 6, 4]), false, true);
+    const mm = tf.sum(tf.matMul(tf.ones([3, 5, 4]), tf.ones([3, 6, 4]), false, true), [0, 1]);
     return tf.addN([tf.sum(g[0]), tf.sum(g[1]), tf.sum(y), tf.sum(dwf), tf.sum(pg[0]), tf.sum(pg[1]), tf.sum(mm)]).dataSync();
   });
   step();

@@ -1,0 +1,39 @@
+/**
+ * `Sum` over every axis but the last (per-channel sums: bias and BatchNorm /
+ * LayerNorm-affine gradients) on medfl's native kernels.
+ *
+ * tfjs-wasm reduces only innermost axes: for this case it first transposes
+ * the whole tensor to channels-first (a strided full copy), then sums rows,
+ * ~25 ms for an [8,128,128,32] gradient here. The native `chan_sum` reads the
+ * tensor once, accumulating float32 partials over 256 rows into float64
+ * totals. Every other reduction goes to tfjs-wasm's kernel.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { heapPtr, nativeKernels } from './native';
+import type { KernelArgs, WasmBackendLike } from './wasm-util';
+
+/** tfjs-wasm's `Sum`, replaced for float32 sums over all axes but the last. */
+export function makeSumWasm(original: tf.KernelFunc): (args: KernelArgs) => unknown {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs;
+    const rank = x.shape.length;
+    const k = x.dtype === 'float32' && rank >= 2 ? nativeKernels(args.backend) : null;
+    if (!k) return original(args as unknown as Parameters<tf.KernelFunc>[0]);
+    const axes = tf.util.parseAxisParam(args.attrs?.axis as number | number[], x.shape);
+    const sorted = [...new Set(axes)].sort((a, b) => a - b);
+    if (sorted.length !== rank - 1 || sorted.some((a, i) => a !== i)) return original(args as unknown as Parameters<tf.KernelFunc>[0]);
+    const backend = args.backend as WasmBackendLike;
+    const C = x.shape[rank - 1];
+    const P = tf.util.sizeFromShape(x.shape) / C;
+    const outShape = args.attrs?.keepDims === true ? [...Array(rank - 1).fill(1), C] : [C];
+    const out = backend.makeOutput(outShape, 'float32');
+    const acc = backend.makeOutput([2 * Math.max(1, C)], 'float32');
+    const part = backend.makeOutput([Math.max(1, C)], 'float32');
+    k.chan_sum(heapPtr(backend, x), P, C, 0, heapPtr(backend, acc), heapPtr(backend, part));
+    const heapBuf = (backend as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer;
+    (backend.typedArrayFromHeap(out) as Float32Array).set(new Float64Array(heapBuf, heapPtr(backend, acc), C));
+    backend.disposeData(acc.dataId);
+    backend.disposeData(part.dataId);
+    return out;
+  };
+}
