@@ -1,6 +1,13 @@
 /**
  * Fast conv2d gradient kernels for tfjs' WebAssembly backend (float32, NHWC).
  *
+ * With medfl's native SIMD kernels available (the default, ./native-conv):
+ * `Conv2DBackpropFilter` is one native filter-gradient kernel, strided
+ * `Conv2DBackpropInput` one native scatter kernel, and the stride-1 input
+ * gradient below a (native) forward conv with the flipped filter. The
+ * XNNPACK compositions described next are the fallback (MEDFL_NATIVE=0, no
+ * WebAssembly SIMD) and what `setFilterGradMode('im2col' | 'conv')` selects.
+ *
  * tfjs-wasm 4.x ships no `Conv2DBackpropFilter` and a naive direct-loop
  * `Conv2DBackpropInput`; its `BatchMatMul` is fast (XNNPACK GEMM) only without
  * transposes, and its forward `Conv2D` is XNNPACK. Both gradients are mapped
@@ -32,7 +39,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { nativeKernels } from './native';
-import { nativeConv2DFilterGrad, nativeConv2DInputGrad } from './native-conv';
+import { nativeConv2D, nativeConv2DFilterGrad, nativeConv2DInputGrad } from './native-conv';
 import {
   assertNHWC,
   callWasmKernel,
@@ -354,9 +361,11 @@ export function correlateFlipped(
     padded = callWasmKernel('PadV2', backend, { x: dy }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 });
     input = padded;
   }
-  const dx = callWasmKernel(kernel, backend, { x: input, filter: flipped }, {
-    strides: [1, 1], pad: isSame ? 'same' : 'valid', dilations: dil, dataFormat: 'NHWC', dimRoundingMode: undefined,
-  });
+  const convAttrs = { strides: [1, 1], pad: isSame ? 'same' : 'valid', dilations: dil, dataFormat: 'NHWC', dimRoundingMode: undefined };
+  const nk = kernel === 'Conv2D' && input.dtype === 'float32' ? nativeKernels(backend) : null;
+  const dx = nk
+    ? nativeConv2D(backend, nk, input, flipped, convInfoFromAttrs(input.shape, flipped.shape, convAttrs, false))
+    : callWasmKernel(kernel, backend, { x: input, filter: flipped }, convAttrs);
   if (padded) backend.disposeData(padded.dataId);
   return dx;
 }

@@ -71,15 +71,26 @@ export function nativeConv2DFilterGrad(backend: WasmBackendLike, k: NativeKernel
 }
 
 /**
- * tfjs-wasm's `Conv2D`, replaced: float32 NHWC convolutions run on the native
- * kernels when they are available, everything else (or with them switched
- * off) on tfjs-wasm's original XNNPACK kernel.
+ * Opt-in (`MEDFL_NATIVE_CONV_FORWARD=1`): the forward `Conv2D` of the network
+ * on the native kernel. Off by default: with it on, the u-shaped SplitFed
+ * conformance test of RefineNet and DUCK-Net (split vs unsplit gradients)
+ * fails although every native Conv2D output matched XNNPACK's when compared
+ * call by call; the cause is not found yet. The gradient paths (stride-1
+ * input gradient through the flipped filter, filter gradient, strided input
+ * gradient) use the native kernels regardless.
+ */
+export const NATIVE_CONV_FORWARD = process.env.MEDFL_NATIVE_CONV_FORWARD === '1';
+
+/**
+ * tfjs-wasm's `Conv2D`, replaced: with {@link NATIVE_CONV_FORWARD}, float32
+ * NHWC convolutions run on the native kernels when they are available;
+ * everything else on tfjs-wasm's original XNNPACK kernel.
  */
 export function makeConv2DWasm(original: tf.KernelFunc): (args: KernelArgs) => unknown {
   return (args: KernelArgs) => {
     const { x, filter } = args.inputs;
     const attrs = args.attrs ?? {};
-    const k = nativeKernels(args.backend);
+    const k = NATIVE_CONV_FORWARD ? nativeKernels(args.backend) : null;
     const fmt = attrs.dataFormat;
     if (!k || x.dtype !== 'float32' || filter.dtype !== 'float32' || (fmt != null && fmt !== 'NHWC' && fmt !== 'channelsLast')) {
       return original(args as unknown as Parameters<tf.KernelFunc>[0]);

@@ -3,8 +3,9 @@
  * networks train on it, and train fast:
  *
  * Missing in tfjs-wasm 4.x ({@link WASM_GRADIENT_KERNELS}):
- * - `Conv2DBackpropFilter`: transposed im2col written straight into the wasm
- *   heap + XNNPACK GEMM (see ./conv-backprop). Honours an extra, optional
+ * - `Conv2DBackpropFilter`: medfl's native filter-gradient kernel, or
+ *   (fallback) transposed im2col written straight into the wasm heap +
+ *   XNNPACK GEMM (see ./conv-backprop). Honours an extra, optional
  *   `dilations` attribute (medfl's dilated-conv gradient uses it).
  * - `DepthwiseConv2dNativeBackpropFilter` / `DepthwiseConv2dNativeBackpropInput`:
  *   multiplier 1 via ./depthwise-backprop (stride-1 input gradient as an
@@ -15,6 +16,9 @@
  *   position bias tables in Swin blocks).
  *
  * Replaced because tfjs-wasm's own is slow ({@link WASM_OVERRIDE_KERNELS}):
+ * - `Conv2D`, `BatchMatMul`, `_FusedMatMul` (linear / ReLU), `Sum` over all
+ *   axes but the last: medfl's native SIMD kernels (./native-conv,
+ *   ./native-matmul, ./native-reduce), tfjs-wasm's own otherwise.
  * - `Conv2DBackpropInput` (a naive direct C++ loop upstream): a forward
  *   XNNPACK conv with the flipped filter for stride 1, col2im + XNNPACK GEMM
  *   otherwise (see ./conv-backprop).
@@ -22,6 +26,10 @@
  *   `subarray().set()` per pixel; `Slice` / `PadV2`: the same box copy
  *   (tfjs-wasm's copy element by element) (see ./layout-kernels).
  * - `MaxPoolGrad`: one JS pass over the windows, channels innermost (see ./pool-grad).
+ *
+ * Also registered: `MedflBatchNormTrain` / `MedflBatchNormTrainGrad`
+ * (./native-batchnorm) and `MedflPreluGrad` with the `Prelu` gradient routed
+ * through it on wasm (./native-prelu).
  *
  * Intermediates created here are released with `backend.disposeData`.
  * All kernels are float32 NHWC only and say so when given anything else.

@@ -15,6 +15,8 @@ import { initBackend } from '../../src/backend';
 import { nativeKernels, setNativeKernelsEnabled } from '../../src/backend/native';
 import { KERNELS_SOURCE_SHA256 } from '../../src/backend/native/kernels-wasm';
 import { BN_TRAIN_GRAD_KERNEL, BN_TRAIN_KERNEL } from '../../src/backend/native-batchnorm';
+import { nativeConv2D } from '../../src/backend/native-conv';
+import { convInfoFromAttrs, type WasmBackendLike } from '../../src/backend/wasm-util';
 import { createRng, randomValues, relErr } from './helpers';
 
 interface ConvCase {
@@ -109,14 +111,18 @@ test('the embedded wasm binary was built from the committed kernels.c', () => {
   assert.ok(nativeKernels(tf.backend()), 'the kernels compile and bind to the wasm heap here');
 });
 
-test('native Conv2D matches a float64 reference (80 random shapes incl. strides + dilations, explicit padding)', () => {
+test('native conv forward kernel matches a float64 reference (80 random shapes incl. strides + dilations, explicit padding)', () => {
   const rng = createRng(7);
   for (const c of randomConvCases(11, 80)) {
     const x = randomValues(rng, c.N * c.H * c.W * c.C);
     const w = randomValues(rng, c.KH * c.KW * c.C * c.K);
     const got = tf.tidy(() => {
-      const y = tf.engine().runKernel('Conv2D', { x: tf.tensor4d(x, [c.N, c.H, c.W, c.C]), filter: tf.tensor4d(w, [c.KH, c.KW, c.C, c.K]) },
-        attrsOf(c) as unknown as tf.NamedAttrMap) as tf.Tensor;
+      // Called directly: the engine's Conv2D uses it only with MEDFL_NATIVE_CONV_FORWARD=1.
+      const xt = tf.tensor4d(x, [c.N, c.H, c.W, c.C]);
+      const ft = tf.tensor4d(w, [c.KH, c.KW, c.C, c.K]);
+      const be = tf.backend() as unknown as WasmBackendLike;
+      const info = nativeConv2D(be, nativeKernels(be)!, xt, ft, convInfoFromAttrs(xt.shape, ft.shape, attrsOf(c), false));
+      const y = tf.engine().makeTensorFromTensorInfo(info);
       return y.dataSync().slice();
     });
     const [oh, ow] = outHW(c);
@@ -345,10 +351,10 @@ test('Sum over all axes but the last (native) matches float64 sums; other reduct
     const ref = new Float64Array(C);
     for (let i = 0; i < n; i++) ref[i % C] += v[i];
     const axes = shape.slice(0, -1).map((_, i) => i);
-    const [got, gotShape] = tf.tidy(() => {
-      const s = tf.sum(tf.tensor(v, shape), axes, keepDims);
-      return [s.dataSync().slice(), s.shape] as const;
-    });
+    const s = tf.tidy(() => tf.sum(tf.tensor(v, shape), axes, keepDims));
+    const got = s.dataSync().slice();
+    const gotShape = s.shape;
+    s.dispose();
     assert.equal(gotShape, keepDims ? [...axes.map(() => 1), C] : [C]);
     assert.ok(relErr(got, ref) < 1e-6, `${JSON.stringify(shape)}: ${relErr(got, ref)}`);
   }
