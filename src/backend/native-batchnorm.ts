@@ -22,7 +22,7 @@
  * forward and twice backward and saves nothing but x and the statistics.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapPtr, nativeKernels, type NativeKernels } from './native';
+import { heapF64, heapPtr, nativeKernels, type NativeKernels } from './native';
 import type { KernelArgs, WasmBackendLike } from './wasm-util';
 
 /** Kernel names registered for 'wasm'. */
@@ -35,10 +35,9 @@ interface Heap {
 }
 
 function heap(backend: WasmBackendLike): Heap {
-  const buf = () => (backend as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer;
   return {
     f32: (info) => backend.typedArrayFromHeap(info) as Float32Array,
-    f64: (info, n) => new Float64Array(buf(), heapPtr(backend, info), n),
+    f64: (info, n) => heapF64(backend, info, n),
   };
 }
 

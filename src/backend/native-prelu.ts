@@ -17,7 +17,7 @@
  * tfjs' original gradient for every other case (backend, dtype, alpha shape).
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapPtr, nativeKernels } from './native';
+import { heapF64, heapPtr, nativeKernels } from './native';
 import type { KernelArgs, WasmBackendLike } from './wasm-util';
 
 /** Kernel name registered for 'wasm'. */
@@ -36,9 +36,7 @@ function preluGradWasm(args: KernelArgs): tf.TensorInfo[] {
   const acc = backend.makeOutput([2 * C], 'float32');
   const part = backend.makeOutput([C], 'float32');
   k.prelu_grad(heapPtr(backend, dy), heapPtr(backend, x), heapPtr(backend, alpha), P, C, heapPtr(backend, dx), heapPtr(backend, acc), heapPtr(backend, part));
-  const heapBuf = (backend as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer;
-  const sums = new Float64Array(heapBuf, heapPtr(backend, acc), C);
-  (backend.typedArrayFromHeap(dalpha) as Float32Array).set(sums);
+  (backend.typedArrayFromHeap(dalpha) as Float32Array).set(heapF64(backend, acc, C));
   backend.disposeData(acc.dataId);
   backend.disposeData(part.dataId);
   return [dx, dalpha];

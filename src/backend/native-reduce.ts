@@ -9,7 +9,7 @@
  * totals. Every other reduction goes to tfjs-wasm's kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapPtr, nativeKernels } from './native';
+import { heapF64, heapPtr, nativeKernels } from './native';
 import type { KernelArgs, WasmBackendLike } from './wasm-util';
 
 /** tfjs-wasm's `Sum`, replaced for float32 sums over all axes but the last. */
@@ -30,8 +30,7 @@ export function makeSumWasm(original: tf.KernelFunc): (args: KernelArgs) => unkn
     const acc = backend.makeOutput([2 * Math.max(1, C)], 'float32');
     const part = backend.makeOutput([Math.max(1, C)], 'float32');
     k.chan_sum(heapPtr(backend, x), P, C, 0, heapPtr(backend, acc), heapPtr(backend, part));
-    const heapBuf = (backend as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer;
-    (backend.typedArrayFromHeap(out) as Float32Array).set(new Float64Array(heapBuf, heapPtr(backend, acc), C));
+    (backend.typedArrayFromHeap(out) as Float32Array).set(heapF64(backend, acc, C));
     backend.disposeData(acc.dataId);
     backend.disposeData(part.dataId);
     return out;

@@ -43,8 +43,6 @@ export interface NativeKernels {
   /** out[b] = A[b] B[b] (A strided: element (i,k) at a + i*ars + k*acs; B K x N, or N x K when transB; batch strides 0 broadcast; bp: K*ceil(N/8)*8 floats of scratch). */
   matmul(a: number, aStride: number, ars: number, acs: number, b: number, bStride: number, transB: number, bp: number, out: number,
     batch: number, M: number, K: number, N: number): void;
-  /** out[b] = in[b]^T for row-major R x C matrices. */
-  transpose2d(src: number, out: number, batch: number, R: number, C: number): void;
   /** x[r, j] = act(x[r, j] + bias[j]) (bias 0: none; relu 1: ReLU). */
   bias_act(x: number, R: number, N: number, bias: number, relu: number): void;
   /** Per-channel sums of x[P,C] (or of (x - sub)^2) into float64 acc[C]; part: C float32 scratch. */
@@ -110,4 +108,14 @@ export function heapPtr(backend: unknown, info: tf.TensorInfo): number {
   const rec = (backend as { dataIdMap: { get(id: object): { memoryOffset: number } | undefined } }).dataIdMap.get(info.dataId);
   if (!rec) throw new Error('medfl native kernel: tensor data is not on the wasm heap (disposed?)');
   return rec.memoryOffset;
+}
+
+/**
+ * Float64 view of `n` values at a scratch tensor's heap offset (the native
+ * kernels' float64 accumulators). Take it after the last allocation: heap
+ * growth detaches earlier views.
+ */
+export function heapF64(backend: unknown, info: tf.TensorInfo, n: number): Float64Array {
+  const buf = (backend as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer;
+  return new Float64Array(buf, heapPtr(backend, info), n);
 }

@@ -631,23 +631,6 @@ void matmul(const f32 *a, int aStride, int ars, int acs, const f32 *b, int bStri
   }
 }
 
-/* out[b] = in[b]^T for `batch` row-major R x C matrices (stride R*C). */
-EXPORT("transpose2d")
-void transpose2d(const f32 *in, f32 *out, int batch, int R, int C) {
-  for (int b = 0; b < batch; b++) {
-    const f32 *I = in + (long)b * R * C;
-    f32 *O = out + (long)b * R * C;
-    for (int r0 = 0; r0 < R; r0 += 16) {
-      int r1 = r0 + 16 < R ? r0 + 16 : R;
-      for (int c0 = 0; c0 < C; c0 += 16) {
-        int c1 = c0 + 16 < C ? c0 + 16 : C;
-        for (int r = r0; r < r1; r++)
-          for (int c = c0; c < c1; c++) O[(long)c * R + r] = I[(long)r * C + c];
-      }
-    }
-  }
-}
-
 /* x[r, j] = act(x[r, j] + bias[j]) over R rows of N (bias may be 0; act: 0 linear, 1 relu). */
 EXPORT("bias_act")
 void bias_act(f32 *x, int R, int N, const f32 *bias, int relu) {
