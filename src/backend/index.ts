@@ -13,13 +13,15 @@
  *
  * `MEDFL_BACKEND=wasm|cpu|tensorflow` forces one. Every backend also gets
  * dilation-capable conv gradients (see ./dilated-gradients) and a fused
- * training-mode BatchNorm for tfjs-layers (see ./batchnorm-training).
+ * training-mode BatchNorm for tfjs-layers (see ./batchnorm-training), and
+ * tfjs-core's gradient tape filter in linear time (see ./tape-gradients).
  * {@link createAdam} (./adam) is tfjs' Adam with a fused update on wasm.
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmGradientKernels } from './wasm-kernels';
 import { registerDilatedConvGradients } from './dilated-gradients';
 import { registerFusedBatchNormTraining } from './batchnorm-training';
+import { installLinearTapeFilter } from './tape-gradients';
 
 /** Names accepted by {@link initBackend} and `MEDFL_BACKEND`. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -97,6 +99,7 @@ function done(info: BackendInfo, log: (msg: string) => void): BackendInfo {
   // tfjs-core copy, which re-registers tfjs' (dilation-less) gradients globally.
   registerDilatedConvGradients();
   registerFusedBatchNormTraining();
+  installLinearTapeFilter();
   active = info;
   log(`[medfl] backend: ${info.name} (${info.provider})`);
   return info;
@@ -150,3 +153,4 @@ export { setConvColumnChunk } from './conv-backprop';
 export { registerDilatedConvGradients, dilateFilter } from './dilated-gradients';
 export { registerFusedBatchNormTraining, batchNormTraining, type BatchNormTrainingResult } from './batchnorm-training';
 export { createAdam, FusedAdamOptimizer, adamSimdAvailable } from './adam';
+export { installLinearTapeFilter, uninstallLinearTapeFilter } from './tape-gradients';

@@ -22,7 +22,7 @@
  * forward and twice backward and saves nothing but x and the statistics.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapF64, heapPtr, nativeKernels, type NativeKernels } from './native';
+import { heapF64, heapPtr, nativeKernels, tileInto, tileWidth, type NativeKernels } from './native';
 import type { KernelArgs, WasmBackendLike } from './wasm-util';
 
 /** Kernel names registered for 'wasm'. */
@@ -66,14 +66,17 @@ function bnTrainWasm(args: KernelArgs): tf.TensorInfo[] {
   const y = backend.makeOutput([...x.shape], 'float32');
   const mean = backend.makeOutput([C], 'float32');
   const variance = backend.makeOutput([C], 'float32');
+  const W = tileWidth(C);
   const acc = f64Scratch(backend, C);
-  const part = backend.makeOutput([2 * C], 'float32');
-  const coef = backend.makeOutput([2 * C], 'float32');
+  const part = backend.makeOutput([W], 'float32');
+  const coef = backend.makeOutput([2 * W], 'float32');
   const h = heap(backend);
   k.chan_sum(heapPtr(backend, x), P, C, 0, heapPtr(backend, acc), heapPtr(backend, part));
   const m = h.f64(acc, C).map((s) => s / P);
   h.f32(mean).set(m);
-  k.chan_sum(heapPtr(backend, x), P, C, heapPtr(backend, mean), heapPtr(backend, acc), heapPtr(backend, part));
+  const cp = heapPtr(backend, coef);
+  tileInto(h.f32(coef).subarray(0, W), h.f32(mean), C); // the mean, tiled, for the variance pass
+  k.chan_sum(heapPtr(backend, x), P, C, cp, heapPtr(backend, acc), heapPtr(backend, part));
   const varD = h.f64(acc, C).map((s) => s / P);
   h.f32(variance).set(varD);
   const g = gamma ? h.f32(gamma) : null;
@@ -81,13 +84,16 @@ function bnTrainWasm(args: KernelArgs): tf.TensorInfo[] {
   const cv = h.f32(coef);
   const vF = h.f32(variance);
   const mF = h.f32(mean);
+  const a = new Float32Array(C);
+  const shift = new Float32Array(C);
   for (let c = 0; c < C; c++) {
-    const a = (g ? g[c] : 1) / Math.sqrt(vF[c] + eps);
-    cv[c] = a;
-    cv[C + c] = (b ? b[c] : 0) - mF[c] * a;
+    const ac = (g ? g[c] : 1) / Math.sqrt(vF[c] + eps); // float64, rounded once when stored
+    a[c] = ac;
+    shift[c] = (b ? b[c] : 0) - mF[c] * ac;
   }
-  const cp = heapPtr(backend, coef);
-  k.chan_affine(heapPtr(backend, x), cp, 0, 0, cp + 4 * C, P, C, heapPtr(backend, y));
+  tileInto(cv.subarray(0, W), a, C);
+  tileInto(cv.subarray(W, 2 * W), shift, C);
+  k.chan_affine(heapPtr(backend, x), cp, 0, 0, cp + 4 * W, P, C, heapPtr(backend, y));
   for (const t of [acc, part, coef]) backend.disposeData(t.dataId);
   return [y, mean, variance];
 }
@@ -106,12 +112,15 @@ function bnTrainGradWasm(args: KernelArgs): tf.TensorInfo[] {
   const dx = backend.makeOutput([...x.shape], 'float32');
   const dgamma = backend.makeOutput([C], 'float32');
   const dbeta = backend.makeOutput([C], 'float32');
+  const W = tileWidth(C);
   const acc = f64Scratch(backend, 2 * C);
-  const part = backend.makeOutput([2 * C], 'float32');
-  const coef = backend.makeOutput([3 * C], 'float32');
+  const part = backend.makeOutput([2 * W], 'float32');
+  const coef = backend.makeOutput([3 * W], 'float32');
   const accP = heapPtr(backend, acc);
-  k.bn_grad_sums(heapPtr(backend, dy), heapPtr(backend, x), heapPtr(backend, mean), P, C, accP, accP + 8 * C, heapPtr(backend, part));
+  const cp = heapPtr(backend, coef);
   const h = heap(backend);
+  tileInto(h.f32(coef).subarray(0, W), h.f32(mean), C); // the mean, tiled
+  k.bn_grad_sums(heapPtr(backend, dy), heapPtr(backend, x), cp, P, C, accP, accP + 8 * C, heapPtr(backend, part));
   const sums = h.f64(acc, 2 * C);
   const g = gamma ? h.f32(gamma) : null;
   const mF = h.f32(mean);
@@ -119,6 +128,9 @@ function bnTrainGradWasm(args: KernelArgs): tf.TensorInfo[] {
   const cv = h.f32(coef);
   const dg = h.f32(dgamma);
   const db = h.f32(dbeta);
+  const sa = new Float32Array(C);
+  const sb = new Float32Array(C);
+  const shift = new Float32Array(C);
   for (let c = 0; c < C; c++) {
     const r = 1 / Math.sqrt(vF[c] + eps);
     const a = (g ? g[c] : 1) * r;
@@ -126,14 +138,16 @@ function bnTrainGradWasm(args: KernelArgs): tf.TensorInfo[] {
     const sDyXc = sums[C + c];
     const k1 = (-a * r * r * sDyXc) / P;
     const k2 = (-a * sDy) / P;
-    cv[c] = a;
-    cv[C + c] = k1;
-    cv[2 * C + c] = k2 - mF[c] * k1;
+    sa[c] = a;
+    sb[c] = k1;
+    shift[c] = k2 - mF[c] * k1;
     dg[c] = sDyXc * r;
     db[c] = sDy;
   }
-  const cp = heapPtr(backend, coef);
-  k.chan_affine(heapPtr(backend, dy), cp, heapPtr(backend, x), cp + 4 * C, cp + 8 * C, P, C, heapPtr(backend, dx));
+  tileInto(cv.subarray(0, W), sa, C);
+  tileInto(cv.subarray(W, 2 * W), sb, C);
+  tileInto(cv.subarray(2 * W, 3 * W), shift, C);
+  k.chan_affine(heapPtr(backend, dy), cp, heapPtr(backend, x), cp + 4 * W, cp + 8 * W, P, C, heapPtr(backend, dx));
   for (const t of [acc, part, coef]) backend.disposeData(t.dataId);
   return [dx, dgamma, dbeta];
 }

@@ -15,8 +15,8 @@
  * gradient 3-7x faster than im2col + GEMM.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapPtr, nativeKernels, type NativeKernels } from './native';
-import { assertNHWC, convInfoFromAttrs, type Conv2DInfo, type KernelArgs, type WasmBackendLike } from './wasm-util';
+import { convPanelFloats, heapPtr, nativeKernels, type NativeKernels } from './native';
+import { callWasmKernel, convInfoFromAttrs, type Conv2DInfo, type KernelArgs, type WasmBackendLike } from './wasm-util';
 
 /** Padded extent the conv reads, and where the input sits in it. */
 interface PaddedInput {
@@ -46,12 +46,14 @@ export function nativeConv2D(backend: WasmBackendLike, k: NativeKernels, x: tf.T
   const out = backend.makeOutput([ci.batchSize, ci.outHeight, ci.outWidth, ci.outChannels], 'float32');
   if (ci.outHeight * ci.outWidth * ci.batchSize === 0 || ci.outChannels === 0) return out;
   const p = paddedInput(backend, k, x, ci);
+  const panels = backend.makeOutput([convPanelFloats(ci.filterHeight, ci.filterWidth, ci.inChannels, ci.outChannels)], 'float32');
   k.conv_fwd(
     heapPtr(backend, p.buf), ci.batchSize, p.Hb, p.Wb, ci.inChannels,
     heapPtr(backend, filter), ci.filterHeight, ci.filterWidth, ci.outChannels,
     ci.strideHeight, ci.strideWidth, ci.dilationHeight, ci.dilationWidth,
-    heapPtr(backend, out), ci.outHeight, ci.outWidth,
+    heapPtr(backend, out), ci.outHeight, ci.outWidth, heapPtr(backend, panels),
   );
+  backend.disposeData(panels.dataId);
   if (p.scratch) backend.disposeData(p.buf.dataId);
   return out;
 }
@@ -71,33 +73,93 @@ export function nativeConv2DFilterGrad(backend: WasmBackendLike, k: NativeKernel
 }
 
 /**
- * Opt-in (`MEDFL_NATIVE_CONV_FORWARD=1`): the forward `Conv2D` of the network
- * on the native kernel. Off by default: with it on, the u-shaped SplitFed
- * conformance test of RefineNet and DUCK-Net (split vs unsplit gradients)
- * fails although every native Conv2D output matched XNNPACK's when compared
- * call by call; the cause is not found yet. The gradient paths (stride-1
- * input gradient through the flipped filter, filter gradient, strided input
- * gradient) use the native kernels regardless.
+ * The network's forward `Conv2D` / `FusedConv2D` on the native kernel (default
+ * on; `MEDFL_NATIVE_CONV_FORWARD=0` restores tfjs-wasm's XNNPACK forward).
+ *
+ * Both kernels must take the same path: tfjs-core runs `fused.conv2d` as one
+ * `FusedConv2D` outside gradient tapes and as `Conv2D` + `Add` + activation
+ * inside them, and split learning computes a part's forward pass outside the
+ * tape and its gradients inside. When the two disagreed in rounding (native
+ * vs XNNPACK), BatchNorm over tiny activations (batch 2, 1x1 at the bottom of
+ * DUCK-Net) amplified the difference into a 10% gradient mismatch between
+ * split and unsplit networks.
  */
-export const NATIVE_CONV_FORWARD = process.env.MEDFL_NATIVE_CONV_FORWARD === '1';
+let nativeConvForward = process.env.MEDFL_NATIVE_CONV_FORWARD !== '0';
+
+/** Switch the forward `Conv2D` / `FusedConv2D` between native and XNNPACK; returns the previous setting. */
+export function setNativeConvForward(on: boolean): boolean {
+  const prev = nativeConvForward;
+  nativeConvForward = on;
+  return prev;
+}
+
+function nativeForwardFor(args: KernelArgs): NativeKernels | null {
+  const { x, filter } = args.inputs;
+  const fmt = args.attrs?.dataFormat;
+  if (!nativeConvForward || x.dtype !== 'float32' || filter.dtype !== 'float32') return null;
+  if (fmt != null && fmt !== 'NHWC' && fmt !== 'channelsLast') return null;
+  return nativeKernels(args.backend);
+}
 
 /**
- * tfjs-wasm's `Conv2D`, replaced: with {@link NATIVE_CONV_FORWARD}, float32
- * NHWC convolutions run on the native kernels when they are available;
+ * tfjs-wasm's `Conv2D`, replaced: float32 NHWC convolutions run on the native
+ * kernels when they are available (see {@link setNativeConvForward});
  * everything else on tfjs-wasm's original XNNPACK kernel.
  */
 export function makeConv2DWasm(original: tf.KernelFunc): (args: KernelArgs) => unknown {
   return (args: KernelArgs) => {
+    const k = nativeForwardFor(args);
+    if (!k) return original(args as unknown as Parameters<tf.KernelFunc>[0]);
     const { x, filter } = args.inputs;
+    const ci = convInfoFromAttrs(x.shape, filter.shape, args.attrs ?? {}, false);
+    return nativeConv2D(args.backend as WasmBackendLike, k, x, filter, ci);
+  };
+}
+
+/** The unfused kernel tfjs-core applies for each fused activation (tfjs-core's `applyActivation`). */
+const ACTIVATION_KERNELS: Record<string, string> = { elu: 'Elu', relu6: 'Relu6', sigmoid: 'Sigmoid', leakyrelu: 'LeakyRelu', prelu: 'Prelu' };
+
+/**
+ * tfjs-wasm's `FusedConv2D` (conv + bias + activation, used outside gradient
+ * tapes), replaced so it computes exactly what the unfused `Conv2D` + `Add` +
+ * activation computes inside a tape: the native conv, then the bias and
+ * linear / ReLU in place (one pass), or the other activations through
+ * tfjs-wasm's own unfused kernels. Bias of any broadcastable shape.
+ */
+export function makeFusedConv2DWasm(original: tf.KernelFunc): (args: KernelArgs) => unknown {
+  return (args: KernelArgs) => {
     const attrs = args.attrs ?? {};
-    const k = NATIVE_CONV_FORWARD ? nativeKernels(args.backend) : null;
-    const fmt = attrs.dataFormat;
-    if (!k || x.dtype !== 'float32' || filter.dtype !== 'float32' || (fmt != null && fmt !== 'NHWC' && fmt !== 'channelsLast')) {
+    const act = (attrs.activation as string | undefined) ?? 'linear';
+    const { x, filter, bias, preluActivationWeights } = args.inputs;
+    const k = nativeForwardFor(args);
+    const actKernel = ACTIVATION_KERNELS[act];
+    if (!k || (act !== 'linear' && act !== 'relu' && !actKernel) || (bias && bias.dtype !== 'float32')) {
       return original(args as unknown as Parameters<tf.KernelFunc>[0]);
     }
-    assertNHWC('Conv2D', fmt);
+    const backend = args.backend as WasmBackendLike;
     const ci = convInfoFromAttrs(x.shape, filter.shape, attrs, false);
-    return nativeConv2D(args.backend as WasmBackendLike, k, x, filter, ci);
+    let y = nativeConv2D(backend, k, x, filter, ci);
+    const K = ci.outChannels;
+    const rows = tf.util.sizeFromShape(y.shape) / Math.max(1, K);
+    const channelBias = bias != null && tf.util.sizeFromShape(bias.shape) === K && bias.shape[bias.shape.length - 1] === K;
+    if (bias && !channelBias) {
+      const sum = callWasmKernel('Add', backend, { a: y, b: bias }, {});
+      backend.disposeData(y.dataId);
+      y = sum;
+    }
+    const relu = act === 'relu';
+    if (channelBias || relu) k.bias_act(heapPtr(backend, y), rows, K, channelBias ? heapPtr(backend, bias!) : 0, relu ? 1 : 0);
+    if (actKernel) {
+      const inputs: Record<string, tf.TensorInfo> = { x: y };
+      if (act === 'prelu') {
+        if (!preluActivationWeights) throw new Error("medfl FusedConv2D: activation 'prelu' needs preluActivationWeights");
+        inputs.alpha = preluActivationWeights;
+      }
+      const z = callWasmKernel(actKernel, backend, inputs, act === 'leakyrelu' ? { alpha: attrs.leakyreluAlpha ?? 0.2 } : {});
+      backend.disposeData(y.dataId);
+      y = z;
+    }
+    return y;
   };
 }
 

@@ -9,7 +9,7 @@
  * totals. Every other reduction goes to tfjs-wasm's kernel.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapF64, heapPtr, nativeKernels } from './native';
+import { heapF64, heapPtr, nativeKernels, tileWidth } from './native';
 import type { KernelArgs, WasmBackendLike } from './wasm-util';
 
 /** tfjs-wasm's `Sum`, replaced for float32 sums over all axes but the last. */
@@ -28,7 +28,7 @@ export function makeSumWasm(original: tf.KernelFunc): (args: KernelArgs) => unkn
     const outShape = args.attrs?.keepDims === true ? [...Array(rank - 1).fill(1), C] : [C];
     const out = backend.makeOutput(outShape, 'float32');
     const acc = backend.makeOutput([2 * Math.max(1, C)], 'float32');
-    const part = backend.makeOutput([Math.max(1, C)], 'float32');
+    const part = backend.makeOutput([Math.max(1, tileWidth(C))], 'float32');
     k.chan_sum(heapPtr(backend, x), P, C, 0, heapPtr(backend, acc), heapPtr(backend, part));
     (backend.typedArrayFromHeap(out) as Float32Array).set(heapF64(backend, acc, C));
     backend.disposeData(acc.dataId);

@@ -16,20 +16,25 @@
  *   position bias tables in Swin blocks).
  *
  * Replaced because tfjs-wasm's own is slow ({@link WASM_OVERRIDE_KERNELS}):
- * - `Conv2D`, `BatchMatMul`, `_FusedMatMul` (linear / ReLU), `Sum` over all
- *   axes but the last: medfl's native SIMD kernels (./native-conv,
- *   ./native-matmul, ./native-reduce), tfjs-wasm's own otherwise.
- * - `Conv2DBackpropInput` (a naive direct C++ loop upstream): a forward
- *   XNNPACK conv with the flipped filter for stride 1, col2im + XNNPACK GEMM
- *   otherwise (see ./conv-backprop).
+ * - `Conv2D`, `FusedConv2D`, `BatchMatMul`, `_FusedMatMul` (linear / ReLU),
+ *   `Sum` over all axes but the last: medfl's native SIMD kernels
+ *   (./native-conv, ./native-matmul, ./native-reduce), tfjs-wasm's own
+ *   otherwise.
+ * - `Conv2DBackpropInput` (a naive direct C++ loop upstream): a native
+ *   forward conv with the flipped filter for stride 1, a native scatter
+ *   otherwise (XNNPACK conv / col2im + GEMM when the native kernels are off;
+ *   see ./conv-backprop).
  * - `Concat` / `SplitV`: run-length copies on the heap instead of one
  *   `subarray().set()` per pixel; `Slice` / `PadV2`: the same box copy
  *   (tfjs-wasm's copy element by element) (see ./layout-kernels).
  * - `MaxPoolGrad`: one JS pass over the windows, channels innermost (see ./pool-grad).
+ * - `Identity`: shares the input's data (reference count) instead of copying it.
+ * - `Add` of a per-channel bias `x[..., C] + b[C]`: one native pass (./native-bias).
  *
  * Also registered: `MedflBatchNormTrain` / `MedflBatchNormTrainGrad`
- * (./native-batchnorm) and `MedflPreluGrad` with the `Prelu` gradient routed
- * through it on wasm (./native-prelu).
+ * (./native-batchnorm), `MedflPreluGrad` and `MedflReluGrad` with the `Prelu`
+ * and `Relu` gradients routed through them on wasm (./native-prelu,
+ * ./native-relu).
  *
  * Intermediates created here are released with `backend.disposeData`.
  * All kernels are float32 NHWC only and say so when given anything else.
@@ -38,9 +43,11 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv-backprop';
 import { makeConcatWasm, makePadV2Wasm, makeSliceWasm, makeSplitVWasm } from './layout-kernels';
 import { maxPoolGradWasm } from './pool-grad';
-import { makeConv2DWasm, nativeDepthwiseFilterGrad } from './native-conv';
+import { makeConv2DWasm, makeFusedConv2DWasm, nativeDepthwiseFilterGrad } from './native-conv';
 import { nativeKernels } from './native';
 import { registerNativePreluGradient } from './native-prelu';
+import { registerNativeReluGradient } from './native-relu';
+import { makeAddWasm } from './native-bias';
 import { makeBatchMatMulWasm, makeFusedMatMulWasm } from './native-matmul';
 import { makeSumWasm } from './native-reduce';
 import { registerNativeBatchNormKernels } from './native-batchnorm';
@@ -189,7 +196,7 @@ export const WASM_GRADIENT_KERNELS = [
 ] as const;
 
 /** Kernel names tfjs-wasm has (slowly) and this module replaces for 'wasm'. */
-export const WASM_OVERRIDE_KERNELS = ['Conv2D', 'BatchMatMul', '_FusedMatMul', 'Sum', 'Conv2DBackpropInput', 'Concat', 'SplitV', 'Slice', 'PadV2', 'MaxPoolGrad'] as const;
+export const WASM_OVERRIDE_KERNELS = ['Conv2D', 'FusedConv2D', 'BatchMatMul', '_FusedMatMul', 'Sum', 'Conv2DBackpropInput', 'Concat', 'SplitV', 'Slice', 'PadV2', 'MaxPoolGrad', 'Identity', 'Add'] as const;
 
 type MissingName = (typeof WASM_GRADIENT_KERNELS)[number];
 type OverrideName = (typeof WASM_OVERRIDE_KERNELS)[number];
@@ -204,6 +211,7 @@ const KERNELS: Record<MissingName, (args: KernelArgs) => tf.TensorInfo> = {
 /** Factories of the replacements, given tfjs-wasm's kernel (for fallbacks). */
 const OVERRIDES: Record<OverrideName, (original: tf.KernelFunc) => (args: KernelArgs) => unknown> = {
   Conv2D: makeConv2DWasm,
+  FusedConv2D: makeFusedConv2DWasm,
   BatchMatMul: makeBatchMatMulWasm,
   _FusedMatMul: makeFusedMatMulWasm,
   Sum: makeSumWasm,
@@ -213,7 +221,26 @@ const OVERRIDES: Record<OverrideName, (original: tf.KernelFunc) => (args: Kernel
   Slice: makeSliceWasm,
   PadV2: makePadV2Wasm,
   MaxPoolGrad: () => maxPoolGradWasm,
+  Identity: makeIdentityWasm,
+  Add: makeAddWasm,
 };
+
+/**
+ * `Identity` sharing the input's heap data (reference counted, as tfjs' CPU
+ * and WebGL backends do) instead of tfjs-wasm's malloc + copy. tfjs-core
+ * clones every tensor it saves for the backward pass through this kernel:
+ * ~10 M floats copied per DeepLabV3 training step at 128x128. Tensors are
+ * immutable (no kernel here writes into an input), so sharing is safe.
+ */
+function makeIdentityWasm(original: tf.KernelFunc): (args: KernelArgs) => unknown {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs;
+    const be = args.backend as unknown as { incRef(dataId: tf.DataId): void };
+    if (x.dtype === 'string' || typeof be.incRef !== 'function') return original(args as unknown as Parameters<tf.KernelFunc>[0]);
+    be.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
 
 /** Marks kernel functions installed by this module (idempotent registration). */
 const MEDFL = Symbol.for('medfl.wasmKernel');
@@ -238,6 +265,7 @@ export function registerWasmGradientKernels(): string[] {
   const added: string[] = [];
   registerNativeBatchNormKernels();
   registerNativePreluGradient();
+  registerNativeReluGradient();
   for (const name of WASM_GRADIENT_KERNELS) {
     if (tf.getKernel(name, 'wasm')) continue;
     install(name, KERNELS[name]);

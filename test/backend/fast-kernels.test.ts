@@ -60,7 +60,7 @@ test.before(async () => {
 });
 
 test('the replacement kernels are registered for wasm', () => {
-  assert.equal([...WASM_OVERRIDE_KERNELS].sort(), ['BatchMatMul', 'Concat', 'Conv2D', 'Conv2DBackpropInput', 'MaxPoolGrad', 'PadV2', 'Slice', 'SplitV', 'Sum', '_FusedMatMul']);
+  assert.equal([...WASM_OVERRIDE_KERNELS].sort(), ['Add', 'BatchMatMul', 'Concat', 'Conv2D', 'Conv2DBackpropInput', 'FusedConv2D', 'Identity', 'MaxPoolGrad', 'PadV2', 'Slice', 'SplitV', 'Sum', '_FusedMatMul']);
   for (const k of WASM_OVERRIDE_KERNELS) assert.ok(tf.getKernel(k, 'wasm'), k);
 });
 

@@ -15,18 +15,26 @@ import { initBackend } from '../../src/backend';
 import { nativeKernels, setNativeKernelsEnabled } from '../../src/backend/native';
 import { KERNELS_SOURCE_SHA256 } from '../../src/backend/native/kernels-wasm';
 import { BN_TRAIN_GRAD_KERNEL, BN_TRAIN_KERNEL } from '../../src/backend/native-batchnorm';
-import { nativeConv2D } from '../../src/backend/native-conv';
+import { nativeConv2D, setNativeConvForward } from '../../src/backend/native-conv';
 import { convInfoFromAttrs, type WasmBackendLike } from '../../src/backend/wasm-util';
-import { createRng, randomValues, relErr } from './helpers';
+import { createRng, onBackend, randomValues, relErr } from './helpers';
 
 interface ConvCase {
   N: number; H: number; W: number; C: number; K: number; KH: number; KW: number;
   s: [number, number]; d: [number, number]; pad: 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 }
 
+/** Tiny-channel shapes of the zoo (DUCK-Net's 2-channel full-resolution convs, 1-channel heads). */
+const TINY_CASES: ConvCase[] = [
+  { N: 2, H: 9, W: 11, C: 2, K: 2, KH: 3, KW: 3, s: [1, 1], d: [1, 1], pad: 'same' },
+  { N: 1, H: 7, W: 13, C: 3, K: 1, KH: 1, KW: 6, s: [1, 1], d: [1, 1], pad: 'same' },
+  { N: 2, H: 10, W: 10, C: 2, K: 3, KH: 3, KW: 3, s: [1, 1], d: [2, 2], pad: 'same' },
+  { N: 1, H: 6, W: 9, C: 7, K: 2, KH: 6, KW: 1, s: [1, 1], d: [1, 1], pad: 'same' },
+];
+
 function randomConvCases(seed: number, count: number): ConvCase[] {
   const rng = createRng(seed);
-  const out: ConvCase[] = [];
+  const out: ConvCase[] = [...TINY_CASES];
   while (out.length < count) {
     const KH = rng.intBetween(1, 5);
     const KW = rng.intBetween(1, 5);
@@ -117,7 +125,7 @@ test('native conv forward kernel matches a float64 reference (80 random shapes i
     const x = randomValues(rng, c.N * c.H * c.W * c.C);
     const w = randomValues(rng, c.KH * c.KW * c.C * c.K);
     const got = tf.tidy(() => {
-      // Called directly: the engine's Conv2D uses it only with MEDFL_NATIVE_CONV_FORWARD=1.
+      // Called directly: tfjs-core's conv2d refuses strides > 1 together with dilations > 1.
       const xt = tf.tensor4d(x, [c.N, c.H, c.W, c.C]);
       const ft = tf.tensor4d(w, [c.KH, c.KW, c.C, c.K]);
       const be = tf.backend() as unknown as WasmBackendLike;
@@ -172,6 +180,51 @@ test('Conv2DBackpropInput (native scatter when strided, flipped native conv at s
   assert.ok(strided >= 20, `strided cases: ${strided}`);
 });
 
+test('engine Conv2D / FusedConv2D (native) match the CPU backend; FusedConv2D outside a tape equals Conv2D + Add + activation inside one, bit for bit', async () => {
+  const rng = createRng(21);
+  const acts = ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu'] as const;
+  const cases = randomConvCases(22, 24).filter((c) => c.s[0] === 1 && c.s[1] === 1 || c.d[0] === 1 && c.d[1] === 1);
+  assert.ok(cases.length >= 15);
+  for (let i = 0; i < cases.length; i++) {
+    const c = cases[i];
+    const act = acts[i % acts.length];
+    const x = randomValues(rng, c.N * c.H * c.W * c.C);
+    const w = randomValues(rng, c.KH * c.KW * c.C * c.K);
+    const b = randomValues(rng, c.K);
+    const alpha = Float32Array.from(randomValues(rng, c.K), (v) => 0.2 + 0.1 * v);
+    const broadcastBias = i % 5 === 4; // a [1, 1, 1, K] bias instead of [K]
+    const run = (): tf.Tensor[] => {
+      const xt = tf.tensor4d(x, [c.N, c.H, c.W, c.C]);
+      const ft = tf.tensor4d(w, [c.KH, c.KW, c.C, c.K]);
+      const bt = broadcastBias ? tf.tensor4d(b, [1, 1, 1, c.K]) : tf.tensor1d(b);
+      const plain = tf.conv2d(xt, ft, c.s, c.pad, 'NHWC', c.d);
+      const fused = tf.fused.conv2d({ x: xt, filter: ft, strides: c.s, pad: c.pad, dilations: c.d, bias: bt, activation: act,
+        preluActivationWeights: act === 'prelu' ? tf.tensor1d(alpha) : undefined, leakyreluAlpha: 0.15 });
+      return [plain, fused];
+    };
+    const label = `${JSON.stringify(c)} ${act}${broadcastBias ? ' (broadcast bias)' : ''}`;
+    const [plainW, fusedW] = await onBackend('wasm', run);
+    // Inside a gradient tape tfjs-core runs the fused op unfused (Conv2D, Add, activation).
+    let inTape = new Float32Array(0);
+    tf.tidy(() => {
+      const ft = tf.tensor4d(w, [c.KH, c.KW, c.C, c.K]);
+      const bt = broadcastBias ? tf.tensor4d(b, [1, 1, 1, c.K]) : tf.tensor1d(b);
+      const prelu = act === 'prelu' ? tf.tensor1d(alpha) : undefined;
+      tf.grad((xt: tf.Tensor) => {
+        const f = tf.fused.conv2d({ x: xt as tf.Tensor4D, filter: ft, strides: c.s, pad: c.pad, dilations: c.d, bias: bt, activation: act,
+          preluActivationWeights: prelu, leakyreluAlpha: 0.15 });
+        inTape = Float32Array.from(f.dataSync());
+        return tf.sum(f);
+      })(tf.tensor4d(x, [c.N, c.H, c.W, c.C]));
+    });
+    assert.equal(Array.from(fusedW), Array.from(inTape), `${label}: fused (no tape) vs unfused (tape) differ`);
+    const [plainC, fusedC] = await onBackend('cpu', run);
+    await tf.setBackend('wasm');
+    assert.ok(relErr(plainW, plainC) < 1e-5, `${label}: conv2d vs cpu ${relErr(plainW, plainC)}`);
+    assert.ok(relErr(fusedW, fusedC) < 1e-5, `${label}: fused vs cpu ${relErr(fusedW, fusedC)}`);
+  }
+});
+
 test('with the native kernels switched off, Conv2D falls back to tfjs-wasm (same values)', () => {
   const rng = createRng(9);
   const c: ConvCase = { N: 2, H: 9, W: 7, C: 6, K: 8, KH: 3, KW: 3, s: [1, 1], d: [1, 1], pad: 'same' };
@@ -187,6 +240,13 @@ test('with the native kernels switched off, Conv2D falls back to tfjs-wasm (same
     assert.ok(relErr(off, refConv(c, x, w)) < 1e-5);
   } finally {
     setNativeKernelsEnabled(prev);
+  }
+  // The forward alone can go back to XNNPACK too (MEDFL_NATIVE_CONV_FORWARD=0).
+  const prevFwd = setNativeConvForward(false);
+  try {
+    assert.ok(relErr(run(), refConv(c, x, w)) < 1e-5);
+  } finally {
+    setNativeConvForward(prevFwd);
   }
 });
 
@@ -367,6 +427,60 @@ test('Sum over all axes but the last (native) matches float64 sums; other reduct
   assert.equal(inner, [6, 15]);
   const all = tf.tidy(() => tf.sum(tf.tensor2d([[1, 2, 3], [4, 5, 6]])).dataSync()[0]);
   assert.is(all, 21);
+});
+
+test('ReLU gradient (native, one pass) equals tfjs-core\'s dy * step(x) on the CPU backend, signed zeros and NaN included', async () => {
+  const rng = createRng(23);
+  for (const n of [1, 3, 4, 37, 4096]) {
+    const x = randomValues(rng, n);
+    const dy = randomValues(rng, n);
+    if (n > 4) {
+      x[1] = 0; x[2] = -0; x[3] = NaN; dy[4] = -dy[4]; x[4] = -Math.abs(x[4]); // -dy * 0 = -0
+    }
+    const run = (): tf.Tensor[] => [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), tf.tensor1d(dy))))(tf.tensor1d(x))];
+    const [w] = await onBackend('wasm', run);
+    const [c] = await onBackend('cpu', run);
+    await tf.setBackend('wasm');
+    for (let i = 0; i < n; i++) assert.ok(Object.is(w[i], c[i]), `n=${n} i=${i}: x=${x[i]} dy=${dy[i]}: wasm ${w[i]} vs cpu ${c[i]}`);
+  }
+});
+
+test('per-channel bias Add (native, any C) equals the CPU backend bit for bit; other Adds unchanged', async () => {
+  const rng = createRng(24);
+  for (const [shape, biasShape, swap] of [
+    [[2, 5, 3, 2], [2], false], [[7, 3], [3], true], [[3, 4, 4], [1, 1, 4], false], [[1, 6, 5], [5], false],
+    [[2, 9, 1], [1], true], [[4, 2, 2, 8], [1, 1, 1, 8], false], [[5, 13], [13], false],
+  ] as [number[], number[], boolean][]) {
+    const xv = randomValues(rng, shape.reduce((a, b) => a * b, 1));
+    const bv = randomValues(rng, biasShape.reduce((a, b) => a * b, 1));
+    const run = (): tf.Tensor[] => {
+      const x = tf.tensor(xv, shape);
+      const b = tf.tensor(bv, biasShape);
+      return [swap ? tf.add(b, x) : tf.add(x, b)];
+    };
+    const [w] = await onBackend('wasm', run);
+    const [c] = await onBackend('cpu', run);
+    await tf.setBackend('wasm');
+    assert.equal(Array.from(w), Array.from(c), `${JSON.stringify(shape)} + ${JSON.stringify(biasShape)}`);
+  }
+  const other = tf.tidy(() => Array.from(tf.add(tf.tensor2d([[1, 2, 3], [4, 5, 6]]), tf.tensor2d([[10], [20]])).dataSync()));
+  assert.equal(other, [11, 12, 13, 24, 25, 26]);
+  const ints = tf.tidy(() => Array.from(tf.add(tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32'), tf.tensor1d([5, 6], 'int32')).dataSync()));
+  assert.equal(ints, [6, 8, 8, 10]);
+});
+
+test('Identity on wasm shares the heap data: clones outlive their source, no copy, no leak', () => {
+  const be = tf.backend() as unknown as { numDataIds(): number };
+  const d0 = be.numDataIds();
+  const a = tf.tensor1d([1, 2, 3]);
+  const b = tf.clone(a);
+  assert.is(be.numDataIds(), d0 + 1, 'one heap buffer for both');
+  a.dispose();
+  assert.equal(Array.from(b.dataSync()), [1, 2, 3], 'the clone survives its source');
+  const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.clone(v), v)))(b); // clone on a gradient path
+  assert.equal(Array.from(g.dataSync()), [2, 4, 6]);
+  tf.dispose([b, g]);
+  assert.is(be.numDataIds(), d0);
 });
 
 test('native kernels release their scratch buffers (no tensors, no heap data ids left)', () => {

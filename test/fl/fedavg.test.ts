@@ -131,11 +131,13 @@ test('short FedAvg on synthetic multi-site data improves Dice over the initial m
   init.dispose();
   const counts: number[] = [];
   const res = await runFederated(
-    { ...tinyConfig({ name: 'fedavg' }, { rounds: 4, localEpochs: 3, learningRate: 1e-2, seed: 3 }, 32), model: { name: 'unet', inputShape: [32, 32, 3], width: 4 } },
+    { ...tinyConfig({ name: 'fedavg' }, { rounds: 4, localEpochs: 3, learningRate: 5e-3, seed: 3 }, 32), model: { name: 'unet', inputShape: [32, 32, 3], width: 4 } },
     sites,
     undefined,
     { onRound: () => counts.push(tf.memory().numTensors) },
   );
+  // lr 5e-3: at 1e-2 the final Dice of this 24-image run swung between 0 and
+  // 0.77 across seeds (and across float rounding of the conv kernels).
   const final = res.summary.final.pooled!.dice;
   assert.ok(final > d0 / n0 + 0.15, `pooled Dice ${final} vs initial ${d0 / n0}`);
   assert.ok(counts.every((c) => c === counts[0]), `tensor count stable across rounds: ${counts}`);

@@ -24,9 +24,9 @@ import { KERNELS_WASM_BASE64 } from './kernels-wasm';
 export interface NativeKernels {
   /** xp[N,Hp,Wp,C] = zero-padded x[N,H,W,C] placed at (pt, pl), cropped to the padded extent. */
   pad_nhwc(x: number, xp: number, N: number, H: number, W: number, C: number, Hp: number, Wp: number, pt: number, pl: number): void;
-  /** Direct conv over a padded buffer xb[N,Hb,Wb,C] with filter w[KH,KW,C,K] into y[N,Ho,Wo,K]. */
+  /** Direct conv over a padded buffer xb[N,Hb,Wb,C] with filter w[KH,KW,C,K] into y[N,Ho,Wo,K]; wpk: {@link convPanelFloats} floats of scratch. */
   conv_fwd(xb: number, N: number, Hb: number, Wb: number, C: number, w: number, KH: number, KW: number, K: number,
-    sh: number, sw: number, dh: number, dw: number, y: number, Ho: number, Wo: number): void;
+    sh: number, sw: number, dh: number, dw: number, y: number, Ho: number, Wo: number, wpk: number): void;
   /** Filter gradient out[KH,KW,C,K] from a padded buffer xb[N,Hb,Wb,C] and dy[N,Ho,Wo,K]. */
   conv_dw(xb: number, N: number, Hb: number, Wb: number, C: number, dy: number, Ho: number, Wo: number, K: number,
     KH: number, KW: number, sh: number, sw: number, dh: number, dw: number, out: number): void;
@@ -45,11 +45,13 @@ export interface NativeKernels {
     batch: number, M: number, K: number, N: number): void;
   /** x[r, j] = act(x[r, j] + bias[j]) (bias 0: none; relu 1: ReLU). */
   bias_act(x: number, R: number, N: number, bias: number, relu: number): void;
-  /** Per-channel sums of x[P,C] (or of (x - sub)^2) into float64 acc[C]; part: C float32 scratch. */
+  /** ReLU gradient over n floats: dx = dy where x > 0, dy * 0 elsewhere, NaN where x is NaN. */
+  relu_grad(dy: number, x: number, dx: number, n: number): void;
+  /** Per-channel sums of x[P,C] (or of (x - sub)^2, sub tiled) into float64 acc[C]; part: {@link tileWidth}(C) float32 scratch. */
   chan_sum(x: number, P: number, C: number, sub: number, acc: number, part: number): void;
-  /** BatchNorm backward sums: acc[C] = sum dy, acc2[C] = sum dy (x - mean), float64; part: 2C float32. */
+  /** BatchNorm backward sums: acc[C] = sum dy, acc2[C] = sum dy (x - mean), float64; mean tiled; part: 2 tileWidth(C) float32. */
   bn_grad_sums(dy: number, x: number, mean: number, P: number, C: number, acc: number, acc2: number, part: number): void;
-  /** out[P,C] = a sa[c] + shift[c] (+ b sb[c] when b != 0). */
+  /** out[P,C] = a sa[c] + shift[c] (+ b sb[c] when b != 0; sa = 0: a + shift); sa, sb, shift tiled. */
   chan_affine(a: number, sa: number, b: number, sb: number, shift: number, P: number, C: number, out: number): void;
 }
 
@@ -101,6 +103,26 @@ export function nativeKernels(backend: unknown): NativeKernels | null {
   const inst = new WA.Instance(mod, { env: { memory } });
   bound = { memory, kernels: inst.exports as unknown as NativeKernels };
   return bound.kernels;
+}
+
+/**
+ * Length W of the per-channel vectors the channel kernels (`chan_sum`,
+ * `bn_grad_sums`, `chan_affine`) take: C when C % 4 == 0, else 4C (the vector
+ * repeated 4 times), so they run 4-wide SIMD over groups of W / C rows.
+ */
+export function tileWidth(C: number): number {
+  return C % 4 === 0 ? C : 4 * C;
+}
+
+/** Write `src` (C values) repeated to fill `dst` (tileWidth(C) values). */
+export function tileInto(dst: Float32Array, src: ArrayLike<number>, C: number): void {
+  for (let i = 0; i < dst.length; i++) dst[i] = src[i % C];
+}
+
+/** Floats of scratch `conv_fwd` needs to pack a [KH, KW, C, K] filter into panels of 8 (K % 8 == 0) or 4 channels. */
+export function convPanelFloats(KH: number, KW: number, C: number, K: number): number {
+  const bw = K % 8 === 0 ? 8 : 4;
+  return Math.max(1, KH * KW * C * Math.ceil(K / bw) * bw);
 }
 
 /** Byte offset of a tensor's data on the tfjs-wasm heap. */

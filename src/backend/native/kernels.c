@@ -19,6 +19,18 @@ typedef v128_t v;
 #define MAC(acc, a, b) acc = wasm_f32x4_add(acc, wasm_f32x4_mul((a), (b)))
 #define ZERO wasm_f32x4_splat(0.0f)
 
+/* Store the first n (< 4: partial) lanes of x at o. */
+static inline void store_n(f32 *o, v x, int n) {
+  if (n >= 4) {
+    ST(o, x);
+    return;
+  }
+  if (n > 0) o[0] = wasm_f32x4_extract_lane(x, 0);
+  if (n > 1) o[1] = wasm_f32x4_extract_lane(x, 1);
+  if (n > 2) o[2] = wasm_f32x4_extract_lane(x, 2);
+}
+
+
 /* ------------------------------------------------------------------------ */
 /* Zero padding: xp[N, Hp, Wp, C] = x[N, H, W, C] placed at (pt, pl); rows or
  * columns of x beyond the padded extent are dropped. */
@@ -44,14 +56,17 @@ void pad_nhwc(const f32 *x, f32 *xp, int N, int H, int W, int C, int Hp, int Wp,
 /* Direct convolution over an already padded input buffer xb[N, Hb, Wb, C]:
  * y[n, oy, ox, k] = sum_{ky,kx,c} xb[n, oy*sh + ky*dh, ox*sw + kx*dw, c] w[ky, kx, c, k]
  * for oy < Ho, ox < Wo (the caller guarantees every read is inside xb).
- * Register tiles cover 4 output pixels x 8 channels (K % 8 == 0) or 8 pixels x
- * 4 channels; the last K % 4 channels take a scalar loop. */
+ *
+ * The filter is first packed into panels of bw output channels (bw = 8 when
+ * K % 8 == 0, else 4), wpk[panel][ky, kx, c][bw], the last panel zero-padded:
+ * the inner loops then read weights sequentially whatever K is, and K < 4 or
+ * K % 4 != 0 runs on the same SIMD tiles, storing only the valid lanes.
+ * Register tiles: 4 output pixels x 8 channels (bw 8) or 8 pixels x 4
+ * channels (bw 4); 1 pixel x 4 channels for the last pixels of a row. */
 
-/* 4 output pixels x 8 output channels. */
-static inline void tile_p4_k8(const f32 *x0, int pstep, int C, const f32 *w, int KH, int KW, int K, int rowStep, int kxStep,
-                              int co, f32 *y) {
+/* 4 output pixels x 8 output channels; wp: the panel (8 floats per row). */
+static inline void tile_p4_k8(const f32 *x0, int pstep, int C, const f32 *wp, int KH, int KW, int rowStep, int kxStep, f32 *y, int K) {
   v a00 = ZERO, a01 = ZERO, a10 = ZERO, a11 = ZERO, a20 = ZERO, a21 = ZERO, a30 = ZERO, a31 = ZERO;
-  const f32 *wp = w + co;
   for (int ky = 0; ky < KH; ky++) {
     const f32 *xr = x0 + ky * rowStep;
     for (int kx = 0; kx < KW; kx++) {
@@ -59,7 +74,7 @@ static inline void tile_p4_k8(const f32 *x0, int pstep, int C, const f32 *w, int
       const f32 *p1 = p0 + pstep, *p2 = p1 + pstep, *p3 = p2 + pstep;
       for (int c = 0; c < C; c++) {
         v w0 = LD(wp), w1 = LD(wp + 4);
-        wp += K;
+        wp += 8;
         v b0 = SPLAT(p0 + c), b1 = SPLAT(p1 + c), b2 = SPLAT(p2 + c), b3 = SPLAT(p3 + c);
         MAC(a00, b0, w0); MAC(a01, b0, w1);
         MAC(a10, b1, w0); MAC(a11, b1, w1);
@@ -68,24 +83,22 @@ static inline void tile_p4_k8(const f32 *x0, int pstep, int C, const f32 *w, int
       }
     }
   }
-  ST(y + co, a00); ST(y + co + 4, a01);
-  ST(y + K + co, a10); ST(y + K + co + 4, a11);
-  ST(y + 2 * K + co, a20); ST(y + 2 * K + co + 4, a21);
-  ST(y + 3 * K + co, a30); ST(y + 3 * K + co + 4, a31);
+  ST(y, a00); ST(y + 4, a01);
+  ST(y + K, a10); ST(y + K + 4, a11);
+  ST(y + 2 * K, a20); ST(y + 2 * K + 4, a21);
+  ST(y + 3 * K, a30); ST(y + 3 * K + 4, a31);
 }
 
-/* 8 output pixels x 4 output channels. */
-static inline void tile_p8_k4(const f32 *x0, int pstep, int C, const f32 *w, int KH, int KW, int K, int rowStep, int kxStep,
-                              int co, f32 *y) {
+/* 8 output pixels x 4 output channels (nv of them valid); wp: the panel (4 floats per row). */
+static inline void tile_p8_k4(const f32 *x0, int pstep, int C, const f32 *wp, int KH, int KW, int rowStep, int kxStep, f32 *y, int K, int nv) {
   v a0 = ZERO, a1 = ZERO, a2 = ZERO, a3 = ZERO, a4 = ZERO, a5 = ZERO, a6 = ZERO, a7 = ZERO;
-  const f32 *wp = w + co;
   for (int ky = 0; ky < KH; ky++) {
     const f32 *xr = x0 + ky * rowStep;
     for (int kx = 0; kx < KW; kx++) {
       const f32 *p0 = xr + kx * kxStep;
       for (int c = 0; c < C; c++) {
         v w0 = LD(wp);
-        wp += K;
+        wp += 4;
         const f32 *q = p0 + c;
         MAC(a0, SPLAT(q), w0); q += pstep;
         MAC(a1, SPLAT(q), w0); q += pstep;
@@ -98,14 +111,13 @@ static inline void tile_p8_k4(const f32 *x0, int pstep, int C, const f32 *w, int
       }
     }
   }
-  ST(y + co, a0); ST(y + K + co, a1); ST(y + 2 * K + co, a2); ST(y + 3 * K + co, a3);
-  ST(y + 4 * K + co, a4); ST(y + 5 * K + co, a5); ST(y + 6 * K + co, a6); ST(y + 7 * K + co, a7);
+  store_n(y, a0, nv); store_n(y + K, a1, nv); store_n(y + 2 * K, a2, nv); store_n(y + 3 * K, a3, nv);
+  store_n(y + 4 * K, a4, nv); store_n(y + 5 * K, a5, nv); store_n(y + 6 * K, a6, nv); store_n(y + 7 * K, a7, nv);
 }
 
-/* 1 output pixel x 4 output channels. */
-static inline void tile_p1_k4(const f32 *x0, int C, const f32 *w, int KH, int KW, int K, int rowStep, int kxStep, int co, f32 *y) {
+/* 1 output pixel x 4 output channels (nv valid); weights 4 floats per row, ws floats apart. */
+static inline void tile_p1_k4(const f32 *x0, int C, const f32 *wp, int ws, int KH, int KW, int rowStep, int kxStep, f32 *y, int nv) {
   v a0 = ZERO, a1 = ZERO;
-  const f32 *wp = w + co;
   for (int ky = 0; ky < KH; ky++) {
     const f32 *xr = x0 + ky * rowStep;
     for (int kx = 0; kx < KW; kx++) {
@@ -113,26 +125,43 @@ static inline void tile_p1_k4(const f32 *x0, int C, const f32 *w, int KH, int KW
       int c = 0;
       for (; c + 2 <= C; c += 2) {
         MAC(a0, SPLAT(p0 + c), LD(wp));
-        MAC(a1, SPLAT(p0 + c + 1), LD(wp + K));
-        wp += 2 * K;
+        MAC(a1, SPLAT(p0 + c + 1), LD(wp + ws));
+        wp += 2 * ws;
       }
       if (c < C) {
         MAC(a0, SPLAT(p0 + c), LD(wp));
-        wp += K;
+        wp += ws;
       }
     }
   }
-  ST(y + co, wasm_f32x4_add(a0, a1));
+  store_n(y, wasm_f32x4_add(a0, a1), nv);
+}
+
+/* wpk[b][r][0..bw) = w[r, b*bw + l] (0 beyond K) for the R = KH*KW*C filter rows. */
+static void pack_panels(const f32 *w, int R, int K, int bw, f32 *wpk) {
+  const int NP = (K + bw - 1) / bw;
+  for (int b = 0; b < NP; b++) {
+    const int k0 = b * bw;
+    const int nv = K - k0 < bw ? K - k0 : bw;
+    f32 *dst = wpk + (long)b * R * bw;
+    for (int r = 0; r < R; r++) {
+      const f32 *src = w + (long)r * K + k0;
+      for (int l = 0; l < bw; l++) dst[r * bw + l] = l < nv ? src[l] : 0.0f;
+    }
+  }
 }
 
 EXPORT("conv_fwd")
 void conv_fwd(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w, int KH, int KW, int K, int sh, int sw, int dh, int dw,
-              f32 *y, int Ho, int Wo) {
+              f32 *y, int Ho, int Wo, f32 *wpk) {
   const int rowStride = Wb * C;
   const int rowStep = dh * rowStride;
   const int kxStep = dw * C;
   const int pstep = sw * C;
-  const int K4 = K & ~3;
+  const int R = KH * KW * C;
+  const int bw = K % 8 == 0 ? 8 : 4;
+  const int NP = (K + bw - 1) / bw;
+  pack_panels(w, R, K, bw, wpk);
   /* Without horizontal dilation the (kx, c) inputs of a kernel row are
    * contiguous, as are their filter rows: one inner loop of KW*C. */
   const int Ci = dw == 1 ? KW * C : C;
@@ -142,29 +171,25 @@ void conv_fwd(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w, int KH,
       const f32 *xrow = xb + (long)(n * Hb + oy * sh) * rowStride;
       f32 *yrow = y + (long)(n * Ho + oy) * Wo * K;
       int ox = 0;
-      if (K % 8 == 0) {
+      if (bw == 8) {
         for (; ox + 4 <= Wo; ox += 4)
-          for (int co = 0; co < K; co += 8) tile_p4_k8(xrow + ox * pstep, pstep, Ci, w, KH, KWi, K, rowStep, kxStep, co, yrow + ox * K);
-      } else if (K4 > 0) {
-        for (; ox + 8 <= Wo; ox += 8)
-          for (int co = 0; co < K4; co += 4) tile_p8_k4(xrow + ox * pstep, pstep, Ci, w, KH, KWi, K, rowStep, kxStep, co, yrow + ox * K);
-      }
-      for (; ox < Wo; ox++)
-        for (int co = 0; co < K4; co += 4) tile_p1_k4(xrow + ox * pstep, Ci, w, KH, KWi, K, rowStep, kxStep, co, yrow + ox * K);
-      if (K4 < K) {
-        for (int o = 0; o < Wo; o++) {
-          const f32 *x0 = xrow + o * pstep;
-          for (int co = K4; co < K; co++) {
-            f32 s = 0.0f;
-            const f32 *wp = w + co;
-            for (int ky = 0; ky < KH; ky++)
-              for (int kx = 0; kx < KW; kx++) {
-                const f32 *p0 = x0 + ky * rowStep + kx * kxStep;
-                for (int c = 0; c < C; c++, wp += K) s += p0[c] * *wp;
-              }
-            yrow[o * K + co] = s;
+          for (int b = 0; b < NP; b++)
+            tile_p4_k8(xrow + ox * pstep, pstep, Ci, wpk + (long)b * R * 8, KH, KWi, rowStep, kxStep, yrow + ox * K + b * 8, K);
+        for (; ox < Wo; ox++)
+          for (int b = 0; b < NP; b++) {
+            const f32 *wp = wpk + (long)b * R * 8;
+            tile_p1_k4(xrow + ox * pstep, Ci, wp, 8, KH, KWi, rowStep, kxStep, yrow + ox * K + b * 8, 4);
+            tile_p1_k4(xrow + ox * pstep, Ci, wp + 4, 8, KH, KWi, rowStep, kxStep, yrow + ox * K + b * 8 + 4, 4);
           }
-        }
+      } else {
+        for (; ox + 8 <= Wo; ox += 8)
+          for (int b = 0; b < NP; b++)
+            tile_p8_k4(xrow + ox * pstep, pstep, Ci, wpk + (long)b * R * 4, KH, KWi, rowStep, kxStep, yrow + ox * K + b * 4, K,
+                       K - b * 4 < 4 ? K - b * 4 : 4);
+        for (; ox < Wo; ox++)
+          for (int b = 0; b < NP; b++)
+            tile_p1_k4(xrow + ox * pstep, Ci, wpk + (long)b * R * 4, 4, KH, KWi, rowStep, kxStep, yrow + ox * K + b * 4,
+                       K - b * 4 < 4 ? K - b * 4 : 4);
       }
     }
   }
@@ -231,6 +256,54 @@ static inline void dw_j1_k4(const f32 *xs, int pstep, const f32 *dyr, int Wo, in
   ST(acc + co, wasm_f32x4_add(a0, a1));
 }
 
+/* acc[l * K] += lane l of t, for lanes l >= from. */
+static inline void add_lanes(f32 *o, int K, v t, int from) {
+  if (from <= 0) o[0] += wasm_f32x4_extract_lane(t, 0);
+  if (from <= 1) o[K] += wasm_f32x4_extract_lane(t, 1);
+  if (from <= 2) o[2 * K] += wasm_f32x4_extract_lane(t, 2);
+  o[3 * K] += wasm_f32x4_extract_lane(t, 3);
+}
+
+/* The last K - K4 (< 4) output channels of dw_span, vectorised over the span
+ * instead: 4 consecutive (kx, c) entries are contiguous in xs, so one load
+ * covers them; each tail channel keeps its own accumulator, added to acc
+ * lane by lane at the end. When L % 4 != 0 the last block starts at L - 4
+ * and adds only its lanes not yet covered; spans shorter than 4: scalar. */
+static inline void dw_tail(const f32 *xs, int L, int pstep, const f32 *dyr, int Wo, int K, int K4, f32 *acc) {
+  const int nt = K - K4;
+  if (L >= 4) {
+    for (int j = 0; j < L; j += 4) {
+      int from = 0;
+      if (j + 4 > L) {
+        from = j - (L - 4);
+        j = L - 4;
+      }
+      v t0 = ZERO, t1 = ZERO, t2 = ZERO;
+      const f32 *q = xs + j;
+      const f32 *d = dyr + K4;
+      for (int ox = 0; ox < Wo; ox++, q += pstep, d += K) {
+        v xv = LD(q);
+        MAC(t0, xv, SPLAT(d));
+        if (nt > 1) MAC(t1, xv, SPLAT(d + 1));
+        if (nt > 2) MAC(t2, xv, SPLAT(d + 2));
+      }
+      f32 *o = acc + j * K + K4;
+      add_lanes(o, K, t0, from);
+      if (nt > 1) add_lanes(o + 1, K, t1, from);
+      if (nt > 2) add_lanes(o + 2, K, t2, from);
+    }
+    return;
+  }
+  for (int j = 0; j < L; j++)
+    for (int co = K4; co < K; co++) {
+      f32 s = 0.0f;
+      const f32 *q = xs + j;
+      const f32 *d = dyr + co;
+      for (int ox = 0; ox < Wo; ox++, q += pstep, d += K) s += *q * *d;
+      acc[j * K + co] += s;
+    }
+}
+
 /* One span of L contiguous (kx, c) entries starting at xs (per output pixel,
  * advancing by pstep), accumulated into acc rows [L, K]. */
 static inline void dw_span(const f32 *xs, int L, int pstep, const f32 *dyr, int Wo, int K, f32 *acc) {
@@ -245,16 +318,7 @@ static inline void dw_span(const f32 *xs, int L, int pstep, const f32 *dyr, int 
   }
   for (; j < L; j++)
     for (int co = 0; co < K4; co += 4) dw_j1_k4(xs + j, pstep, dyr, Wo, K, co, acc + j * K);
-  if (K4 < K) {
-    for (int jj = 0; jj < L; jj++)
-      for (int co = K4; co < K; co++) {
-        f32 s = 0.0f;
-        const f32 *q = xs + jj;
-        const f32 *d = dyr + co;
-        for (int ox = 0; ox < Wo; ox++, q += pstep, d += K) s += *q * *d;
-        acc[jj * K + co] += s;
-      }
-  }
+  if (K4 < K) dw_tail(xs, L, pstep, dyr, Wo, K, K4, acc);
 }
 
 EXPORT("conv_dw")
@@ -353,108 +417,116 @@ void conv_dx_scatter(const f32 *dy, int N, int Ho, int Wo, int K, const f32 *wt,
 }
 
 /* ------------------------------------------------------------------------ */
-/* Per-channel reductions for BatchNorm over x[P, C] (channels last).
- * Partial sums of up to 256 rows are kept in float32 (part[C]) and added to
- * double accumulators (acc[C], acc2[C]), which bounds the float32 error. */
+/* Per-channel reductions and affine maps over x[P, C] (channels last), for
+ * BatchNorm, bias adds and bias gradients.
+ *
+ * Rows are processed in groups of G = W / C rows, W = C when C % 4 == 0 and
+ * 4C otherwise (a multiple of 4), so the loops run 4-wide SIMD whatever C is
+ * (C = 2 or 3 in narrow networks): per-channel vectors (sub, mean, sa, sb,
+ * shift) are passed tiled to W floats (see tile_width in JS), and the last
+ * P % G rows use their first C entries. Partial sums of ~256 rows are kept in
+ * float32 (part[W]) and folded into double accumulators (acc[C]), which
+ * bounds the float32 error. */
 
 #define BLOCK 256
 
-static inline void flush(f32 *part, double *acc, int C) {
-  for (int c = 0; c < C; c++) {
-    acc[c] += (double)part[c];
-    part[c] = 0.0f;
+static inline int tile_w(int C) { return (C & 3) == 0 ? C : 4 * C; }
+
+static inline void fold(f32 *part, int W, int C, double *acc) {
+  for (int i = 0, c = 0; i < W; i++) {
+    acc[c] += (double)part[i];
+    part[i] = 0.0f;
+    if (++c == C) c = 0;
   }
 }
 
-/* acc[c] = sum_p x[p, c]; with sub != 0: acc[c] = sum_p (x[p, c] - sub[c])^2. */
+/* acc[c] = sum_p x[p, c]; with sub != 0 (tiled): acc[c] = sum_p (x[p, c] - sub[c])^2. part: W floats. */
 EXPORT("chan_sum")
 void chan_sum(const f32 *x, int P, int C, const f32 *sub, double *acc, f32 *part) {
-  for (int c = 0; c < C; c++) { acc[c] = 0.0; part[c] = 0.0f; }
-  for (int p0 = 0; p0 < P; p0 += BLOCK) {
-    int p1 = p0 + BLOCK < P ? p0 + BLOCK : P;
-    if ((C & 3) == 0) {
-      for (int p = p0; p < p1; p++) {
-        const f32 *r = x + (long)p * C;
-        for (int c = 0; c < C; c += 4) {
-          v t = LD(r + c);
-          if (sub) {
-            t = wasm_f32x4_sub(t, LD(sub + c));
-            t = wasm_f32x4_mul(t, t);
-          }
-          ST(part + c, wasm_f32x4_add(LD(part + c), t));
+  const int W = tile_w(C), G = W / C, groups = P / G, gb = BLOCK / G;
+  for (int c = 0; c < C; c++) acc[c] = 0.0;
+  for (int i = 0; i < W; i++) part[i] = 0.0f;
+  for (int g0 = 0; g0 < groups; g0 += gb) {
+    const int g1 = g0 + gb < groups ? g0 + gb : groups;
+    for (int g = g0; g < g1; g++) {
+      const f32 *r = x + (long)g * W;
+      for (int i = 0; i < W; i += 4) {
+        v t = LD(r + i);
+        if (sub) {
+          t = wasm_f32x4_sub(t, LD(sub + i));
+          t = wasm_f32x4_mul(t, t);
         }
-      }
-    } else {
-      for (int p = p0; p < p1; p++) {
-        const f32 *r = x + (long)p * C;
-        for (int c = 0; c < C; c++) {
-          f32 t = r[c];
-          if (sub) { t -= sub[c]; t *= t; }
-          part[c] += t;
-        }
+        ST(part + i, wasm_f32x4_add(LD(part + i), t));
       }
     }
-    flush(part, acc, C);
+    fold(part, W, C, acc);
+  }
+  for (int p = groups * G; p < P; p++) {
+    const f32 *r = x + (long)p * C;
+    for (int c = 0; c < C; c++) {
+      f32 t = r[c];
+      if (sub) { t -= sub[c]; t *= t; }
+      acc[c] += (double)t;
+    }
   }
 }
 
-/* BatchNorm backward sums: acc[c] = sum_p dy[p, c], acc2[c] = sum_p dy[p, c] (x[p, c] - mean[c]).
- * part holds 2C floats. */
+/* BatchNorm backward sums: acc[c] = sum_p dy[p, c], acc2[c] = sum_p dy[p, c] (x[p, c] - mean[c]);
+ * mean tiled to W floats; part holds 2W floats. */
 EXPORT("bn_grad_sums")
 void bn_grad_sums(const f32 *dy, const f32 *x, const f32 *mean, int P, int C, double *acc, double *acc2, f32 *part) {
-  f32 *part2 = part + C;
-  for (int c = 0; c < C; c++) { acc[c] = acc2[c] = 0.0; part[c] = part2[c] = 0.0f; }
-  for (int p0 = 0; p0 < P; p0 += BLOCK) {
-    int p1 = p0 + BLOCK < P ? p0 + BLOCK : P;
-    if ((C & 3) == 0) {
-      for (int p = p0; p < p1; p++) {
-        const f32 *d = dy + (long)p * C, *r = x + (long)p * C;
-        for (int c = 0; c < C; c += 4) {
-          v g = LD(d + c);
-          v xc = wasm_f32x4_sub(LD(r + c), LD(mean + c));
-          ST(part + c, wasm_f32x4_add(LD(part + c), g));
-          ST(part2 + c, wasm_f32x4_add(LD(part2 + c), wasm_f32x4_mul(g, xc)));
-        }
-      }
-    } else {
-      for (int p = p0; p < p1; p++) {
-        const f32 *d = dy + (long)p * C, *r = x + (long)p * C;
-        for (int c = 0; c < C; c++) {
-          part[c] += d[c];
-          part2[c] += d[c] * (r[c] - mean[c]);
-        }
+  const int W = tile_w(C), G = W / C, groups = P / G, gb = BLOCK / G;
+  f32 *part2 = part + W;
+  for (int c = 0; c < C; c++) acc[c] = acc2[c] = 0.0;
+  for (int i = 0; i < W; i++) part[i] = part2[i] = 0.0f;
+  for (int g0 = 0; g0 < groups; g0 += gb) {
+    const int g1 = g0 + gb < groups ? g0 + gb : groups;
+    for (int g = g0; g < g1; g++) {
+      const f32 *d = dy + (long)g * W, *r = x + (long)g * W;
+      for (int i = 0; i < W; i += 4) {
+        v gv = LD(d + i);
+        v xc = wasm_f32x4_sub(LD(r + i), LD(mean + i));
+        ST(part + i, wasm_f32x4_add(LD(part + i), gv));
+        ST(part2 + i, wasm_f32x4_add(LD(part2 + i), wasm_f32x4_mul(gv, xc)));
       }
     }
-    flush(part, acc, C);
-    flush(part2, acc2, C);
+    fold(part, W, C, acc);
+    fold(part2, W, C, acc2);
+  }
+  for (int p = groups * G; p < P; p++) {
+    const f32 *d = dy + (long)p * C, *r = x + (long)p * C;
+    for (int c = 0; c < C; c++) {
+      acc[c] += (double)d[c];
+      acc2[c] += (double)(d[c] * (r[c] - mean[c]));
+    }
   }
 }
 
-/* out[p, c] = a[p, c] sa[c] + shift[c]  (+ b[p, c] sb[c] when b != 0). */
+/* out[p, c] = a[p, c] sa[c] + shift[c] (+ b[p, c] sb[c] when b != 0); sa == 0: no scaling
+ * (out = a + shift exactly, a bias add). sa, sb, shift tiled to W floats. */
 EXPORT("chan_affine")
 void chan_affine(const f32 *a, const f32 *sa, const f32 *b, const f32 *sb, const f32 *shift, int P, int C, f32 *out) {
-  if ((C & 3) == 0) {
-    for (int p = 0; p < P; p++) {
-      const f32 *ra = a + (long)p * C;
-      f32 *ro = out + (long)p * C;
-      if (b) {
-        const f32 *rb = b + (long)p * C;
-        for (int c = 0; c < C; c += 4)
-          ST(ro + c, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(LD(ra + c), LD(sa + c)), wasm_f32x4_mul(LD(rb + c), LD(sb + c))), LD(shift + c)));
-      } else {
-        for (int c = 0; c < C; c += 4) ST(ro + c, wasm_f32x4_add(wasm_f32x4_mul(LD(ra + c), LD(sa + c)), LD(shift + c)));
-      }
+  const int W = tile_w(C), G = W / C, groups = P / G;
+  for (int g = 0; g < groups; g++) {
+    const f32 *ra = a + (long)g * W;
+    f32 *ro = out + (long)g * W;
+    if (b) {
+      const f32 *rb = b + (long)g * W;
+      for (int i = 0; i < W; i += 4)
+        ST(ro + i, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(LD(ra + i), LD(sa + i)), wasm_f32x4_mul(LD(rb + i), LD(sb + i))), LD(shift + i)));
+    } else if (sa) {
+      for (int i = 0; i < W; i += 4) ST(ro + i, wasm_f32x4_add(wasm_f32x4_mul(LD(ra + i), LD(sa + i)), LD(shift + i)));
+    } else {
+      for (int i = 0; i < W; i += 4) ST(ro + i, wasm_f32x4_add(LD(ra + i), LD(shift + i)));
     }
-  } else {
-    for (int p = 0; p < P; p++) {
-      const f32 *ra = a + (long)p * C;
-      f32 *ro = out + (long)p * C;
-      if (b) {
-        const f32 *rb = b + (long)p * C;
-        for (int c = 0; c < C; c++) ro[c] = ra[c] * sa[c] + rb[c] * sb[c] + shift[c];
-      } else {
-        for (int c = 0; c < C; c++) ro[c] = ra[c] * sa[c] + shift[c];
-      }
+  }
+  for (int p = groups * G; p < P; p++) {
+    const f32 *ra = a + (long)p * C;
+    f32 *ro = out + (long)p * C;
+    for (int c = 0; c < C; c++) {
+      if (b) ro[c] = ra[c] * sa[c] + b[(long)p * C + c] * sb[c] + shift[c];
+      else if (sa) ro[c] = ra[c] * sa[c] + shift[c];
+      else ro[c] = ra[c] + shift[c];
     }
   }
 }
@@ -535,7 +607,7 @@ void prelu_grad(const f32 *dy, const f32 *x, const f32 *alpha, int P, int C, f32
         }
       }
     }
-    flush(part, acc, C);
+    fold(part, C, C, acc);
   }
 }
 
@@ -561,16 +633,6 @@ static void pack_b(const f32 *B, int transB, int K, int N, f32 *bp) {
         for (int jj = 0; jj < 8; jj++) dst[k * 8 + jj] = jj < w ? (transB ? B[(long)(j0 + jj) * K + k] : B[(long)k * N + j0 + jj]) : 0.0f;
     }
   }
-}
-
-static inline void store_n(f32 *o, v x, int n) {
-  if (n >= 4) {
-    ST(o, x);
-    return;
-  }
-  if (n > 0) o[0] = wasm_f32x4_extract_lane(x, 0);
-  if (n > 1) o[1] = wasm_f32x4_extract_lane(x, 1);
-  if (n > 2) o[2] = wasm_f32x4_extract_lane(x, 2);
 }
 
 static inline void store_row8(f32 *o, v lo, v hi, int w) {
@@ -631,14 +693,39 @@ void matmul(const f32 *a, int aStride, int ars, int acs, const f32 *b, int bStri
   }
 }
 
-/* x[r, j] = act(x[r, j] + bias[j]) over R rows of N (bias may be 0; act: 0 linear, 1 relu). */
+/* x[r, j] = act(x[r, j] + bias[j]) over R rows of N (bias may be 0; act: 0 linear, 1 relu).
+ * ReLU as tfjs-wasm's: t > 0 ? t : 0. */
 EXPORT("bias_act")
 void bias_act(f32 *x, int R, int N, const f32 *bias, int relu) {
+  const int N4 = N & ~3;
   for (int r = 0; r < R; r++) {
     f32 *row = x + (long)r * N;
-    for (int j = 0; j < N; j++) {
+    int j = 0;
+    for (; j < N4; j += 4) {
+      v t = LD(row + j);
+      if (bias) t = wasm_f32x4_add(t, LD(bias + j));
+      if (relu) t = wasm_v128_and(t, wasm_f32x4_gt(t, ZERO));
+      ST(row + j, t);
+    }
+    for (; j < N; j++) {
       f32 t = row[j] + (bias ? bias[j] : 0.0f);
       row[j] = relu && !(t > 0.0f) ? 0.0f : t;
     }
+  }
+}
+
+/* ReLU gradient over n elements, as tfjs-core's dy * step(x): dy where x > 0,
+ * dy * 0 elsewhere (a signed zero), NaN where x is NaN. */
+EXPORT("relu_grad")
+void relu_grad(const f32 *dy, const f32 *x, f32 *dx, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v g = LD(dy + i), xv = LD(x + i);
+    v r = wasm_v128_bitselect(g, wasm_f32x4_mul(g, ZERO), wasm_f32x4_gt(xv, ZERO));
+    ST(dx + i, wasm_v128_bitselect(xv, r, wasm_f32x4_ne(xv, xv)));
+  }
+  for (; i < n; i++) {
+    f32 xv = x[i];
+    dx[i] = xv != xv ? xv : xv > 0.0f ? dy[i] : dy[i] * 0.0f;
   }
 }
