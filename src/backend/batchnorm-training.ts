@@ -21,7 +21,8 @@
  * {@link registerFusedBatchNormTraining} patches the layer's `call` so that,
  * in training with channels-last normalisation, it uses this op; the
  * moving-average update is tfjs-layers' own formula
- * (`moving -= (moving - batchStat) * (1 - momentum)`, biased variance).
+ * (`moving -= (moving - batchStat) * (1 - momentum)`, biased variance; one
+ * kernel for both statistics on wasm, bit-identical).
  * Inference and every other configuration keep the original code. The values
  * are the same up to float rounding; only the number of kernels differs.
  *
@@ -29,7 +30,7 @@
  * one kernel each (./native-batchnorm: three and two passes over x).
  */
 import * as tf from '@tensorflow/tfjs';
-import { BN_TRAIN_GRAD_KERNEL, BN_TRAIN_KERNEL, nativeBatchNormAvailable } from './native-batchnorm';
+import { BN_MOVING_STATS_KERNEL, BN_TRAIN_GRAD_KERNEL, BN_TRAIN_KERNEL, nativeBatchNormAvailable } from './native-batchnorm';
 
 /** Result of {@link batchNormTraining}. */
 export interface BatchNormTrainingResult {
@@ -117,6 +118,8 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor | null, beta: t
 }
 
 /** The fields of tfjs-layers' BatchNormalization instance the patch reads. */
+type LayerVariableLike = { read(): tf.Tensor; write(v: tf.Tensor): void };
+
 interface BatchNormLayerLike {
   axis: number;
   momentum: number;
@@ -125,8 +128,32 @@ interface BatchNormLayerLike {
   scale: boolean;
   gamma?: { read(): tf.Tensor } | null;
   beta?: { read(): tf.Tensor } | null;
-  movingMean: { read(): tf.Tensor; write(v: tf.Tensor): void };
-  movingVariance: { read(): tf.Tensor; write(v: tf.Tensor): void };
+  movingMean: LayerVariableLike;
+  movingVariance: LayerVariableLike;
+}
+
+/**
+ * tfjs-layers' moving averages `s -= (s - batchStat) * decay` for the mean and
+ * variance: one kernel on wasm (same bits, see ./native-batchnorm), the three
+ * tensor ops per statistic elsewhere.
+ */
+function updateMovingStats(movingMean: LayerVariableLike, movingVariance: LayerVariableLike, mean: tf.Tensor, variance: tf.Tensor, decay: number): void {
+  tf.tidy(() => {
+    if (tf.getBackend() === 'wasm' && tf.getKernel(BN_MOVING_STATS_KERNEL, 'wasm')) {
+      const [m, v] = tf.engine().runKernel(
+        BN_MOVING_STATS_KERNEL,
+        { movingMean: movingMean.read(), movingVariance: movingVariance.read(), mean, variance },
+        { decay } as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor[];
+      movingMean.write(m);
+      movingVariance.write(v);
+      return;
+    }
+    for (const [s, stat] of [[movingMean, mean], [movingVariance, variance]] as const) {
+      const orig = s.read();
+      s.write(tf.sub(orig, tf.mul(tf.sub(orig, stat), decay)));
+    }
+  });
 }
 
 type CallFn = (this: BatchNormLayerLike, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
@@ -156,12 +183,7 @@ export function registerFusedBatchNormTraining(): boolean {
       const beta = this.center && this.beta ? this.beta.read() : null;
       const { y, mean, variance } = batchNormTraining(input, gamma, beta, this.epsilon);
       const decay = 1 - this.momentum;
-      for (const [v, stat] of [[this.movingMean, mean], [this.movingVariance, variance]] as const) {
-        tf.tidy(() => {
-          const orig = v.read();
-          v.write(tf.sub(orig, tf.mul(tf.sub(orig, stat), decay)));
-        });
-      }
+      updateMovingStats(this.movingMean, this.movingVariance, mean, variance, decay);
       tf.dispose([mean, variance]);
       return y;
     });

@@ -28,6 +28,8 @@ import type { KernelArgs, WasmBackendLike } from './wasm-util';
 /** Kernel names registered for 'wasm'. */
 export const BN_TRAIN_KERNEL = 'MedflBatchNormTrain';
 export const BN_TRAIN_GRAD_KERNEL = 'MedflBatchNormTrainGrad';
+/** Moving-average update of both BatchNorm statistics in one kernel (no tape node saves anything). */
+export const BN_MOVING_STATS_KERNEL = 'MedflBatchNormMovingStats';
 
 interface Heap {
   f32(info: tf.TensorInfo): Float32Array;
@@ -152,13 +154,40 @@ function bnTrainGradWasm(args: KernelArgs): tf.TensorInfo[] {
   return [dx, dgamma, dbeta];
 }
 
-/** Register the two kernels for 'wasm' (idempotent). */
+/**
+ * Inputs `movingMean`, `movingVariance`, `mean`, `variance` [C]; attr `decay`.
+ * Outputs `[m', v']` with tfjs-layers' update `s' = s - (s - batch) decay`,
+ * float32-rounded after each operation exactly as the three tensor ops would
+ * (`sub`, `mul` by the float32 scalar `decay`, `sub`): the same bits, one
+ * kernel call instead of six per layer (and no tape node with saved inputs
+ * when it runs inside a gradient tape).
+ */
+function bnMovingStatsWasm(args: KernelArgs): tf.TensorInfo[] {
+  const backend = args.backend as WasmBackendLike;
+  const { movingMean, movingVariance, mean, variance } = args.inputs;
+  const d = Math.fround(Number(args.attrs?.decay));
+  const fr = Math.fround;
+  const outs = [[movingMean, mean], [movingVariance, variance]].map(([s, b]) => {
+    const o = backend.makeOutput([...s.shape], 'float32');
+    const sv = backend.typedArrayFromHeap(s) as Float32Array;
+    const bv = backend.typedArrayFromHeap(b) as Float32Array;
+    const ov = backend.typedArrayFromHeap(o) as Float32Array;
+    for (let i = 0; i < ov.length; i++) ov[i] = fr(sv[i] - fr(fr(sv[i] - bv[i]) * d));
+    return o;
+  });
+  return outs;
+}
+
+/** Register the kernels for 'wasm' (idempotent). */
 export function registerNativeBatchNormKernels(): void {
   if (!tf.getKernel(BN_TRAIN_KERNEL, 'wasm')) {
     tf.registerKernel({ kernelName: BN_TRAIN_KERNEL, backendName: 'wasm', kernelFunc: bnTrainWasm as unknown as tf.KernelFunc });
   }
   if (!tf.getKernel(BN_TRAIN_GRAD_KERNEL, 'wasm')) {
     tf.registerKernel({ kernelName: BN_TRAIN_GRAD_KERNEL, backendName: 'wasm', kernelFunc: bnTrainGradWasm as unknown as tf.KernelFunc });
+  }
+  if (!tf.getKernel(BN_MOVING_STATS_KERNEL, 'wasm')) {
+    tf.registerKernel({ kernelName: BN_MOVING_STATS_KERNEL, backendName: 'wasm', kernelFunc: bnMovingStatsWasm as unknown as tf.KernelFunc });
   }
 }
 

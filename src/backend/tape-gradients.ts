@@ -23,7 +23,7 @@ interface TapeTensor {
   dtype: string;
   dispose(): void;
 }
-interface TapeNode {
+export interface TapeNode {
   id: number;
   kernelName: string;
   inputs: Record<string, TapeTensor>;

@@ -34,7 +34,7 @@
  * Also registered: `MedflBatchNormTrain` / `MedflBatchNormTrainGrad`
  * (./native-batchnorm), `MedflPreluGrad` and `MedflReluGrad` with the `Prelu`
  * and `Relu` gradients routed through them on wasm (./native-prelu,
- * ./native-relu).
+ * ./native-relu), and `MedflGelu` / `MedflGeluGrad` (./native-gelu).
  *
  * Intermediates created here are released with `backend.disposeData`.
  * All kernels are float32 NHWC only and say so when given anything else.
@@ -48,6 +48,7 @@ import { nativeKernels } from './native';
 import { registerNativePreluGradient } from './native-prelu';
 import { registerNativeReluGradient } from './native-relu';
 import { makeAddWasm } from './native-bias';
+import { registerNativeGeluKernels } from './native-gelu';
 import { makeBatchMatMulWasm, makeFusedMatMulWasm } from './native-matmul';
 import { makeSumWasm } from './native-reduce';
 import { registerNativeBatchNormKernels } from './native-batchnorm';
@@ -266,6 +267,7 @@ export function registerWasmGradientKernels(): string[] {
   registerNativeBatchNormKernels();
   registerNativePreluGradient();
   registerNativeReluGradient();
+  registerNativeGeluKernels();
   for (const name of WASM_GRADIENT_KERNELS) {
     if (tf.getKernel(name, 'wasm')) continue;
     install(name, KERNELS[name]);

@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, batchNormTraining } from '../../src/backend';
 import { createRng, randomValues, relErr, onBackend } from './helpers';
+import { BN_MOVING_STATS_KERNEL } from '../../src/backend/native-batchnorm';
 
 const EPS = 1e-5;
 
@@ -115,6 +116,21 @@ test('BatchNormalization layer in training: patched path = reference values, gra
     layer.dispose();
   }
   await tf.setBackend('wasm');
+});
+
+test('moving-statistics kernel (wasm) gives the bits of the three tensor ops it replaces', () => {
+  const rng = createRng(33);
+  for (const C of [1, 3, 8, 13]) {
+    const [s, b, s2, b2] = [0, 1, 2, 3].map(() => randomValues(rng, C).map((v) => 3 * v));
+    for (const decay of [0.1, 1 - 0.99, 0.01]) {
+      const [m, v] = tf.tidy(() => (tf.engine().runKernel(BN_MOVING_STATS_KERNEL, {
+        movingMean: tf.tensor1d(s), movingVariance: tf.tensor1d(s2), mean: tf.tensor1d(b), variance: tf.tensor1d(b2),
+      }, { decay } as unknown as tf.NamedAttrMap) as tf.Tensor[]).map((t) => Array.from(t.dataSync())));
+      const ops = (a: Float32Array, c: Float32Array) => tf.tidy(() => Array.from(tf.sub(tf.tensor1d(a), tf.mul(tf.sub(tf.tensor1d(a), tf.tensor1d(c)), decay)).dataSync()));
+      assert.equal(m, ops(s, b), `mean C=${C} decay=${decay}`);
+      assert.equal(v, ops(s2, b2), `variance C=${C} decay=${decay}`);
+    }
+  }
 });
 
 test('BatchNormalization layer: inference and non-last-axis training keep working', () => {

@@ -16,6 +16,7 @@ import { nativeKernels, setNativeKernelsEnabled } from '../../src/backend/native
 import { KERNELS_SOURCE_SHA256 } from '../../src/backend/native/kernels-wasm';
 import { BN_TRAIN_GRAD_KERNEL, BN_TRAIN_KERNEL } from '../../src/backend/native-batchnorm';
 import { nativeConv2D, setNativeConvForward } from '../../src/backend/native-conv';
+import { geluNative, nativeGeluAvailable } from '../../src/backend/native-gelu';
 import { convInfoFromAttrs, type WasmBackendLike } from '../../src/backend/wasm-util';
 import { createRng, onBackend, randomValues, relErr } from './helpers';
 
@@ -467,6 +468,32 @@ test('per-channel bias Add (native, any C) equals the CPU backend bit for bit; o
   assert.equal(other, [11, 12, 13, 24, 25, 26]);
   const ints = tf.tidy(() => Array.from(tf.add(tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32'), tf.tensor1d([5, 6], 'int32')).dataSync()));
   assert.equal(ints, [6, 8, 8, 10]);
+});
+
+test('native GELU forward and gradient match the composed exact GELU (x/2 (1 + erf(x/sqrt2))) on the CPU backend', async () => {
+  const rng = createRng(25);
+  const x = Float32Array.from(randomValues(rng, 1023), (v) => 6 * v);
+  x.set([0, -0, 1e-8, -1e-8, 9, -9, 30, -30, 100, -100], 0);
+  const dy = randomValues(rng, x.length);
+  const composed = (): tf.Tensor[] => {
+    const f = (t: tf.Tensor) => tf.mul(tf.mul(t, 0.5), tf.add(1, tf.erf(tf.mul(t, Math.SQRT1_2))));
+    const xt = tf.tensor1d(x);
+    return [f(xt), tf.grad((t: tf.Tensor) => tf.sum(tf.mul(f(t), tf.tensor1d(dy))))(xt)];
+  };
+  const [yc, gc] = await onBackend('cpu', composed);
+  await tf.setBackend('wasm');
+  assert.ok(nativeGeluAvailable());
+  const [yn, gn] = tf.tidy(() => {
+    const xt = tf.tensor1d(x);
+    return [geluNative(xt).dataSync().slice(), tf.grad((t: tf.Tensor) => tf.sum(tf.mul(geluNative(t), tf.tensor1d(dy))))(xt).dataSync().slice()];
+  });
+  for (let i = 0; i < x.length; i++) {
+    assert.ok(Math.abs(yn[i] - yc[i]) <= 1e-6 * (1 + Math.abs(yc[i])), `gelu(${x[i]}): native ${yn[i]} vs ${yc[i]}`);
+    assert.ok(Math.abs(gn[i] - gc[i]) <= 2e-6 * (1 + Math.abs(gc[i])), `gelu'(${x[i]}) dy=${dy[i]}: native ${gn[i]} vs ${gc[i]}`);
+  }
+  assert.is(yn[0], 0);
+  assert.is(yn[8], 100);
+  assert.ok(Math.abs(yn[9]) < 1e-30, 'gelu(-100) = -0 / tiny');
 });
 
 test('Identity on wasm shares the heap data: clones outlive their source, no copy, no leak', () => {

@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
-import { filterTapeXToY, installLinearTapeFilter, uninstallLinearTapeFilter } from '../../src/backend/tape-gradients';
+import { filterTapeXToY, installLinearTapeFilter, uninstallLinearTapeFilter, type TapeNode } from '../../src/backend/tape-gradients';
 import { createModel } from '../../src/models/registry';
 
 test.before(async () => {
@@ -77,7 +77,7 @@ test('edge cases: a variable y does not depend on, inputs not from xs, second-or
 
 test('filterTapeXToY keeps exactly the nodes on an x -> y path and prunes inputs not from x', () => {
   const t = (id: number) => ({ id, shape: [1], dtype: 'float32', dispose: () => {} });
-  const tape = [
+  const tape: TapeNode[] = [
     { id: 1, kernelName: 'A', inputs: { x: t(1), k: t(9) }, outputs: [t(2)] }, // from x, leads to y
     { id: 2, kernelName: 'B', inputs: { x: t(9) }, outputs: [t(3)] }, // not from x
     { id: 3, kernelName: 'C', inputs: { a: t(2), b: t(3) }, outputs: [t(4)] }, // y

@@ -45,6 +45,10 @@ export interface NativeKernels {
     batch: number, M: number, K: number, N: number): void;
   /** x[r, j] = act(x[r, j] + bias[j]) (bias 0: none; relu 1: ReLU). */
   bias_act(x: number, R: number, N: number, bias: number, relu: number): void;
+  /** Exact GELU y = 0.5 x (1 + erf(x / sqrt 2)) over n floats (tfjs' erf approximation). */
+  gelu_fwd(x: number, y: number, n: number): void;
+  /** GELU gradient dx = dy (Phi(x) + x phi(x)) over n floats. */
+  gelu_bwd(dy: number, x: number, dx: number, n: number): void;
   /** ReLU gradient over n floats: dx = dy where x > 0, dy * 0 elsewhere, NaN where x is NaN. */
   relu_grad(dy: number, x: number, dx: number, n: number): void;
   /** Per-channel sums of x[P,C] (or of (x - sub)^2, sub tiled) into float64 acc[C]; part: {@link tileWidth}(C) float32 scratch. */

@@ -729,3 +729,80 @@ void relu_grad(const f32 *dy, const f32 *x, f32 *dx, int n) {
     dx[i] = xv != xv ? xv : xv > 0.0f ? dy[i] : dy[i] * 0.0f;
   }
 }
+
+/* ------------------------------------------------------------------------ */
+/* Exact GELU x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) and its derivative,
+ * elementwise over n floats, 4-wide. erf is tfjs' own (Abramowitz & Stegun
+ * 7.1.26, |error| < 1.5e-7, the formula of tfjs' Erf kernels); exp is a
+ * Cephes-style expf (Cody-Waite reduction, degree-5 polynomial, ~1 ulp).
+ * The derivative is the analytic Phi(x) + x phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi),
+ * as tfjs' Erf gradient (exact exp) gives. */
+
+#define SPL(c) wasm_f32x4_splat(c)
+
+static inline v v_exp(v x) {
+  x = wasm_f32x4_min(wasm_f32x4_max(x, SPL(-87.3f)), SPL(88.3f));
+  v fx = wasm_f32x4_nearest(wasm_f32x4_mul(x, SPL(1.44269504088896341f)));
+  v r = wasm_f32x4_sub(x, wasm_f32x4_mul(fx, SPL(0.693359375f)));
+  r = wasm_f32x4_add(r, wasm_f32x4_mul(fx, SPL(2.12194440e-4f)));
+  v y = SPL(1.9875691500e-4f);
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, r), SPL(1.3981999507e-3f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, r), SPL(8.3334519073e-3f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, r), SPL(4.1665795894e-2f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, r), SPL(1.6666665459e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, r), SPL(5.0000001201e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(y, r), r), r), SPL(1.0f));
+  v n = wasm_i32x4_trunc_sat_f32x4(fx);
+  v scale = wasm_i32x4_shl(wasm_i32x4_add(n, wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(y, scale);
+}
+
+/* erf(z) by A&S 7.1.26 (tfjs' ERF_P, ERF_A1..A5). */
+static inline v v_erf(v z) {
+  v az = wasm_f32x4_abs(z);
+  v t = wasm_f32x4_div(SPL(1.0f), wasm_f32x4_add(SPL(1.0f), wasm_f32x4_mul(SPL(0.3275911f), az)));
+  v p = SPL(1.061405429f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), SPL(-1.453152027f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), SPL(1.421413741f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), SPL(-0.284496736f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), SPL(0.254829592f));
+  p = wasm_f32x4_mul(p, t);
+  v y = wasm_f32x4_sub(SPL(1.0f), wasm_f32x4_mul(p, v_exp(wasm_f32x4_neg(wasm_f32x4_mul(az, az)))));
+  /* sign(z) y; erf(0) = 0 exactly (y is 0 there up to rounding: force it as tfjs' sign(0) = 0 does) */
+  v signbit = wasm_v128_and(z, wasm_i32x4_splat((int)0x80000000));
+  y = wasm_v128_or(y, signbit);
+  return wasm_v128_andnot(y, wasm_f32x4_eq(z, SPL(0.0f)));
+}
+
+/* Load / store n < 4 trailing floats through a zero-padded vector. */
+static inline v load_n(const f32 *p, int n) {
+  v t = ZERO;
+  t = wasm_f32x4_replace_lane(t, 0, p[0]);
+  if (n > 1) t = wasm_f32x4_replace_lane(t, 1, p[1]);
+  if (n > 2) t = wasm_f32x4_replace_lane(t, 2, p[2]);
+  return t;
+}
+
+EXPORT("gelu_fwd")
+void gelu_fwd(const f32 *x, f32 *y, int n) {
+  int i = 0;
+  for (; i < n; i += 4) {
+    const int m = n - i < 4 ? n - i : 4;
+    v xv = m == 4 ? LD(x + i) : load_n(x + i, m);
+    v e = v_erf(wasm_f32x4_mul(xv, SPL(0.70710678118654752f)));
+    store_n(y + i, wasm_f32x4_mul(wasm_f32x4_mul(xv, SPL(0.5f)), wasm_f32x4_add(SPL(1.0f), e)), m);
+  }
+}
+
+EXPORT("gelu_bwd")
+void gelu_bwd(const f32 *dy, const f32 *x, f32 *dx, int n) {
+  int i = 0;
+  for (; i < n; i += 4) {
+    const int m = n - i < 4 ? n - i : 4;
+    v xv = m == 4 ? LD(x + i) : load_n(x + i, m);
+    v g = m == 4 ? LD(dy + i) : load_n(dy + i, m);
+    v cdf = wasm_f32x4_mul(SPL(0.5f), wasm_f32x4_add(SPL(1.0f), v_erf(wasm_f32x4_mul(xv, SPL(0.70710678118654752f)))));
+    v pdf = wasm_f32x4_mul(v_exp(wasm_f32x4_mul(wasm_f32x4_mul(xv, xv), SPL(-0.5f))), SPL(0.39894228040143268f));
+    store_n(dx + i, wasm_f32x4_mul(g, wasm_f32x4_add(cdf, wasm_f32x4_mul(xv, pdf))), m);
+  }
+}

@@ -24,7 +24,6 @@ import {
   linear,
   matMulFast,
   serializeInit,
-  swapLastAxes,
 } from './ops';
 import type { LayerArgs } from './patch';
 
@@ -288,7 +287,7 @@ export function windowAttention(windows: tf.Tensor, p: WindowAttentionParams): t
   const qkv = linear(windows, p.qkvKernel, p.qkvBias);
   const split = tf.transpose(tf.reshape(qkv, [bw, n, 3 * heads, d]), [0, 2, 1, 3]);
   const [q, k, v] = tf.split(split, 3, 1);
-  let attn = matMulFast(tf.mul(q, d ** -0.5), swapLastAxes(k)); // [bw, heads, n, n]
+  let attn = matMulFast(tf.mul(q, d ** -0.5), k, true); // q k^T: [bw, heads, n, n]
   const t = (2 * p.m - 1) * (2 * p.m - 1);
   const oneHotT = tf.tensor2d(p.oneHotT, [t, n * n]);
   const bias = tf.reshape(matMulFast(tf.transpose(p.biasTable), oneHotT), [heads, n, n]);

@@ -5,6 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Initializer } from '../init';
+import { geluNative, nativeGeluAvailable } from '../../../backend/native-gelu';
+import { nativeKernels } from '../../../backend/native';
 
 /** PyTorch's `nn.LayerNorm` epsilon (tfjs' layerNormalization defaults to 1e-3). */
 export const LAYER_NORM_EPSILON = 1e-5;
@@ -39,7 +41,7 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsil
   return tf.tidy(() => op(x, gamma, beta));
 }
 
-/** Swap the last two axes (explicit transpose: the wasm backend's transposed matMul is ~10x slower). */
+/** Swap the last two axes (explicit transpose: tfjs-wasm's own transposed matMul is ~10x slower). */
 export function swapLastAxes(t: tf.Tensor): tf.Tensor {
   const perm = t.shape.map((_, i) => i);
   perm[t.rank - 2] = t.rank - 1;
@@ -48,34 +50,58 @@ export function swapLastAxes(t: tf.Tensor): tf.Tensor {
 }
 
 /**
- * `a @ b` for same-rank, same-batch `a [..., m, k]`, `b [..., k, n]` whose
- * gradient uses explicit transposes (`dy @ b^T`, `a^T @ dy`) instead of the
- * transposed-matMul flags of tfjs' default gradient, which the wasm backend
- * runs an order of magnitude slower. Same values as `tf.matMul(a, b)`.
+ * Whether transposed matrix products can be left to the matMul flags: on the
+ * wasm backend with medfl's native kernels (./backend/native-matmul reads
+ * either operand transposed in place, as fast as untransposed), and on
+ * tfjs-node. tfjs-wasm's own and the CPU backend's transposed paths are an
+ * order of magnitude slower: there an explicit transpose goes first.
  */
-export const matMulFast = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+function transposedMatMulIsFast(): boolean {
+  const b = tf.getBackend();
+  return b === 'tensorflow' || (b === 'wasm' && nativeKernels(tf.backend()) !== null);
+}
+
+/** `a^T b` (`ta`) / `a b^T` (`tb`) of same-batch matrices, by flags or explicit transposes (see {@link transposedMatMulIsFast}). */
+function matMulT(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): tf.Tensor {
+  if (transposedMatMulIsFast()) return tf.matMul(a, b, ta, tb);
+  return tf.matMul(ta ? swapLastAxes(a) : a, tb ? swapLastAxes(b) : b);
+}
+
+/**
+ * `a @ b` (or `a @ b^T` with `transposeB`) for same-rank, same-batch
+ * `a [..., m, k]`, `b [..., k, n]` (`[..., n, k]`), whose gradient avoids slow
+ * transposed products (see {@link matMulT}). Same values as `tf.matMul`.
+ */
+export function matMulFast(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.Tensor {
+  return transposeB ? matMulNTOp(a, b) : matMulOp(a, b);
+}
+
+const matMulOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
   save([a, b]);
   return {
     value: tf.matMul(a, b),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-      tf.matMul(dy, swapLastAxes(saved[1])),
-      tf.matMul(swapLastAxes(saved[0]), dy),
-    ],
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [matMulT(dy, saved[1], false, true), matMulT(saved[0], dy, true, false)],
   };
 }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
-/** `x [m, k] @ w [k, n] + b [n]` with the explicit-transpose gradient of {@link matMulFast}. */
+/** `a @ b^T`: d a = dy b, d b = dy^T a. */
+const matMulNTOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: matMulT(a, b, false, true),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.matMul(dy, saved[1]), matMulT(dy, saved[0], true, false)],
+  };
+}) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+/** `x [m, k] @ w [k, n] + b [n]` with the gradient of {@link matMulFast}. */
 const matMulBiasFast = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
   save([x, w]);
   return {
     value: tf.fused.matMul({ a: x, b: w, bias: b }),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-      tf.matMul(dy as tf.Tensor2D, tf.transpose(saved[1]) as tf.Tensor2D),
-      tf.matMul(tf.transpose(saved[0]) as tf.Tensor2D, dy as tf.Tensor2D),
-      tf.sum(dy, 0),
-    ],
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [matMulT(dy, saved[1], false, true), matMulT(saved[0], dy, true, false), tf.sum(dy, 0)],
   };
 }) as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
@@ -95,6 +121,8 @@ export function linear(x: tf.Tensor, kernel: tf.Tensor, bias?: tf.Tensor): tf.Te
 
 /** Exact GELU `x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))` (PyTorch `nn.GELU()` default). */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  // On wasm: one native kernel each way (./backend/native-gelu), same formula and erf.
+  if (x.dtype === 'float32' && nativeGeluAvailable()) return geluNative(x);
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
 }
 
