@@ -125,7 +125,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   bench: {
-    summary: 'benchmark every architecture (train/infer img/s, memory) and the PyTorch ratio: [--models a,b] [--size 128] [--batch 8] [--width W] [--repeats 5] [--warmup 2] [--no-torch] [--json FILE]',
+    summary: 'benchmark every architecture (train/infer img/s, memory) and the PyTorch ratio: [--models a,b] [--size 128] [--batch 8] [--width W] [--repeats 5] [--warmup 3] [--no-torch] [--json FILE]',
     async run(argv) {
       const { values } = parseArgs({
         args: argv,

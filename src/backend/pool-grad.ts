@@ -5,10 +5,14 @@
  * (window, channel) scans only until the first entry equal to the pooled
  * maximum; windows holding NaN fall back to the CPU backend's comparison
  * loop. tfjs-wasm's own C++ kernel is several times slower on the
- * 2x2/stride-2 pools of U-Net style encoders.
+ * 2x2/stride-2 pools of U-Net style encoders. With medfl's native kernels the
+ * same routing runs 4 channels at a time (`max_pool_grad`, ./native): 5x5
+ * stride-1 pools (RefineNet's chained residual pooling) cost ~5 ms per call
+ * in the JS loop.
  * Shapes: input `[N, H, W, C]`, dy `[N, OH, OW, C]` -> dx `[N, H, W, C]`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { heapPtr, nativeKernels } from './native';
 import { f32, type KernelArgs, type WasmBackendLike } from './wasm-util';
 
 /** `MaxPoolGrad` for 'wasm' (float32). */
@@ -27,11 +31,22 @@ export function maxPoolGradWasm(args: KernelArgs): tf.TensorInfo {
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = pi;
   const KH = pi.effectiveFilterHeight;
   const KW = pi.effectiveFilterWidth;
+  const pooled = args.inputs.output;
+  const pooledOk = pooled != null && pooled.shape.length === 4 && pooled.shape.every((d, i) => d === dy.shape[i]);
+  const k = pooledOk && input.dtype === 'float32' && dy.dtype === 'float32' ? nativeKernels(backend) : null;
+  if (k) {
+    const out = backend.makeOutput([...input.shape], 'float32');
+    const missing = k.max_pool_grad(
+      heapPtr(backend, input), heapPtr(backend, pooled!), heapPtr(backend, dy), N, H, W, C, OH, OW, KH, KW,
+      pi.strideHeight, pi.strideWidth, pi.padInfo.top, pi.padInfo.left, heapPtr(backend, out),
+    );
+    if (missing === 0) return out;
+    backend.disposeData(out.dataId); // NaN windows: the loop below resolves them as the CPU backend does
+  }
   const acc = new Float32Array(N * H * W * C);
   const x = f32(backend, input);
   const g = f32(backend, dy);
-  const pooled = args.inputs.output;
-  const y = pooled && pooled.shape.length === 4 && pooled.shape.every((d, i) => d === dy.shape[i]) ? f32(backend, pooled) : null;
+  const y = pooledOk ? f32(backend, pooled!) : null;
   const best = new Float32Array(C);
   const pos = new Int32Array(C);
   for (let n = 0; n < N; n++) {

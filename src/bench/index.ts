@@ -211,7 +211,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
   const out = options.out ?? ((s: string) => console.log(s));
   const size = options.size ?? 128;
   const batch = options.batch ?? 8;
-  const warmup = options.warmup ?? 2;
+  const warmup = options.warmup ?? 3;
   const repeats = options.repeats ?? 5;
   if (!Number.isInteger(size) || size < 1) throw new Error(`runBench: size must be a positive integer, got ${size}`);
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`runBench: batch must be a positive integer, got ${batch}`);

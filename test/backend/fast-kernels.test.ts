@@ -165,7 +165,7 @@ test('MaxPoolGrad on wasm matches CPU (30 random pools: sizes 1..3, strides 1..3
     const N = rng.intBetween(1, 2);
     const H = rng.intBetween(2, 9);
     const W = rng.intBetween(2, 9);
-    const C = rng.intBetween(1, 5);
+    const C = rng.choice([1, 2, 3, 4, 5, 8, 11]);
     const k = rng.intBetween(1, 3);
     const s = rng.intBetween(1, 3);
     const pad = rng.choice(['same', 'valid'] as const);
@@ -193,6 +193,21 @@ test('MaxPoolGrad sends the gradient to the first maximum of a window (hand fixt
     return [tf.grad((a: tf.Tensor) => tf.mul(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid'), 3).sum())(x)];
   });
   assert.equal(Array.from(dx), [3, 0, 0, 0]);
+});
+
+test('MaxPoolGrad with many ties, 8 and 13 channels (native 4-wide path + tail): exactly the CPU backend', async () => {
+  const rng = createRng(32);
+  for (const C of [8, 13]) {
+    const xv = Float32Array.from({ length: 2 * 9 * 9 * C }, () => Math.round(rng.uniform(0, 3)));
+    const run = () => {
+      const x = tf.tensor4d(xv, [2, 9, 9, C]);
+      return [tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, 5, 1, 'same'), tf.range(1, 2 * 9 * 9 * C + 1).reshape([2, 9, 9, C]))))(x)];
+    };
+    const cpu = await onBackend('cpu', run);
+    const wasm = await onBackend('wasm', run);
+    assert.equal(Array.from(wasm[0]), Array.from(cpu[0]), `C=${C}`);
+  }
+  await tf.setBackend('wasm');
 });
 
 test('MaxPoolGrad with ties, NaN and a 5x5 stride-1 pool matches CPU', async () => {

@@ -45,6 +45,9 @@ export interface NativeKernels {
     batch: number, M: number, K: number, N: number): void;
   /** x[r, j] = act(x[r, j] + bias[j]) (bias 0: none; relu 1: ReLU). */
   bias_act(x: number, R: number, N: number, bias: number, relu: number): void;
+  /** Max-pool gradient into dx (zeroed first) routed to the first window entry equal to the pooled y; returns the (window, channel) pairs with none (NaN). */
+  max_pool_grad(x: number, y: number, dy: number, N: number, H: number, W: number, C: number, OH: number, OW: number, KH: number, KW: number,
+    sh: number, sw: number, pt: number, pl: number, dx: number): number;
   /** Exact GELU y = 0.5 x (1 + erf(x / sqrt 2)) over n floats (tfjs' erf approximation). */
   gelu_fwd(x: number, y: number, n: number): void;
   /** GELU gradient dx = dy (Phi(x) + x phi(x)) over n floats. */

@@ -806,3 +806,59 @@ void gelu_bwd(const f32 *dy, const f32 *x, f32 *dx, int n) {
     store_n(dx + i, wasm_f32x4_mul(g, wasm_f32x4_add(cdf, wasm_f32x4_mul(xv, pdf))), m);
   }
 }
+
+/* ------------------------------------------------------------------------ */
+/* Max-pool gradient: dx[N,H,W,C] (zeroed here) gets each dy[n,oh,ow,c] at the
+ * first entry (row-major window order) of its window equal to the pooled
+ * maximum y[n,oh,ow,c] (the forward output), as tfjs' CPU backend routes it.
+ * Windows start at (oh*sh - pt, ow*sw - pl), KH x KW, clipped to the input.
+ * Returns the number of (window, channel) pairs with no such entry (NaN
+ * windows): the caller then recomputes with the CPU backend's comparison. */
+EXPORT("max_pool_grad")
+int max_pool_grad(const f32 *x, const f32 *y, const f32 *dy, int N, int H, int W, int C, int OH, int OW, int KH, int KW, int sh, int sw,
+                  int pt, int pl, f32 *dx) {
+  __builtin_memset(dx, 0, (unsigned long)N * H * W * C * sizeof(f32));
+  const int C4 = C & ~3;
+  int missing = 0;
+  for (int n = 0; n < N; n++)
+    for (int oh = 0; oh < OH; oh++) {
+      const int h0 = oh * sh - pt;
+      const int hLo = h0 < 0 ? 0 : h0, hHi = h0 + KH < H ? h0 + KH : H;
+      for (int ow = 0; ow < OW; ow++) {
+        const int w0 = ow * sw - pl;
+        const int wLo = w0 < 0 ? 0 : w0, wHi = w0 + KW < W ? w0 + KW : W;
+        const long o = ((long)(n * OH + oh) * OW + ow) * C;
+        for (int c = 0; c < C4; c += 4) {
+          v m = LD(y + o + c), g = LD(dy + o + c);
+          v found = wasm_i32x4_splat(0);
+          for (int ih = hLo; ih < hHi && !wasm_i32x4_all_true(found); ih++) {
+            long b = ((long)(n * H + ih) * W + wLo) * C + c;
+            for (int iw = wLo; iw < wHi; iw++, b += C) {
+              v hit = wasm_v128_andnot(wasm_f32x4_eq(LD(x + b), m), found);
+              if (wasm_v128_any_true(hit)) {
+                ST(dx + b, wasm_f32x4_add(LD(dx + b), wasm_v128_and(g, hit)));
+                found = wasm_v128_or(found, hit);
+                if (wasm_i32x4_all_true(found)) break;
+              }
+            }
+          }
+          missing += 4 - __builtin_popcount(wasm_i32x4_bitmask(found));
+        }
+        for (int c = C4; c < C; c++) {
+          const f32 m = y[o + c];
+          int done = 0;
+          for (int ih = hLo; ih < hHi && !done; ih++) {
+            long b = ((long)(n * H + ih) * W + wLo) * C + c;
+            for (int iw = wLo; iw < wHi; iw++, b += C)
+              if (x[b] == m) {
+                dx[b] += dy[o + c];
+                done = 1;
+                break;
+              }
+          }
+          if (!done) missing++;
+        }
+      }
+    }
+  return missing;
+}
