@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
-import { nativeKernels, setNativeKernelsEnabled } from '../../src/backend/native';
+import { nativeKernels, nativeKernelsVariant, setNativeKernelsEnabled, setRelaxedSimd } from '../../src/backend/native';
 import { KERNELS_SOURCE_SHA256 } from '../../src/backend/native/kernels-wasm';
 import { BN_TRAIN_GRAD_KERNEL, BN_TRAIN_KERNEL } from '../../src/backend/native-batchnorm';
 import { nativeConv2D, setNativeConvForward } from '../../src/backend/native-conv';
@@ -118,6 +118,35 @@ test('the embedded wasm binary was built from the committed kernels.c', () => {
   const src = fs.readFileSync(path.join(__dirname, '../../src/backend/native/kernels.c'));
   assert.is(crypto.createHash('sha256').update(src).digest('hex'), KERNELS_SOURCE_SHA256, 'run `npm run build:wasm` after editing kernels.c');
   assert.ok(nativeKernels(tf.backend()), 'the kernels compile and bind to the wasm heap here');
+});
+
+test('both builds (plain SIMD128 and relaxed SIMD) run here and agree with the float64 reference', () => {
+  const cases = randomConvCases(27, 12);
+  const results: Record<string, Float32Array[]> = {};
+  const prev = setRelaxedSimd(false);
+  try {
+    for (const relaxed of [false, true]) {
+      setRelaxedSimd(relaxed);
+      const variant = nativeKernelsVariant();
+      assert.ok(variant !== null, 'the kernels compile');
+      if (!relaxed) assert.is(variant, 'simd');
+      results[variant!] = cases.map((c) => tf.tidy(() => {
+        const xt = tf.tensor4d(randomValues(createRng(1), c.N * c.H * c.W * c.C), [c.N, c.H, c.W, c.C]);
+        const ft = tf.tensor4d(randomValues(createRng(2), c.KH * c.KW * c.C * c.K), [c.KH, c.KW, c.C, c.K]);
+        const be = tf.backend() as unknown as WasmBackendLike;
+        const info = nativeConv2D(be, nativeKernels(be)!, xt, ft, convInfoFromAttrs(xt.shape, ft.shape, attrsOf(c), false));
+        return Float32Array.from(tf.engine().makeTensorFromTensorInfo(info).dataSync());
+      }));
+    }
+  } finally {
+    setRelaxedSimd(prev);
+  }
+  // Node >= 20 accepts relaxed SIMD (Node 20 behind the flag the loader sets).
+  assert.ok(results['relaxed-simd'], `relaxed build in use on Node ${process.version}`);
+  cases.forEach((c, i) => {
+    const ref = refConv(c, randomValues(createRng(1), c.N * c.H * c.W * c.C), randomValues(createRng(2), c.KH * c.KW * c.C * c.K));
+    for (const v of Object.keys(results)) assert.ok(relErr(results[v][i], ref) < 1e-5, `${v} ${JSON.stringify(c)}`);
+  });
 });
 
 test('native conv forward kernel matches a float64 reference (80 random shapes incl. strides + dilations, explicit padding)', () => {
