@@ -18,9 +18,17 @@ function convFlops(kernel: string, args: Parameters<tf.KernelFunc>[0]): number {
   const sh = (n: string) => (args.inputs as Record<string, tf.TensorInfo | undefined>)[n]?.shape;
   const a = (args.attrs ?? {}) as Record<string, unknown>;
   const size = (s?: number[]) => (s ? s.reduce((p, q) => p * q, 1) : 0);
-  if (kernel === 'Conv2D' || kernel === 'FusedConv2D') { const f = sh('filter')!; return (2 * size(f) / f[3]) * size(sh('x')!.slice(0, 1)) * 0 + 2 * size(f.slice(0, 3)) * 0 + convOut(args) * 2 * f[0] * f[1] * f[2]; }
+  if (kernel === 'Conv2D' || kernel === 'FusedConv2D') { const f = sh('filter')!; return convOut(args) * 2 * f[0] * f[1] * f[2]; }
   if (kernel === 'Conv2DBackpropInput') { const f = sh('filter')!; return 2 * size(sh('dy')) * f[0] * f[1] * f[2]; }
   if (kernel === 'Conv2DBackpropFilter') { const fs = a.filterShape as number[]; return 2 * size(sh('dy')) * fs[0] * fs[1] * fs[2]; }
+  if (kernel === 'BatchMatMul' || kernel === '_FusedMatMul') {
+    const A = sh('a')!;
+    const B = sh('b')!;
+    const m = a.transposeA ? A[A.length - 1] : A[A.length - 2];
+    const k = a.transposeA ? A[A.length - 2] : A[A.length - 1];
+    const n = a.transposeB ? B[B.length - 2] : B[B.length - 1];
+    return 2 * Math.max(size(A.slice(0, -2)), size(B.slice(0, -2))) * m * k * n;
+  }
   return 0;
 }
 function convOut(args: Parameters<tf.KernelFunc>[0]): number {
@@ -60,7 +68,8 @@ async function main(): Promise<void> {
         if (depth === 0) {
           const a = (args.attrs ?? {}) as Record<string, unknown>;
           const shapes = Object.entries(args.inputs).map(([k, v]) => v ? `${k}${JSON.stringify((v as tf.TensorInfo).shape)}` : "").join(' ');
-          const key = `${cfg.kernelName} ${shapes} s=${JSON.stringify(a.strides)} d=${JSON.stringify(a.dilations)} p=${JSON.stringify(a.pad)}${a.begin ? " begin=" + JSON.stringify(a.begin) + " size=" + JSON.stringify(a.size) : ""}${a.paddings ? " pads=" + JSON.stringify(a.paddings) : ""}${a.inputShape ? ' in=' + JSON.stringify(a.inputShape) : ''}${a.activation ? ' act=' + a.activation : ''}`;
+          const tr = a.transposeA || a.transposeB ? ` tA=${a.transposeA ? 1 : 0} tB=${a.transposeB ? 1 : 0}` : '';
+          const key = `${cfg.kernelName} ${shapes}${tr} s=${JSON.stringify(a.strides)} d=${JSON.stringify(a.dilations)} p=${JSON.stringify(a.pad)}${a.begin ? " begin=" + JSON.stringify(a.begin) + " size=" + JSON.stringify(a.size) : ""}${a.paddings ? " pads=" + JSON.stringify(a.paddings) : ""}${a.inputShape ? ' in=' + JSON.stringify(a.inputShape) : ''}${a.activation ? ' act=' + a.activation : ''}`;
           const e = rows.get(key) ?? { ms: 0, calls: 0, flops: 0 };
           e.ms += performance.now() - t0; e.calls++; e.flops += convFlops(cfg.kernelName, args); rows.set(key, e);
         }

@@ -13,7 +13,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { nativeKernels, nativeKernelsVariant, setNativeKernelsEnabled, setRelaxedSimd } from '../../src/backend/native';
-import { KERNELS_SOURCE_SHA256 } from '../../src/backend/native/kernels-wasm';
+import { KERNELS_SOURCE_SHA256, KERNELS_WASM_BASE64, KERNELS_WASM_RELAXED_BASE64 } from '../../src/backend/native/kernels-wasm';
 import { BN_TRAIN_GRAD_KERNEL, BN_TRAIN_KERNEL } from '../../src/backend/native-batchnorm';
 import { nativeConv2D, setNativeConvForward } from '../../src/backend/native-conv';
 import { geluNative, nativeGeluAvailable } from '../../src/backend/native-gelu';
@@ -118,6 +118,21 @@ test('the embedded wasm binary was built from the committed kernels.c', () => {
   const src = fs.readFileSync(path.join(__dirname, '../../src/backend/native/kernels.c'));
   assert.is(crypto.createHash('sha256').update(src).digest('hex'), KERNELS_SOURCE_SHA256, 'run `npm run build:wasm` after editing kernels.c');
   assert.ok(nativeKernels(tf.backend()), 'the kernels compile and bind to the wasm heap here');
+});
+
+test('both embedded builds export every kernel the loader binds', () => {
+  const expected = [
+    'bias_act', 'bn_grad_sums', 'chan_affine', 'chan_sum', 'conv_dw', 'conv_dx_scatter', 'conv_fwd', 'dw_conv_dw', 'gelu_bwd', 'gelu_fwd',
+    'matmul', 'max_pool_grad', 'pad_nhwc', 'prelu_grad', 'relu_grad', 'transpose_taps',
+  ];
+  const prev = setRelaxedSimd(true);
+  nativeKernelsVariant(); // sets the engine flag relaxed SIMD needs on Node 20
+  setRelaxedSimd(prev);
+  const WA = (globalThis as unknown as { WebAssembly: { Module: { new (b: Uint8Array): object; exports(m: object): { name: string }[] } } }).WebAssembly;
+  for (const b64 of [KERNELS_WASM_BASE64, KERNELS_WASM_RELAXED_BASE64]) {
+    const names = WA.Module.exports(new WA.Module(Buffer.from(b64, 'base64'))).map((e) => e.name).sort();
+    assert.equal(names, expected);
+  }
 });
 
 test('both builds (plain SIMD128 and relaxed SIMD) run here and agree with the float64 reference', () => {
@@ -392,12 +407,14 @@ test('PReLU gradient (native, per-channel alpha) matches a float64 reference; ot
   assert.equal(Array.from(g), [0.5, 1, 0.5]);
 });
 
-test('BatchMatMul / _FusedMatMul (native) match a float64 reference: transposes, broadcast batches, tails, bias + relu', () => {
+test('BatchMatMul / _FusedMatMul (native) match a float64 reference: transposes, broadcast batches, tails, K blocks, narrow N, bias + relu', () => {
   const rng = createRng(18);
-  for (let t = 0; t < 40; t++) {
-    const M = rng.intBetween(1, 13);
-    const K = rng.intBetween(1, 11);
-    const N = rng.intBetween(1, 19);
+  for (let t = 0; t < 48; t++) {
+    // The last 8: K beyond one 256-deep block (blocked accumulation), narrow N (A^T path).
+    const big = t >= 40;
+    const M = big ? rng.intBetween(3, 21) : rng.intBetween(1, 13);
+    const K = big ? rng.intBetween(257, 700) : rng.intBetween(1, 11);
+    const N = big ? rng.choice([1, 2, 3, 4, 7, 9, 16]) : rng.intBetween(1, 19);
     const tA = rng.bernoulli(0.5);
     const tB = rng.bernoulli(0.5);
     const batch = rng.intBetween(1, 3);

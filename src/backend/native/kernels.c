@@ -32,6 +32,15 @@ typedef float f32x4_t __attribute__((vector_size(16)));
 #endif
 #define ZERO wasm_f32x4_splat(0.0f)
 
+/* Load the first n (< 4) floats at p into a vector (zeros beyond n). */
+static inline v load_n(const f32 *p, int n) {
+  v t = ZERO;
+  t = wasm_f32x4_replace_lane(t, 0, p[0]);
+  if (n > 1) t = wasm_f32x4_replace_lane(t, 1, p[1]);
+  if (n > 2) t = wasm_f32x4_replace_lane(t, 2, p[2]);
+  return t;
+}
+
 /* Store the first n (< 4: partial) lanes of x at o. */
 static inline void store_n(f32 *o, v x, int n) {
   if (n >= 4) {
@@ -660,10 +669,31 @@ static inline void store_row8(f32 *o, v lo, v hi, int w) {
   }
 }
 
-static inline void mm_r4_p8(const f32 *a, int ars, int acs, const f32 *p, int K, f32 *o, int N, int w) {
+/* Load the first w (<= 8) floats of a row as two vectors (zeros beyond w). */
+static inline void load_row8(const f32 *o, int w, v *lo, v *hi) {
+  if (w == 8) {
+    *lo = LD(o);
+    *hi = LD(o + 4);
+  } else if (w > 4) {
+    *lo = LD(o);
+    *hi = load_n(o + 4, w - 4);
+  } else {
+    *lo = w == 4 ? LD(o) : load_n(o, w);
+    *hi = ZERO;
+  }
+}
+
+/* 4 rows x 8 columns over K; acc: add to what o holds (later K blocks). */
+static inline void mm_r4_p8(const f32 *a, int ars, int acs, const f32 *p, int ps, int K, f32 *o, int N, int w, int acc) {
   v a00 = ZERO, a01 = ZERO, a10 = ZERO, a11 = ZERO, a20 = ZERO, a21 = ZERO, a30 = ZERO, a31 = ZERO;
+  if (acc) {
+    load_row8(o, w, &a00, &a01);
+    load_row8(o + N, w, &a10, &a11);
+    load_row8(o + 2 * N, w, &a20, &a21);
+    load_row8(o + 3 * N, w, &a30, &a31);
+  }
   const f32 *a0 = a, *a1 = a + ars, *a2 = a + 2 * ars, *a3 = a + 3 * ars;
-  for (int k = 0; k < K; k++, p += 8) {
+  for (int k = 0; k < K; k++, p += ps) {
     v b0 = LD(p), b1 = LD(p + 4);
     const int ko = k * acs;
     v s0 = SPLAT(a0 + ko), s1 = SPLAT(a1 + ko), s2 = SPLAT(a2 + ko), s3 = SPLAT(a3 + ko);
@@ -678,14 +708,53 @@ static inline void mm_r4_p8(const f32 *a, int ars, int acs, const f32 *p, int K,
   store_row8(o + 3 * N, a30, a31, w);
 }
 
-static inline void mm_r1_p8(const f32 *a, int acs, const f32 *p, int K, f32 *o, int w) {
+static inline void mm_r1_p8(const f32 *a, int acs, const f32 *p, int ps, int K, f32 *o, int w, int acc) {
   v a00 = ZERO, a01 = ZERO;
-  for (int k = 0; k < K; k++, p += 8) {
+  if (acc) load_row8(o, w, &a00, &a01);
+  for (int k = 0; k < K; k++, p += ps) {
     v s0 = SPLAT(a + k * acs);
     MAC(a00, s0, LD(p)); MAC(a01, s0, LD(p + 4));
   }
   store_row8(o, a00, a01, w);
 }
+
+/* N <= 4 with A stored transposed (ars == 1: rows i..i+3 of one column k are
+ * contiguous): 4 rows per vector, one accumulator per output column, B read
+ * unpacked; out[i, j] written lane by lane. */
+static void mm_narrow_ta(const f32 *A, int acs, const f32 *B, int transB, int M, int K, int N, f32 *O) {
+  int i = 0;
+  for (; i + 4 <= M; i += 4) {
+    v c0 = ZERO, c1 = ZERO, c2 = ZERO, c3 = ZERO;
+    const f32 *ap = A + i;
+    for (int k = 0; k < K; k++, ap += acs) {
+      v av = LD(ap);
+      const f32 *bk = transB ? B + k : B + (long)k * N;
+      const int bs = transB ? K : 1;
+      MAC(c0, av, SPLAT(bk));
+      if (N > 1) MAC(c1, av, SPLAT(bk + bs));
+      if (N > 2) MAC(c2, av, SPLAT(bk + 2 * bs));
+      if (N > 3) MAC(c3, av, SPLAT(bk + 3 * bs));
+    }
+    f32 *o = O + (long)i * N;
+    o[0] = wasm_f32x4_extract_lane(c0, 0); o[N] = wasm_f32x4_extract_lane(c0, 1);
+    o[2 * N] = wasm_f32x4_extract_lane(c0, 2); o[3 * N] = wasm_f32x4_extract_lane(c0, 3);
+    if (N > 1) { o[1] = wasm_f32x4_extract_lane(c1, 0); o[N + 1] = wasm_f32x4_extract_lane(c1, 1); o[2 * N + 1] = wasm_f32x4_extract_lane(c1, 2); o[3 * N + 1] = wasm_f32x4_extract_lane(c1, 3); }
+    if (N > 2) { o[2] = wasm_f32x4_extract_lane(c2, 0); o[N + 2] = wasm_f32x4_extract_lane(c2, 1); o[2 * N + 2] = wasm_f32x4_extract_lane(c2, 2); o[3 * N + 2] = wasm_f32x4_extract_lane(c2, 3); }
+    if (N > 3) { o[3] = wasm_f32x4_extract_lane(c3, 0); o[N + 3] = wasm_f32x4_extract_lane(c3, 1); o[2 * N + 3] = wasm_f32x4_extract_lane(c3, 2); o[3 * N + 3] = wasm_f32x4_extract_lane(c3, 3); }
+  }
+  for (; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      f32 s = 0.0f;
+      for (int k = 0; k < K; k++) s += A[i + (long)k * acs] * (transB ? B[(long)j * K + k] : B[(long)k * N + j]);
+      O[(long)i * N + j] = s;
+    }
+}
+
+/* K is processed in blocks of KC (each block after the first adds to the
+ * output), so that a row tile's slice of A (4 x KC) stays in L1 while it
+ * meets every column panel, and the block of packed B (KC x N) in L2. */
+#define KC 256
+#define NCP 8
 
 EXPORT("matmul")
 void matmul(const f32 *a, int aStride, int ars, int acs, const f32 *b, int bStride, int transB, f32 *bp, f32 *out, int batch, int M, int K,
@@ -694,20 +763,43 @@ void matmul(const f32 *a, int aStride, int ars, int acs, const f32 *b, int bStri
   for (int bi = 0; bi < batch; bi++) {
     const f32 *A = a + (long)bi * aStride;
     f32 *O = out + (long)bi * M * N;
-    if (bi == 0 || bStride != 0) pack_b(b + (long)bi * bStride, transB, K, N, bp);
-    for (int jb = 0; jb < NB; jb++) {
-      const f32 *P = bp + (long)jb * K * 8;
-      const int j0 = jb * 8;
-      const int w = N - j0 < 8 ? N - j0 : 8;
-      int i = 0;
-      for (; i + 4 <= M; i += 4) mm_r4_p8(A + (long)i * ars, ars, acs, P, K, O + (long)i * N + j0, N, w);
-      for (; i < M; i++) mm_r1_p8(A + (long)i * ars, acs, P, K, O + (long)i * N + j0, w);
+    if (N <= 4 && ars == 1 && M >= 4) {
+      mm_narrow_ta(A, acs, b + (long)bi * bStride, transB, M, K, N, O);
+      continue;
+    }
+    /* Few rows: packing B would cost as much as the product; a row-major B
+     * whose width is a multiple of 8 is read in place (panel stride N). */
+    const int direct = !transB && (N & 7) == 0 && M <= 64;
+    const f32 *Bb = b + (long)bi * bStride;
+    if (!direct && (bi == 0 || bStride != 0)) pack_b(Bb, transB, K, N, bp);
+    const int ps = direct ? N : 8;
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int kc = K - k0 < KC ? K - k0 : KC;
+      const int acc = k0 > 0;
+      const f32 *Ak = A + (long)k0 * acs;
+      /* Groups of NCP panels; in a group, row tile outside, panels inside:
+       * the tile's A block (4 x kc) stays in L1 across the group's panels,
+       * the group's block of B (kc x 8 NCP floats, 64 KB) in L2. */
+      for (int g0 = 0; g0 < NB; g0 += NCP) {
+        const int g1 = g0 + NCP < NB ? g0 + NCP : NB;
+        int i = 0;
+        for (; i + 4 <= M; i += 4)
+          for (int jb = g0; jb < g1; jb++) {
+            const int j0 = jb * 8;
+            const f32 *P = direct ? Bb + (long)k0 * N + j0 : bp + (long)jb * K * 8 + (long)k0 * 8;
+            mm_r4_p8(Ak + (long)i * ars, ars, acs, P, ps, kc, O + (long)i * N + j0, N, N - j0 < 8 ? N - j0 : 8, acc);
+          }
+        for (; i < M; i++)
+          for (int jb = g0; jb < g1; jb++) {
+            const int j0 = jb * 8;
+            const f32 *P = direct ? Bb + (long)k0 * N + j0 : bp + (long)jb * K * 8 + (long)k0 * 8;
+            mm_r1_p8(Ak + (long)i * ars, acs, P, ps, kc, O + (long)i * N + j0, N - j0 < 8 ? N - j0 : 8, acc);
+          }
+      }
     }
   }
 }
 
-/* x[r, j] = act(x[r, j] + bias[j]) over R rows of N (bias may be 0; act: 0 linear, 1 relu).
- * ReLU as tfjs-wasm's: t > 0 ? t : 0. */
 EXPORT("bias_act")
 void bias_act(f32 *x, int R, int N, const f32 *bias, int relu) {
   const int N4 = N & ~3;
@@ -770,8 +862,8 @@ static inline v v_exp(v x) {
   return wasm_f32x4_mul(y, scale);
 }
 
-/* erf(z) by A&S 7.1.26 (tfjs' ERF_P, ERF_A1..A5). */
-static inline v v_erf(v z) {
+/* erf(z) by A&S 7.1.26 (tfjs' ERF_P, ERF_A1..A5), given e = exp(-z^2). */
+static inline v v_erf_e(v z, v e) {
   v az = wasm_f32x4_abs(z);
   v t = wasm_f32x4_div(SPL(1.0f), wasm_f32x4_add(SPL(1.0f), wasm_f32x4_mul(SPL(0.3275911f), az)));
   v p = SPL(1.061405429f);
@@ -780,42 +872,34 @@ static inline v v_erf(v z) {
   p = wasm_f32x4_add(wasm_f32x4_mul(p, t), SPL(-0.284496736f));
   p = wasm_f32x4_add(wasm_f32x4_mul(p, t), SPL(0.254829592f));
   p = wasm_f32x4_mul(p, t);
-  v y = wasm_f32x4_sub(SPL(1.0f), wasm_f32x4_mul(p, v_exp(wasm_f32x4_neg(wasm_f32x4_mul(az, az)))));
-  /* sign(z) y; erf(0) = 0 exactly (y is 0 there up to rounding: force it as tfjs' sign(0) = 0 does) */
-  v signbit = wasm_v128_and(z, wasm_i32x4_splat((int)0x80000000));
-  y = wasm_v128_or(y, signbit);
+  v y = wasm_f32x4_sub(SPL(1.0f), wasm_f32x4_mul(p, e));
+  /* sign(z) y, and erf(0) = 0 exactly (tfjs: sign(0) = 0) */
+  y = wasm_v128_or(y, wasm_v128_and(z, wasm_i32x4_splat((int)0x80000000)));
   return wasm_v128_andnot(y, wasm_f32x4_eq(z, SPL(0.0f)));
-}
-
-/* Load / store n < 4 trailing floats through a zero-padded vector. */
-static inline v load_n(const f32 *p, int n) {
-  v t = ZERO;
-  t = wasm_f32x4_replace_lane(t, 0, p[0]);
-  if (n > 1) t = wasm_f32x4_replace_lane(t, 1, p[1]);
-  if (n > 2) t = wasm_f32x4_replace_lane(t, 2, p[2]);
-  return t;
 }
 
 EXPORT("gelu_fwd")
 void gelu_fwd(const f32 *x, f32 *y, int n) {
-  int i = 0;
-  for (; i < n; i += 4) {
+  for (int i = 0; i < n; i += 4) {
     const int m = n - i < 4 ? n - i : 4;
     v xv = m == 4 ? LD(x + i) : load_n(x + i, m);
-    v e = v_erf(wasm_f32x4_mul(xv, SPL(0.70710678118654752f)));
-    store_n(y + i, wasm_f32x4_mul(wasm_f32x4_mul(xv, SPL(0.5f)), wasm_f32x4_add(SPL(1.0f), e)), m);
+    v z = wasm_f32x4_mul(xv, SPL(0.70710678118654752f));
+    v e = v_exp(wasm_f32x4_neg(wasm_f32x4_mul(z, z)));
+    store_n(y + i, wasm_f32x4_mul(wasm_f32x4_mul(xv, SPL(0.5f)), wasm_f32x4_add(SPL(1.0f), v_erf_e(z, e))), m);
   }
 }
 
+/* exp(-z^2) = exp(-x^2 / 2): one exp serves erf and the density. */
 EXPORT("gelu_bwd")
 void gelu_bwd(const f32 *dy, const f32 *x, f32 *dx, int n) {
-  int i = 0;
-  for (; i < n; i += 4) {
+  for (int i = 0; i < n; i += 4) {
     const int m = n - i < 4 ? n - i : 4;
     v xv = m == 4 ? LD(x + i) : load_n(x + i, m);
     v g = m == 4 ? LD(dy + i) : load_n(dy + i, m);
-    v cdf = wasm_f32x4_mul(SPL(0.5f), wasm_f32x4_add(SPL(1.0f), v_erf(wasm_f32x4_mul(xv, SPL(0.70710678118654752f)))));
-    v pdf = wasm_f32x4_mul(v_exp(wasm_f32x4_mul(wasm_f32x4_mul(xv, xv), SPL(-0.5f))), SPL(0.39894228040143268f));
+    v z = wasm_f32x4_mul(xv, SPL(0.70710678118654752f));
+    v e = v_exp(wasm_f32x4_neg(wasm_f32x4_mul(z, z)));
+    v cdf = wasm_f32x4_mul(SPL(0.5f), wasm_f32x4_add(SPL(1.0f), v_erf_e(z, e)));
+    v pdf = wasm_f32x4_mul(e, SPL(0.39894228040143268f));
     store_n(dx + i, wasm_f32x4_mul(g, wasm_f32x4_add(cdf, wasm_f32x4_mul(xv, pdf))), m);
   }
 }
