@@ -34,7 +34,8 @@
  * Also registered: `MedflBatchNormTrain` / `MedflBatchNormTrainGrad`
  * (./native-batchnorm), `MedflPreluGrad` and `MedflReluGrad` with the `Prelu`
  * and `Relu` gradients routed through them on wasm (./native-prelu,
- * ./native-relu), and `MedflGelu` / `MedflGeluGrad` (./native-gelu).
+ * ./native-relu), `MedflGelu` / `MedflGeluGrad` (./native-gelu) and
+ * `MedflLayerNorm` / `MedflLayerNormGrad` (./native-layernorm).
  *
  * Intermediates created here are released with `backend.disposeData`.
  * All kernels are float32 NHWC only and say so when given anything else.
@@ -49,6 +50,7 @@ import { registerNativePreluGradient } from './native-prelu';
 import { registerNativeReluGradient } from './native-relu';
 import { makeAddWasm } from './native-bias';
 import { registerNativeGeluKernels } from './native-gelu';
+import { registerNativeLayerNormKernels } from './native-layernorm';
 import { makeBatchMatMulWasm, makeFusedMatMulWasm } from './native-matmul';
 import { makeSumWasm } from './native-reduce';
 import { registerNativeBatchNormKernels } from './native-batchnorm';
@@ -268,6 +270,7 @@ export function registerWasmGradientKernels(): string[] {
   registerNativePreluGradient();
   registerNativeReluGradient();
   registerNativeGeluKernels();
+  registerNativeLayerNormKernels();
   for (const name of WASM_GRADIENT_KERNELS) {
     if (tf.getKernel(name, 'wasm')) continue;
     install(name, KERNELS[name]);

@@ -17,6 +17,7 @@ import { KERNELS_SOURCE_SHA256, KERNELS_WASM_BASE64, KERNELS_WASM_RELAXED_BASE64
 import { BN_TRAIN_GRAD_KERNEL, BN_TRAIN_KERNEL } from '../../src/backend/native-batchnorm';
 import { nativeConv2D, setNativeConvForward } from '../../src/backend/native-conv';
 import { geluNative, nativeGeluAvailable } from '../../src/backend/native-gelu';
+import { layerNormNative, nativeLayerNormAvailable } from '../../src/backend/native-layernorm';
 import { convInfoFromAttrs, type WasmBackendLike } from '../../src/backend/wasm-util';
 import { createRng, onBackend, randomValues, relErr } from './helpers';
 
@@ -123,7 +124,7 @@ test('the embedded wasm binary was built from the committed kernels.c', () => {
 test('both embedded builds export every kernel the loader binds', () => {
   const expected = [
     'bias_act', 'bn_grad_sums', 'chan_affine', 'chan_sum', 'conv_dw', 'conv_dx_scatter', 'conv_fwd', 'dw_conv_dw', 'gelu_bwd', 'gelu_fwd',
-    'matmul', 'max_pool_grad', 'pad_nhwc', 'prelu_grad', 'relu_grad', 'transpose_taps',
+    'layer_norm_bwd', 'layer_norm_fwd', 'matmul', 'max_pool_grad', 'pad_nhwc', 'prelu_grad', 'relu_grad', 'transpose_taps',
   ];
   const prev = setRelaxedSimd(true);
   nativeKernelsVariant(); // sets the engine flag relaxed SIMD needs on Node 20
@@ -412,10 +413,11 @@ test('BatchMatMul / _FusedMatMul (native) match a float64 reference: transposes,
   for (let t = 0; t < 48; t++) {
     // The last 8: K beyond one 256-deep block (blocked accumulation), narrow N (A^T path).
     const big = t >= 40;
-    const M = big ? rng.intBetween(3, 21) : rng.intBetween(1, 13);
+    const mv = t === 47; // A^T times a vector, 16-row passes + tail rows
+    const M = mv ? 37 : big ? rng.intBetween(3, 21) : rng.intBetween(1, 13);
     const K = big ? rng.intBetween(257, 700) : rng.intBetween(1, 11);
-    const N = big ? rng.choice([1, 2, 3, 4, 7, 9, 16]) : rng.intBetween(1, 19);
-    const tA = rng.bernoulli(0.5);
+    const N = mv ? 1 : big ? rng.choice([1, 2, 3, 4, 7, 9, 16]) : rng.intBetween(1, 19);
+    const tA = mv || rng.bernoulli(0.5);
     const tB = rng.bernoulli(0.5);
     const batch = rng.intBetween(1, 3);
     const bcast = rng.int(3); // 0: both batched, 1: a has batch 1, 2: b is rank 2
@@ -540,6 +542,34 @@ test('native GELU forward and gradient match the composed exact GELU (x/2 (1 + e
   assert.is(yn[0], 0);
   assert.is(yn[8], 100);
   assert.ok(Math.abs(yn[9]) < 1e-30, 'gelu(-100) = -0 / tiny');
+});
+
+test('native LayerNorm forward and gradients (x, gamma, beta) match the composed formula on the CPU backend', async () => {
+  const rng = createRng(28);
+  for (const shape of [[3, 5, 7], [2, 4, 48], [600, 12], [1, 1, 3]]) {
+    const C = shape[shape.length - 1];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const xv = Float32Array.from(randomValues(rng, n), (v) => 3 * v + 0.7);
+    const gv = Float32Array.from(randomValues(rng, C), (v) => 1 + 0.3 * v);
+    const bv = randomValues(rng, C);
+    const dyv = randomValues(rng, n);
+    const composed = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const mean = tf.mean(x, -1, true);
+      const xc = tf.sub(x, mean);
+      return tf.add(tf.mul(tf.mul(xc, tf.rsqrt(tf.add(tf.mean(tf.square(xc), -1, true), 1e-5))), g), b);
+    };
+    const run = (f: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (): tf.Tensor[] => {
+      const args = [tf.tensor(xv, shape), tf.tensor1d(gv), tf.tensor1d(bv)];
+      const y = f(args[0], args[1], args[2]);
+      const grads = tf.grads((x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(x, g, b), tf.tensor(dyv, shape))))(args);
+      return [y, ...grads];
+    };
+    const ref = await onBackend('cpu', run(composed));
+    await tf.setBackend('wasm');
+    assert.ok(nativeLayerNormAvailable());
+    const got = await onBackend('wasm', run((x, g, b) => layerNormNative(x, g, b, 1e-5)));
+    ['y', 'dx', 'dgamma', 'dbeta'].forEach((name, i) => assert.ok(relErr(got[i], ref[i]) < 2e-5, `${name} ${JSON.stringify(shape)}: ${relErr(got[i], ref[i])}`));
+  }
 });
 
 test('Identity on wasm shares the heap data: clones outlive their source, no copy, no leak', () => {

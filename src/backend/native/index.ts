@@ -56,6 +56,10 @@ export interface NativeKernels {
   /** Max-pool gradient into dx (zeroed first) routed to the first window entry equal to the pooled y; returns the (window, channel) pairs with none (NaN). */
   max_pool_grad(x: number, y: number, dy: number, N: number, H: number, W: number, C: number, OH: number, OW: number, KH: number, KW: number,
     sh: number, sw: number, pt: number, pl: number, dx: number): number;
+  /** LayerNorm over the last axis of x[R, C]: y, xhat [R, C] and rstd [R]. */
+  layer_norm_fwd(x: number, R: number, C: number, gamma: number, beta: number, eps: number, y: number, xhat: number, rstd: number): void;
+  /** LayerNorm input gradient dx [R, C] from dy, xhat, rstd, gamma. */
+  layer_norm_bwd(dy: number, xhat: number, rstd: number, gamma: number, R: number, C: number, dx: number): void;
   /** Exact GELU y = 0.5 x (1 + erf(x / sqrt 2)) over n floats (tfjs' erf approximation). */
   gelu_fwd(x: number, y: number, n: number): void;
   /** GELU gradient dx = dy (Phi(x) + x phi(x)) over n floats. */

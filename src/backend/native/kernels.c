@@ -723,6 +723,16 @@ static inline void mm_r1_p8(const f32 *a, int acs, const f32 *p, int ps, int K, 
  * unpacked; out[i, j] written lane by lane. */
 static void mm_narrow_ta(const f32 *A, int acs, const f32 *B, int transB, int M, int K, int N, f32 *O) {
   int i = 0;
+  if (N == 1) /* a matrix-vector product: 16 rows per pass read whole cache lines of A */
+    for (; i + 16 <= M; i += 16) {
+      v c0 = ZERO, c1 = ZERO, c2 = ZERO, c3 = ZERO;
+      const f32 *ap = A + i;
+      for (int k = 0; k < K; k++, ap += acs) {
+        v bk = SPLAT(B + k);
+        MAC(c0, LD(ap), bk); MAC(c1, LD(ap + 4), bk); MAC(c2, LD(ap + 8), bk); MAC(c3, LD(ap + 12), bk);
+      }
+      ST(O + i, c0); ST(O + i + 4, c1); ST(O + i + 8, c2); ST(O + i + 12, c3);
+    }
   for (; i + 4 <= M; i += 4) {
     v c0 = ZERO, c1 = ZERO, c2 = ZERO, c3 = ZERO;
     const f32 *ap = A + i;
@@ -958,4 +968,81 @@ int max_pool_grad(const f32 *x, const f32 *y, const f32 *dy, int N, int H, int W
       }
     }
   return missing;
+}
+
+/* ------------------------------------------------------------------------ */
+/* LayerNorm over the last axis of x[R, C] (PyTorch's nn.LayerNorm: biased
+ * variance, eps inside the square root), per row in float32, two passes:
+ *   mean = sum x / C, var = sum (x - mean)^2 / C, rstd = 1 / sqrt(var + eps)
+ *   xhat = (x - mean) rstd, y = xhat gamma + beta      (xhat, rstd kept for the gradient)
+ * Backward, g = dy gamma:  dx = rstd (g - mean(g) - xhat mean(g xhat)). */
+
+static inline f32 hsum(v x) {
+  return wasm_f32x4_extract_lane(x, 0) + wasm_f32x4_extract_lane(x, 1) + wasm_f32x4_extract_lane(x, 2) + wasm_f32x4_extract_lane(x, 3);
+}
+
+EXPORT("layer_norm_fwd")
+void layer_norm_fwd(const f32 *x, int R, int C, const f32 *gamma, const f32 *beta, f32 eps, f32 *y, f32 *xhat, f32 *rstd) {
+  const int C4 = C & ~3;
+  const f32 invC = 1.0f / (f32)C;
+  for (int r = 0; r < R; r++) {
+    const f32 *xr = x + (long)r * C;
+    f32 *yr = y + (long)r * C, *hr = xhat + (long)r * C;
+    v s = ZERO;
+    int c = 0;
+    for (; c < C4; c += 4) s = wasm_f32x4_add(s, LD(xr + c));
+    f32 sum = hsum(s);
+    for (; c < C; c++) sum += xr[c];
+    const f32 mean = sum * invC;
+    const v mv = wasm_f32x4_splat(mean);
+    s = ZERO;
+    for (c = 0; c < C4; c += 4) {
+      v d = wasm_f32x4_sub(LD(xr + c), mv);
+      s = wasm_f32x4_add(s, wasm_f32x4_mul(d, d));
+    }
+    f32 sq = hsum(s);
+    for (; c < C; c++) sq += (xr[c] - mean) * (xr[c] - mean);
+    const f32 rs = 1.0f / __builtin_sqrtf(sq * invC + eps);
+    rstd[r] = rs;
+    const v rv = wasm_f32x4_splat(rs);
+    for (c = 0; c < C4; c += 4) {
+      v h = wasm_f32x4_mul(wasm_f32x4_sub(LD(xr + c), mv), rv);
+      ST(hr + c, h);
+      ST(yr + c, wasm_f32x4_add(wasm_f32x4_mul(h, LD(gamma + c)), LD(beta + c)));
+    }
+    for (; c < C; c++) {
+      const f32 h = (xr[c] - mean) * rs;
+      hr[c] = h;
+      yr[c] = h * gamma[c] + beta[c];
+    }
+  }
+}
+
+EXPORT("layer_norm_bwd")
+void layer_norm_bwd(const f32 *dy, const f32 *xhat, const f32 *rstd, const f32 *gamma, int R, int C, f32 *dx) {
+  const int C4 = C & ~3;
+  const f32 invC = 1.0f / (f32)C;
+  for (int r = 0; r < R; r++) {
+    const f32 *dr = dy + (long)r * C, *hr = xhat + (long)r * C;
+    f32 *or = dx + (long)r * C;
+    v s1 = ZERO, s2 = ZERO;
+    int c = 0;
+    for (; c < C4; c += 4) {
+      v g = wasm_f32x4_mul(LD(dr + c), LD(gamma + c));
+      s1 = wasm_f32x4_add(s1, g);
+      s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(g, LD(hr + c)));
+    }
+    f32 a = hsum(s1), b = hsum(s2);
+    for (; c < C; c++) {
+      const f32 g = dr[c] * gamma[c];
+      a += g;
+      b += g * hr[c];
+    }
+    const v ma = wasm_f32x4_splat(a * invC), mb = wasm_f32x4_splat(b * invC), rv = wasm_f32x4_splat(rstd[r]);
+    for (c = 0; c < C4; c += 4) {
+      v g = wasm_f32x4_mul(LD(dr + c), LD(gamma + c));
+      ST(or + c, wasm_f32x4_mul(rv, wasm_f32x4_sub(wasm_f32x4_sub(g, ma), wasm_f32x4_mul(LD(hr + c), mb))));
+    }
+    for (; c < C; c++) or[c] = rstd[r] * (dr[c] * gamma[c] - a * invC - hr[c] * (b * invC));
+  }
 }

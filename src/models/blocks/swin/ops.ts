@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Initializer } from '../init';
 import { geluNative, nativeGeluAvailable } from '../../../backend/native-gelu';
+import { layerNormNative, nativeLayerNormAvailable } from '../../../backend/native-layernorm';
 import { nativeKernels } from '../../../backend/native';
 
 /** PyTorch's `nn.LayerNorm` epsilon (tfjs' layerNormalization defaults to 1e-3). */
@@ -19,6 +20,11 @@ export const LAYER_NORM_EPSILON = 1e-5;
  * `dbeta = sum(dy)` over all but the last axis.
  */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon = LAYER_NORM_EPSILON): tf.Tensor {
+  // On wasm: one native kernel each way (./backend/native-layernorm), same formulas.
+  const C = x.shape[x.rank - 1];
+  if (x.dtype === 'float32' && gamma.size === C && beta.size === C && nativeLayerNormAvailable()) {
+    return tf.tidy(() => layerNormNative(x, tf.reshape(gamma, [C]), tf.reshape(beta, [C]), epsilon));
+  }
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [xx, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
     const axis = xx.rank - 1;
