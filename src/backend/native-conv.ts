@@ -1,18 +1,20 @@
 /**
- * Convolution forward pass and filter gradient on medfl's native WebAssembly
- * SIMD kernels (./native): direct NHWC loops with register tiles, used for
- * tfjs-wasm's `Conv2D` and `Conv2DBackpropFilter`.
+ * Convolutions on medfl's native WebAssembly SIMD kernels (./native): direct
+ * NHWC loops with register tiles, used for tfjs-wasm's `Conv2D` and
+ * `FusedConv2D` (forward), `Conv2DBackpropFilter`, and `Conv2DBackpropInput`
+ * (./conv-backprop: a forward conv with the flipped filter at stride 1, the
+ * scatter kernel below otherwise).
  *
- * Both first copy the input into a zero-padded scratch buffer (one pass;
- * skipped when no padding is needed), so the inner loops have no bounds
- * checks. Any stride, dilation and 'same' / 'valid' / explicit padding; NHWC
- * float32 only. The input gradient needs no kernel of its own: medfl's
- * `Conv2DBackpropInput` is a forward conv with the flipped filter (stride 1)
- * or one conv per stride phase (./conv-backprop), which now run here too.
+ * Forward and filter gradient first copy the input into a zero-padded scratch
+ * buffer (one pass; skipped when no padding is needed), so the inner loops
+ * have no bounds checks; the forward pass also packs the filter into panels
+ * of 8 (or 4, zero-padded) output channels. Any stride, dilation and 'same' /
+ * 'valid' / explicit padding; NHWC float32 only.
  *
  * Measured against tfjs-wasm's XNNPACK path at batch 8 (bench/micro-native.ts):
- * forward 1-2.5x faster on the 4-32-channel layers of the zoo, filter
- * gradient 3-7x faster than im2col + GEMM.
+ * forward ~1.5x faster on the 8-256-channel layers of the zoo, filter
+ * gradient 3-5x faster than im2col + GEMM; 30-50 GFLOP/s with the relaxed
+ * SIMD build.
  */
 import * as tf from '@tensorflow/tfjs';
 import { convPanelFloats, heapPtr, nativeKernels, type NativeKernels } from './native';

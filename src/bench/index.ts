@@ -30,6 +30,7 @@ import { createAdam } from '../backend/adam';
 import { createModel, MODEL_NAMES } from '../models/registry';
 import { describeModel } from './graph';
 import { cpuMs } from './kernel-profiler';
+import { nativeKernels, nativeKernelsVariant } from '../backend/native';
 import { runTorchTwin, torchUnavailable, type TorchTiming } from './torch';
 
 /** Options of {@link runBench}. */
@@ -224,7 +225,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
   const wantTorch = options.torch ?? true;
   const noTorch = wantTorch ? torchUnavailable() : 'disabled';
   if (wantTorch && noTorch) out(`[bench] PyTorch comparison skipped: ${noTorch}`);
-  out(`[bench] backend ${tf.getBackend()}, ${size}x${size}, batch ${batch}, warmup ${warmup}, median of ${repeats}; images/s from process CPU time`);
+  const variant = tf.getBackend() === 'wasm' && nativeKernels(tf.backend()) ? nativeKernelsVariant() : null;
+  const engine = tf.getBackend() === 'wasm' ? `wasm (medfl native kernels: ${variant ?? 'off'})` : tf.getBackend();
+  out(`[bench] backend ${engine}, ${size}x${size}, batch ${batch}, warmup ${warmup}, median of ${repeats}; images/s from process CPU time`);
   const results: BenchResult[] = [];
   for (const name of models) {
     let r: BenchResult;
