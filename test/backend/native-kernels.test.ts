@@ -596,7 +596,14 @@ test('native kernels release their scratch buffers (no tensors, no heap data ids
     const dwf = tf.grad((f: tf.Tensor) => tf.sum(tf.depthwiseConv2d(x, f as tf.Tensor4D, 1, 'same')))(tf.ones([3, 3, 4, 1]));
     const pg = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.prelu(a, b)))([x, tf.fill([1, 1, 4], 0.2)]);
     const mm = tf.sum(tf.matMul(tf.ones([3, 5, 4]), tf.ones([3, 6, 4]), false, true), [0, 1]);
-    return tf.addN([tf.sum(g[0]), tf.sum(g[1]), tf.sum(y), tf.sum(dwf), tf.sum(pg[0]), tf.sum(pg[1]), tf.sum(mm)]).dataSync();
+    const fused = tf.fused.conv2d({ x, filter: w, strides: 1, pad: 'same', bias: tf.ones([8]), activation: 'relu' });
+    const biasAdd = tf.add(x, tf.ones([4]));
+    const ln = tf.grads((a: tf.Tensor, gm: tf.Tensor, bt: tf.Tensor) => tf.sum(layerNormNative(a, gm, bt, 1e-5)))([x, tf.ones([4]), tf.zeros([4])]);
+    const ge = tf.grad((a: tf.Tensor) => tf.sum(geluNative(a)))(x);
+    const re = tf.grad((a: tf.Tensor) => tf.sum(tf.relu(a)))(x);
+    const mp = tf.grad((a: tf.Tensor) => tf.sum(tf.maxPool(a as tf.Tensor4D, 3, 1, 'same')))(x);
+    return tf.addN([tf.sum(g[0]), tf.sum(g[1]), tf.sum(y), tf.sum(dwf), tf.sum(pg[0]), tf.sum(pg[1]), tf.sum(mm), tf.sum(fused), tf.sum(biasAdd),
+      ...ln.map((t) => tf.sum(t)), tf.sum(ge), tf.sum(re), tf.sum(mp)]).dataSync();
   });
   step();
   const t0 = tf.memory().numTensors;
