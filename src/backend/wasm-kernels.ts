@@ -28,7 +28,9 @@
  *   `subarray().set()` per pixel; `Slice` / `PadV2`: the same box copy
  *   (tfjs-wasm's copy element by element) (see ./layout-kernels).
  * - `MaxPoolGrad`: one JS pass over the windows, channels innermost (see ./pool-grad).
- * - `Identity`: shares the input's data (reference count) instead of copying it.
+ * - `Identity` and same-dtype `Cast`: share the input's data (reference count)
+ *   instead of copying it.
+ * - `AvgPoolGrad`: one native scatter pass (see ./pool-grad).
  * - `Add` of a per-channel bias `x[..., C] + b[C]`: one native pass (./native-bias).
  *
  * Also registered: `MedflBatchNormTrain` / `MedflBatchNormTrainGrad`
@@ -43,7 +45,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv-backprop';
 import { makeConcatWasm, makePadV2Wasm, makeSliceWasm, makeSplitVWasm } from './layout-kernels';
-import { maxPoolGradWasm } from './pool-grad';
+import { makeAvgPoolGradWasm, maxPoolGradWasm } from './pool-grad';
 import { makeConv2DWasm, makeFusedConv2DWasm, nativeDepthwiseFilterGrad } from './native-conv';
 import { nativeKernels } from './native';
 import { registerNativePreluGradient } from './native-prelu';
@@ -199,7 +201,7 @@ export const WASM_GRADIENT_KERNELS = [
 ] as const;
 
 /** Kernel names tfjs-wasm has (slowly) and this module replaces for 'wasm'. */
-export const WASM_OVERRIDE_KERNELS = ['Conv2D', 'FusedConv2D', 'BatchMatMul', '_FusedMatMul', 'Sum', 'Conv2DBackpropInput', 'Concat', 'SplitV', 'Slice', 'PadV2', 'MaxPoolGrad', 'Identity', 'Add'] as const;
+export const WASM_OVERRIDE_KERNELS = ['Conv2D', 'FusedConv2D', 'BatchMatMul', '_FusedMatMul', 'Sum', 'Conv2DBackpropInput', 'Concat', 'SplitV', 'Slice', 'PadV2', 'MaxPoolGrad', 'AvgPoolGrad', 'Identity', 'Cast', 'Add'] as const;
 
 type MissingName = (typeof WASM_GRADIENT_KERNELS)[number];
 type OverrideName = (typeof WASM_OVERRIDE_KERNELS)[number];
@@ -224,9 +226,21 @@ const OVERRIDES: Record<OverrideName, (original: tf.KernelFunc) => (args: Kernel
   Slice: makeSliceWasm,
   PadV2: makePadV2Wasm,
   MaxPoolGrad: () => maxPoolGradWasm,
+  AvgPoolGrad: makeAvgPoolGradWasm,
   Identity: makeIdentityWasm,
+  Cast: makeCastWasm,
   Add: makeAddWasm,
 };
+
+/**
+ * `Cast` to the tensor's own dtype (tfjs-core's gradient of `Identity`, i.e.
+ * of every tensor it saved for the backward pass) shares the data like
+ * {@link makeIdentityWasm}; real conversions go to tfjs-wasm's kernel.
+ */
+function makeCastWasm(original: tf.KernelFunc): (args: KernelArgs) => unknown {
+  const identity = makeIdentityWasm(original);
+  return (args: KernelArgs) => (args.attrs?.dtype === args.inputs.x.dtype ? identity(args) : original(args as unknown as Parameters<tf.KernelFunc>[0]));
+}
 
 /**
  * `Identity` sharing the input's heap data (reference counted, as tfjs' CPU

@@ -60,7 +60,7 @@ test.before(async () => {
 });
 
 test('the replacement kernels are registered for wasm', () => {
-  assert.equal([...WASM_OVERRIDE_KERNELS].sort(), ['Add', 'BatchMatMul', 'Concat', 'Conv2D', 'Conv2DBackpropInput', 'FusedConv2D', 'Identity', 'MaxPoolGrad', 'PadV2', 'Slice', 'SplitV', 'Sum', '_FusedMatMul']);
+  assert.equal([...WASM_OVERRIDE_KERNELS].sort(), ['Add', 'AvgPoolGrad', 'BatchMatMul', 'Cast', 'Concat', 'Conv2D', 'Conv2DBackpropInput', 'FusedConv2D', 'Identity', 'MaxPoolGrad', 'PadV2', 'Slice', 'SplitV', 'Sum', '_FusedMatMul']);
   for (const k of WASM_OVERRIDE_KERNELS) assert.ok(tf.getKernel(k, 'wasm'), k);
 });
 
@@ -184,6 +184,48 @@ test('MaxPoolGrad on wasm matches CPU (30 random pools: sizes 1..3, strides 1..3
     assert.ok(relErr(wasm[0], cpu[0]) < 1e-6, `case ${JSON.stringify({ N, H, W, C, k, s, pad })}`);
   }
   await tf.setBackend('wasm');
+});
+
+test('AvgPoolGrad on wasm (native) matches CPU (30 random pools incl. overlapping windows, same/valid, odd channels)', async () => {
+  const rng = createRng(25);
+  let n = 0;
+  while (n < 30) {
+    const N = rng.intBetween(1, 2);
+    const H = rng.intBetween(2, 9);
+    const W = rng.intBetween(2, 9);
+    const C = rng.choice([1, 3, 4, 5, 8, 11]);
+    const k = rng.intBetween(1, 3);
+    const s = rng.intBetween(1, 3);
+    const pad = rng.choice(['same', 'valid'] as const);
+    if (pad === 'valid' && (k > H || k > W)) continue;
+    n++;
+    const xv = randomValues(rng, N * H * W * C);
+    const run = () => {
+      const x = tf.tensor4d(xv, [N, H, W, C]);
+      return [tf.grad((a: tf.Tensor) => {
+        const y = tf.avgPool(a as tf.Tensor4D, k, s, pad);
+        return tf.sum(tf.mul(y, tf.sin(tf.range(0, y.size).reshape(y.shape))));
+      })(x)];
+    };
+    const cpu = await onBackend('cpu', run);
+    const wasm = await onBackend('wasm', run);
+    assert.ok(relErr(wasm[0], cpu[0]) < 1e-6, `case ${JSON.stringify({ N, H, W, C, k, s, pad })}: ${relErr(wasm[0], cpu[0])}`);
+  }
+  await tf.setBackend('wasm');
+});
+
+test('Cast to the same dtype shares the data on wasm; real conversions still convert', () => {
+  const be = tf.backend() as unknown as { numDataIds(): number };
+  const a = tf.tensor1d([1.5, -2.5, 3]);
+  const d0 = be.numDataIds();
+  const same = tf.engine().runKernel('Cast', { x: a }, { dtype: 'float32' }) as tf.Tensor; // the kernel itself (tf.cast clones first)
+  assert.is(be.numDataIds(), d0, 'no new buffer');
+  a.dispose();
+  assert.equal(Array.from(same.dataSync()), [1.5, -2.5, 3]);
+  const ints = tf.engine().runKernel('Cast', { x: same }, { dtype: 'int32' }) as tf.Tensor;
+  assert.is(ints.dtype, 'int32');
+  assert.equal(Array.from(ints.dataSync()), [1, -2, 3]);
+  tf.dispose([same, ints]);
 });
 
 test('MaxPoolGrad sends the gradient to the first maximum of a window (hand fixture)', async () => {

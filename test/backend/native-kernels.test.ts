@@ -123,7 +123,7 @@ test('the embedded wasm binary was built from the committed kernels.c', () => {
 
 test('both embedded builds export every kernel the loader binds', () => {
   const expected = [
-    'bias_act', 'bn_grad_sums', 'chan_affine', 'chan_sum', 'conv_dw', 'conv_dx_scatter', 'conv_fwd', 'dw_conv_dw', 'gelu_bwd', 'gelu_fwd',
+    'avg_pool_grad', 'bias_act', 'bn_grad_sums', 'chan_affine', 'chan_sum', 'conv_dw', 'conv_dx_scatter', 'conv_fwd', 'dw_conv_dw', 'gelu_bwd', 'gelu_fwd',
     'layer_norm_bwd', 'layer_norm_fwd', 'matmul', 'max_pool_grad', 'pad_nhwc', 'prelu_grad', 'relu_grad', 'transpose_taps',
   ];
   const prev = setRelaxedSimd(true);

@@ -56,6 +56,9 @@ export interface NativeKernels {
   /** Max-pool gradient into dx (zeroed first) routed to the first window entry equal to the pooled y; returns the (window, channel) pairs with none (NaN). */
   max_pool_grad(x: number, y: number, dy: number, N: number, H: number, W: number, C: number, OH: number, OW: number, KH: number, KW: number,
     sh: number, sw: number, pt: number, pl: number, dx: number): number;
+  /** Average-pool gradient dx (zeroed first) = mult * sum of dy over the windows covering each input pixel. */
+  avg_pool_grad(dy: number, N: number, H: number, W: number, C: number, OH: number, OW: number, KH: number, KW: number,
+    sh: number, sw: number, pt: number, pl: number, mult: number, dx: number): void;
   /** LayerNorm over the last axis of x[R, C]: y, xhat [R, C] and rstd [R]. */
   layer_norm_fwd(x: number, R: number, C: number, gamma: number, beta: number, eps: number, y: number, xhat: number, rstd: number): void;
   /** LayerNorm input gradient dx [R, C] from dy, xhat, rstd, gamma. */

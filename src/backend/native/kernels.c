@@ -1046,3 +1046,39 @@ void layer_norm_bwd(const f32 *dy, const f32 *xhat, const f32 *rstd, const f32 *
     for (; c < C; c++) or[c] = rstd[r] * (dr[c] * gamma[c] - a * invC - hr[c] * (b * invC));
   }
 }
+
+/* ------------------------------------------------------------------------ */
+/* Average-pool gradient as tfjs' CPU backend defines it: every input pixel
+ * gets the sum of dy over the windows that cover it (padding cells are never
+ * written), times mult = 1 / (KH KW) (a constant, also for clipped windows).
+ * Scatter form: dx (zeroed) += dy over each window, then one scaling pass. */
+EXPORT("avg_pool_grad")
+void avg_pool_grad(const f32 *dy, int N, int H, int W, int C, int OH, int OW, int KH, int KW, int sh, int sw, int pt, int pl, f32 mult,
+                   f32 *dx) {
+  const long total = (long)N * H * W * C;
+  __builtin_memset(dx, 0, (unsigned long)total * sizeof(f32));
+  const int C4 = C & ~3;
+  for (int n = 0; n < N; n++)
+    for (int oh = 0; oh < OH; oh++) {
+      const int h0 = oh * sh - pt;
+      const int hLo = h0 < 0 ? 0 : h0, hHi = h0 + KH < H ? h0 + KH : H;
+      for (int ow = 0; ow < OW; ow++) {
+        const int w0 = ow * sw - pl;
+        const int wLo = w0 < 0 ? 0 : w0, wHi = w0 + KW < W ? w0 + KW : W;
+        const f32 *g = dy + ((long)(n * OH + oh) * OW + ow) * C;
+        for (int ih = hLo; ih < hHi; ih++) {
+          f32 *row = dx + ((long)(n * H + ih) * W) * C;
+          for (int iw = wLo; iw < wHi; iw++) {
+            f32 *o = row + (long)iw * C;
+            int c = 0;
+            for (; c < C4; c += 4) ST(o + c, wasm_f32x4_add(LD(o + c), LD(g + c)));
+            for (; c < C; c++) o[c] += g[c];
+          }
+        }
+      }
+    }
+  const v m = wasm_f32x4_splat(mult);
+  long i = 0;
+  for (; i + 4 <= total; i += 4) ST(dx + i, wasm_f32x4_mul(LD(dx + i), m));
+  for (; i < total; i++) dx[i] *= mult;
+}
