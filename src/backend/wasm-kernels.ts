@@ -27,7 +27,8 @@
  * - `Concat` / `SplitV`: run-length copies on the heap instead of one
  *   `subarray().set()` per pixel; `Slice` / `PadV2`: the same box copy
  *   (tfjs-wasm's copy element by element) (see ./layout-kernels).
- * - `MaxPoolGrad`: one JS pass over the windows, channels innermost (see ./pool-grad).
+ * - `MaxPoolGrad`: one native pass, 4 channels at a time, routing to the first
+ *   maximum (a JS loop for NaN windows; see ./pool-grad).
  * - `Identity` and same-dtype `Cast`: share the input's data (reference count)
  *   instead of copying it.
  * - `AvgPoolGrad`: one native scatter pass (see ./pool-grad).

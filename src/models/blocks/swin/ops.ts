@@ -17,7 +17,9 @@ export const LAYER_NORM_EPSILON = 1e-5;
  * (biased variance, as PyTorch). Hand-written gradient (fewer kernels than
  * autodiff): with `xhat` the normalised input and `g = dy * gamma`,
  * `dx = rstd * (g - mean(g) - xhat * mean(g * xhat))`, `dgamma = sum(dy * xhat)`,
- * `dbeta = sum(dy)` over all but the last axis.
+ * `dbeta = sum(dy)` over all but the last axis. On the wasm backend with
+ * medfl's native kernels: one kernel forward and one backward (same formulas,
+ * see backend/native-layernorm).
  */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon = LAYER_NORM_EPSILON): tf.Tensor {
   // On wasm: one native kernel each way (./backend/native-layernorm), same formulas.
@@ -125,7 +127,11 @@ export function linear(x: tf.Tensor, kernel: tf.Tensor, bias?: tf.Tensor): tf.Te
   });
 }
 
-/** Exact GELU `x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))` (PyTorch `nn.GELU()` default). */
+/**
+ * Exact GELU `x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))` (PyTorch `nn.GELU()`
+ * default). Departure: erf is tfjs' approximation (Abramowitz & Stegun
+ * 7.1.26, |error| < 1.5e-7) on every backend, not PyTorch's exact erf.
+ */
 export function gelu(x: tf.Tensor): tf.Tensor {
   // On wasm: one native kernel each way (./backend/native-gelu), same formula and erf.
   if (x.dtype === 'float32' && nativeGeluAvailable()) return geluNative(x);
