@@ -129,8 +129,9 @@ export function linear(x: tf.Tensor, kernel: tf.Tensor, bias?: tf.Tensor): tf.Te
 
 /**
  * Exact GELU `x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))` (PyTorch `nn.GELU()`
- * default). Departure: erf is tfjs' approximation (Abramowitz & Stegun
- * 7.1.26, |error| < 1.5e-7) on every backend, not PyTorch's exact erf.
+ * default). Departure: on the wasm and CPU backends erf is tfjs'
+ * approximation (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7), not
+ * PyTorch's exact erf (tfjs-node uses TensorFlow's).
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
   // On wasm: one native kernel each way (./backend/native-gelu), same formula and erf.
