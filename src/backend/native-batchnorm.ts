@@ -22,7 +22,7 @@
  * forward and twice backward and saves nothing but x and the statistics.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapF64, heapPtr, nativeKernels, tileInto, tileWidth, type NativeKernels } from './native';
+import { heapF64, heapPtr, nativeKernels, requireNativeKernels, tileInto, tileWidth } from './native';
 import type { KernelArgs, WasmBackendLike } from './wasm-util';
 
 /** Kernel names registered for 'wasm'. */
@@ -43,12 +43,6 @@ function heap(backend: WasmBackendLike): Heap {
   };
 }
 
-function kernelsOrThrow(backend: unknown, name: string): NativeKernels {
-  const k = nativeKernels(backend);
-  if (!k) throw new Error(`${name}: medfl's native wasm kernels are unavailable (MEDFL_NATIVE=0 or no WebAssembly SIMD)`);
-  return k;
-}
-
 /** Float64 scratch of n values (allocated as 2n float32: tfjs' heap allocations are 8-byte aligned). */
 function f64Scratch(backend: WasmBackendLike, n: number): tf.TensorInfo {
   return backend.makeOutput([2 * Math.max(1, n)], 'float32');
@@ -60,7 +54,7 @@ function f64Scratch(backend: WasmBackendLike, n: number): tf.TensorInfo {
  */
 function bnTrainWasm(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as WasmBackendLike;
-  const k = kernelsOrThrow(backend, BN_TRAIN_KERNEL);
+  const k = requireNativeKernels(backend, BN_TRAIN_KERNEL);
   const { x, gamma, beta } = args.inputs;
   const eps = Number(args.attrs?.epsilon);
   const C = x.shape[x.shape.length - 1];
@@ -106,7 +100,7 @@ function bnTrainWasm(args: KernelArgs): tf.TensorInfo[] {
  */
 function bnTrainGradWasm(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as WasmBackendLike;
-  const k = kernelsOrThrow(backend, BN_TRAIN_GRAD_KERNEL);
+  const k = requireNativeKernels(backend, BN_TRAIN_GRAD_KERNEL);
   const { dy, x, mean, variance, gamma } = args.inputs;
   const eps = Number(args.attrs?.epsilon);
   const C = x.shape[x.shape.length - 1];

@@ -12,20 +12,14 @@
  * differentiable op; {@link nativeGeluAvailable} says when it can run.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapPtr, nativeKernels } from './native';
+import { heapPtr, nativeKernels, requireNativeKernels } from './native';
 import type { KernelArgs, WasmBackendLike } from './wasm-util';
 
 export const GELU_KERNEL = 'MedflGelu';
 export const GELU_GRAD_KERNEL = 'MedflGeluGrad';
 
-function kernels(args: KernelArgs, name: string) {
-  const k = nativeKernels(args.backend);
-  if (!k) throw new Error(`${name}: medfl's native wasm kernels are unavailable`);
-  return k;
-}
-
 function geluWasm(args: KernelArgs): tf.TensorInfo {
-  const k = kernels(args, GELU_KERNEL);
+  const k = requireNativeKernels(args.backend, GELU_KERNEL);
   const backend = args.backend as WasmBackendLike;
   const { x } = args.inputs;
   const y = backend.makeOutput([...x.shape], 'float32');
@@ -34,7 +28,7 @@ function geluWasm(args: KernelArgs): tf.TensorInfo {
 }
 
 function geluGradWasm(args: KernelArgs): tf.TensorInfo {
-  const k = kernels(args, GELU_GRAD_KERNEL);
+  const k = requireNativeKernels(args.backend, GELU_GRAD_KERNEL);
   const backend = args.backend as WasmBackendLike;
   const { dy, x } = args.inputs;
   const dx = backend.makeOutput([...x.shape], 'float32');

@@ -14,20 +14,14 @@
  * op; {@link nativeLayerNormAvailable} says when it can run.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapF64, heapPtr, nativeKernels, tileWidth } from './native';
+import { heapF64, heapPtr, nativeKernels, requireNativeKernels, tileWidth } from './native';
 import type { KernelArgs, WasmBackendLike } from './wasm-util';
 
 export const LAYER_NORM_KERNEL = 'MedflLayerNorm';
 export const LAYER_NORM_GRAD_KERNEL = 'MedflLayerNormGrad';
 
-function kernels(args: KernelArgs, name: string) {
-  const k = nativeKernels(args.backend);
-  if (!k) throw new Error(`${name}: medfl's native wasm kernels are unavailable`);
-  return k;
-}
-
 function layerNormWasm(args: KernelArgs): tf.TensorInfo[] {
-  const k = kernels(args, LAYER_NORM_KERNEL);
+  const k = requireNativeKernels(args.backend, LAYER_NORM_KERNEL);
   const backend = args.backend as WasmBackendLike;
   const { x, gamma, beta } = args.inputs;
   const C = x.shape[x.shape.length - 1];
@@ -41,7 +35,7 @@ function layerNormWasm(args: KernelArgs): tf.TensorInfo[] {
 }
 
 function layerNormGradWasm(args: KernelArgs): tf.TensorInfo[] {
-  const k = kernels(args, LAYER_NORM_GRAD_KERNEL);
+  const k = requireNativeKernels(args.backend, LAYER_NORM_GRAD_KERNEL);
   const backend = args.backend as WasmBackendLike;
   const { dy, xhat, rstd, gamma } = args.inputs;
   const C = xhat.shape[xhat.shape.length - 1];

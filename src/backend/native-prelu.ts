@@ -17,7 +17,7 @@
  * tfjs' original gradient for every other case (backend, dtype, alpha shape).
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapF64, heapPtr, nativeKernels } from './native';
+import { heapF64, heapPtr, nativeKernels, requireNativeKernels } from './native';
 import type { KernelArgs, WasmBackendLike } from './wasm-util';
 
 /** Kernel name registered for 'wasm'. */
@@ -26,8 +26,7 @@ export const PRELU_GRAD_KERNEL = 'MedflPreluGrad';
 /** Inputs `dy`, `x` [..., C], `alpha` (size C). Outputs `[dx, dalpha]` (dalpha shaped like alpha). */
 function preluGradWasm(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as WasmBackendLike;
-  const k = nativeKernels(backend);
-  if (!k) throw new Error(`${PRELU_GRAD_KERNEL}: medfl's native wasm kernels are unavailable`);
+  const k = requireNativeKernels(backend, PRELU_GRAD_KERNEL);
   const { dy, x, alpha } = args.inputs;
   const C = x.shape[x.shape.length - 1];
   const P = tf.util.sizeFromShape(x.shape) / C;

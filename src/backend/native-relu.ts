@@ -10,7 +10,7 @@
  * the wasm backend and keeps tfjs' gradient everywhere else.
  */
 import * as tf from '@tensorflow/tfjs';
-import { heapPtr, nativeKernels } from './native';
+import { heapPtr, nativeKernels, requireNativeKernels } from './native';
 import type { KernelArgs, WasmBackendLike } from './wasm-util';
 
 /** Kernel name registered for 'wasm'. */
@@ -19,8 +19,7 @@ export const RELU_GRAD_KERNEL = 'MedflReluGrad';
 /** Inputs `dy`, `x` (same shape, float32). Output `dx`. */
 function reluGradWasm(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackendLike;
-  const k = nativeKernels(backend);
-  if (!k) throw new Error(`${RELU_GRAD_KERNEL}: medfl's native wasm kernels are unavailable`);
+  const k = requireNativeKernels(backend, RELU_GRAD_KERNEL);
   const { dy, x } = args.inputs;
   const dx = backend.makeOutput([...x.shape], 'float32');
   k.relu_grad(heapPtr(backend, dy), heapPtr(backend, x), heapPtr(backend, dx), tf.util.sizeFromShape(x.shape));

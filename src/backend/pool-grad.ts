@@ -15,12 +15,9 @@ import * as tf from '@tensorflow/tfjs';
 import { heapPtr, nativeKernels } from './native';
 import { f32, type KernelArgs, type WasmBackendLike } from './wasm-util';
 
-/** `MaxPoolGrad` for 'wasm' (float32). */
-export function maxPoolGradWasm(args: KernelArgs): tf.TensorInfo {
-  const backend = args.backend as WasmBackendLike;
-  const { dy, input } = args.inputs;
-  const attrs = args.attrs ?? {};
-  const pi = tf.backend_util.computePool2DInfo(
+/** Pooling geometry of a pool-gradient kernel's `input` and attributes (dilation 1). */
+function poolInfo(input: tf.TensorInfo, attrs: Record<string, unknown>) {
+  return tf.backend_util.computePool2DInfo(
     input.shape as [number, number, number, number],
     attrs.filterSize as [number, number] | number,
     attrs.strides as [number, number] | number,
@@ -28,6 +25,14 @@ export function maxPoolGradWasm(args: KernelArgs): tf.TensorInfo {
     attrs.pad as 'same' | 'valid' | number,
     attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
   );
+}
+
+/** `MaxPoolGrad` for 'wasm' (float32). */
+export function maxPoolGradWasm(args: KernelArgs): tf.TensorInfo {
+  const backend = args.backend as WasmBackendLike;
+  const { dy, input } = args.inputs;
+  const attrs = args.attrs ?? {};
+  const pi = poolInfo(input, attrs);
   const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = pi;
   const KH = pi.effectiveFilterHeight;
   const KW = pi.effectiveFilterWidth;
@@ -119,14 +124,7 @@ export function makeAvgPoolGradWasm(original: tf.KernelFunc): (args: KernelArgs)
     const k = dy.dtype === 'float32' && input.shape.length === 4 ? nativeKernels(backend) : null;
     if (!k) return original(args as unknown as Parameters<tf.KernelFunc>[0]);
     const attrs = args.attrs ?? {};
-    const pi = tf.backend_util.computePool2DInfo(
-      input.shape as [number, number, number, number],
-      attrs.filterSize as [number, number] | number,
-      attrs.strides as [number, number] | number,
-      1,
-      attrs.pad as 'same' | 'valid' | number,
-      attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
-    );
+    const pi = poolInfo(input, attrs);
     const dx = backend.makeOutput([...input.shape], 'float32');
     k.avg_pool_grad(
       heapPtr(backend, dy), pi.batchSize, pi.inHeight, pi.inWidth, pi.inChannels, pi.outHeight, pi.outWidth,

@@ -202,6 +202,13 @@ export function convPanelFloats(KH: number, KW: number, C: number, K: number): n
   return Math.max(1, KH * KW * C * Math.ceil(K / bw) * bw);
 }
 
+/** {@link nativeKernels}, or an error naming the medfl kernel `name` that needs them. */
+export function requireNativeKernels(backend: unknown, name: string): NativeKernels {
+  const k = nativeKernels(backend);
+  if (!k) throw new Error(`${name}: medfl's native wasm kernels are unavailable (MEDFL_NATIVE=0 or no WebAssembly SIMD)`);
+  return k;
+}
+
 /** Byte offset of a tensor's data on the tfjs-wasm heap. */
 export function heapPtr(backend: unknown, info: tf.TensorInfo): number {
   const rec = (backend as { dataIdMap: { get(id: object): { memoryOffset: number } | undefined } }).dataIdMap.get(info.dataId);

@@ -764,6 +764,11 @@ static void mm_narrow_ta(const f32 *A, int acs, const f32 *B, int transB, int M,
  * output), so that a row tile's slice of A (4 x KC) stays in L1 while it
  * meets every column panel, and the block of packed B (KC x N) in L2. */
 #define KC 256
+
+/* Rows k0.. of column panel jb: B itself (direct: row-major, stride N) or its packed copy (stride 8). */
+static inline const f32 *panel(int direct, const f32 *B, const f32 *bp, int jb, int k0, int K, int N) {
+  return direct ? B + (long)k0 * N + jb * 8 : bp + (long)jb * K * 8 + (long)k0 * 8;
+}
 #define NCP 8
 
 EXPORT("matmul")
@@ -796,14 +801,12 @@ void matmul(const f32 *a, int aStride, int ars, int acs, const f32 *b, int bStri
         for (; i + 4 <= M; i += 4)
           for (int jb = g0; jb < g1; jb++) {
             const int j0 = jb * 8;
-            const f32 *P = direct ? Bb + (long)k0 * N + j0 : bp + (long)jb * K * 8 + (long)k0 * 8;
-            mm_r4_p8(Ak + (long)i * ars, ars, acs, P, ps, kc, O + (long)i * N + j0, N, N - j0 < 8 ? N - j0 : 8, acc);
+            mm_r4_p8(Ak + (long)i * ars, ars, acs, panel(direct, Bb, bp, jb, k0, K, N), ps, kc, O + (long)i * N + j0, N, N - j0 < 8 ? N - j0 : 8, acc);
           }
         for (; i < M; i++)
           for (int jb = g0; jb < g1; jb++) {
             const int j0 = jb * 8;
-            const f32 *P = direct ? Bb + (long)k0 * N + j0 : bp + (long)jb * K * 8 + (long)k0 * 8;
-            mm_r1_p8(Ak + (long)i * ars, acs, P, ps, kc, O + (long)i * N + j0, N - j0 < 8 ? N - j0 : 8, acc);
+            mm_r1_p8(Ak + (long)i * ars, acs, panel(direct, Bb, bp, jb, k0, K, N), ps, kc, O + (long)i * N + j0, N - j0 < 8 ? N - j0 : 8, acc);
           }
       }
     }
