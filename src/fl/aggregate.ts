@@ -132,28 +132,45 @@ export interface ResolvedServerOptimizer {
   beta1: number;
   beta2: number;
   tau: number;
+  /** FedAdam: Flower's bias-corrected server step (eta_norm). */
+  biasCorrection: boolean;
 }
 
+/** Flower's defaults (flwr.serverapp.strategy, 1.2x): eta, beta1, beta2, tau per optimizer. */
+const SERVER_DEFAULTS: Record<ServerOptimizerName, { learningRate: number; momentum: number; beta1: number; beta2: number; tau: number }> = {
+  none: { learningRate: 1, momentum: 0, beta1: 0, beta2: 0, tau: 1e-3 },
+  fedavgm: { learningRate: 1, momentum: 0, beta1: 0, beta2: 0, tau: 1e-3 },
+  fedadam: { learningRate: 0.1, momentum: 0, beta1: 0.9, beta2: 0.99, tau: 1e-3 },
+  fedyogi: { learningRate: 0.01, momentum: 0, beta1: 0.9, beta2: 0.99, tau: 1e-3 },
+  fedadagrad: { learningRate: 0.1, momentum: 0, beta1: 0, beta2: 0, tau: 1e-3 },
+};
+
+/** Valid server optimizer names. */
+export const SERVER_OPTIMIZERS: readonly ServerOptimizerName[] = ['none', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad'];
+
 /**
- * Defaults: 'none'; learningRate 1 for 'fedavgm' (so momentum 0 is FedAvg)
- * and 0.01 for 'fedadam'; momentum 0.9; beta1 0.9; beta2 0.99; tau 1e-3
- * (the values of Reddi et al.'s grid).
+ * Fill the defaults of a server optimizer. They are Flower's (FedAvgM:
+ * server_learning_rate 1, server_momentum 0; FedAdam: eta 0.1, beta_1 0.9,
+ * beta_2 0.99, tau 1e-3, bias-corrected step; FedYogi: eta 0.01, beta_1 0.9,
+ * beta_2 0.99, tau 1e-3; FedAdagrad: eta 0.1, beta_1 0, tau 1e-3).
  */
 export function resolveServerOptimizer(cfg?: ServerOptimizerConfig): ResolvedServerOptimizer {
   const name = cfg?.name ?? 'none';
-  if (!['none', 'fedavgm', 'fedadam'].includes(name)) {
-    throw new Error(`serverOptimizer.name must be 'none', 'fedavgm' or 'fedadam', got '${name}'`);
+  if (!SERVER_OPTIMIZERS.includes(name)) {
+    throw new Error(`serverOptimizer.name must be one of ${SERVER_OPTIMIZERS.join(', ')}, got '${name}'`);
   }
+  const d = SERVER_DEFAULTS[name];
   const r: ResolvedServerOptimizer = {
     name,
-    learningRate: cfg?.learningRate ?? (name === 'fedadam' ? 0.01 : 1),
-    momentum: cfg?.momentum ?? 0.9,
-    beta1: cfg?.beta1 ?? 0.9,
-    beta2: cfg?.beta2 ?? 0.99,
-    tau: cfg?.tau ?? 1e-3,
+    learningRate: cfg?.learningRate ?? d.learningRate,
+    momentum: cfg?.momentum ?? d.momentum,
+    beta1: cfg?.beta1 ?? d.beta1,
+    beta2: cfg?.beta2 ?? d.beta2,
+    tau: cfg?.tau ?? d.tau,
+    biasCorrection: cfg?.biasCorrection ?? name === 'fedadam',
   };
   for (const [k, v] of Object.entries(r)) {
-    if (k !== 'name' && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
+    if (k !== 'name' && k !== 'biasCorrection' && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) {
       throw new Error(`serverOptimizer.${k} must be a finite number >= 0, got ${v}`);
     }
   }
@@ -162,12 +179,17 @@ export function resolveServerOptimizer(cfg?: ServerOptimizerConfig): ResolvedSer
 
 /**
  * Apply the server optimizer to the trainable entries (`apply[i]`) of the
- * global model, given the averaged pseudo-gradient `delta = average - global`:
+ * global model, given the averaged pseudo-gradient `delta = average - global`
+ * (Reddi et al., arXiv:2003.00295, Algorithm 2, as Flower's FedOpt family):
  *
- * - 'none':    x <- x + delta (= the average; plain FedAvg)
- * - 'fedavgm': m <- beta m + delta;  x <- x + eta m
- * - 'fedadam': m <- b1 m + (1-b1) delta;  v <- b2 v + (1-b2) delta^2;
- *              x <- x + eta m / (sqrt(v) + tau)     (no bias correction, as in arXiv:2003.00295)
+ * - 'none':       x <- x + delta (= the average; plain FedAvg)
+ * - 'fedavgm':    m <- beta m + delta;  x <- x + eta m   (Hsu et al., arXiv:1909.06335)
+ * - 'fedadam':    m <- b1 m + (1-b1) delta;  v <- b2 v + (1-b2) delta^2
+ * - 'fedyogi':    m as Adam;  v <- v - (1-b2) delta^2 sign(v - delta^2)
+ * - 'fedadagrad': m as Adam;  v <- v + delta^2
+ *   then x <- x + eta_t m / (sqrt(v) + tau), with v starting at 0 and
+ *   eta_t = eta, or for FedAdam with `biasCorrection` (Flower's default)
+ *   eta sqrt(1 - b2^(t+1)) / (1 - b1^(t+1)) where t is the 1-based round.
  *
  * Entries with `apply[i] === false` (BatchNorm moving statistics) are set to
  * x + delta (plain average): momentum on a variance could make it negative.
@@ -181,8 +203,11 @@ export function serverUpdate(
   apply: readonly boolean[] = global.map(() => true),
 ): { weights: Float32Array[]; state: ServerOptimizerState } {
   checkSameLayout(global, delta, 'serverUpdate');
+  const adaptive = opt.name === 'fedadam' || opt.name === 'fedyogi' || opt.name === 'fedadagrad';
   const m = opt.name === 'none' ? undefined : global.map((g, i) => (state.m ? Float32Array.from(state.m[i]) : new Float32Array(g.length)));
-  const v = opt.name === 'fedadam' ? global.map((g, i) => (state.v ? Float32Array.from(state.v[i]) : new Float32Array(g.length))) : undefined;
+  const v = adaptive ? global.map((g, i) => (state.v ? Float32Array.from(state.v[i]) : new Float32Array(g.length))) : undefined;
+  const t = state.step + 1;
+  const eta = opt.biasCorrection ? (opt.learningRate * Math.sqrt(1 - opt.beta2 ** (t + 1))) / (1 - opt.beta1 ** (t + 1)) : opt.learningRate;
   const weights = global.map((g, i) => {
     const d = delta[i];
     const out = new Float32Array(g.length);
@@ -196,13 +221,16 @@ export function serverUpdate(
         mi[j] = opt.momentum * mi[j] + d[j];
         out[j] = g[j] + opt.learningRate * mi[j];
       }
-    } else {
-      const vi = (v as Float32Array[])[i];
-      for (let j = 0; j < g.length; j++) {
-        mi[j] = opt.beta1 * mi[j] + (1 - opt.beta1) * d[j];
-        vi[j] = opt.beta2 * vi[j] + (1 - opt.beta2) * d[j] * d[j];
-        out[j] = g[j] + (opt.learningRate * mi[j]) / (Math.sqrt(vi[j]) + opt.tau);
-      }
+      return out;
+    }
+    const vi = (v as Float32Array[])[i];
+    for (let j = 0; j < g.length; j++) {
+      const d2 = d[j] * d[j];
+      mi[j] = opt.beta1 * mi[j] + (1 - opt.beta1) * d[j];
+      if (opt.name === 'fedadam') vi[j] = opt.beta2 * vi[j] + (1 - opt.beta2) * d2;
+      else if (opt.name === 'fedyogi') vi[j] = vi[j] - (1 - opt.beta2) * d2 * Math.sign(vi[j] - d2);
+      else vi[j] = vi[j] + d2;
+      out[j] = g[j] + (eta * mi[j]) / (Math.sqrt(vi[j]) + opt.tau);
     }
     return out;
   });

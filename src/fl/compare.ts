@@ -6,6 +6,7 @@
  */
 import type { Dataset } from '../data/types';
 import { runFederated } from './rounds';
+import { strategyLabel } from './registry';
 import type { FederatedResult, ModelConfig, RoundRecord, SiteData, StrategyConfig } from './types';
 
 /** Options of {@link compareStrategies}. */
@@ -67,19 +68,6 @@ export const DEFAULT_COMPARISON: readonly StrategyConfig[] = [
   { name: 'fedavg' },
   { name: 'splitfed', variant: 'v1', mode: 'u-shaped' },
 ];
-
-/** Table label of a strategy config, e.g. 'splitfed-v1-u-shaped'. */
-export function strategyLabel(s: StrategyConfig): string {
-  if (s.name === 'splitfed') return `splitfed-${s.variant ?? 'v1'}-${s.mode ?? 'u-shaped'}`;
-  if (s.name === 'fedavg') {
-    const parts = ['fedavg'];
-    if (s.mu !== undefined && s.mu > 0) parts.push(`prox${s.mu}`);
-    if (s.fedbn) parts.push('bn');
-    if (s.serverOptimizer && s.serverOptimizer.name !== 'none') parts.push(s.serverOptimizer.name);
-    return parts.join('-');
-  }
-  return s.name;
-}
 
 /**
  * Run each strategy with the same model, seed and budget and tabulate the

@@ -1,15 +1,22 @@
 /**
- * FedAvg (McMahan et al. 2017, arXiv:1602.05629) with its common variants:
+ * FedAvg (McMahan et al. 2017, arXiv:1602.05629) — the one FedAvg of medfl —
+ * with its client and server options, shaped as Flower's FedAvg:
  *
  * - client sampling: a fraction C of the sites per round (at least one),
- *   drawn with a seed derived from (seed, round);
- * - weighting by training-sample count n_k;
- * - FedProx (Li et al. 2020, arXiv:1812.06127): local loss + mu/2 ||w - w_global||^2
- *   over the trainable weights (`mu`; mu = 0 gives FedAvg exactly);
+ *   drawn with a seed derived from (seed, round) (Flower's fraction_train);
+ * - weighting by training-sample count n_k (Flower's `num-examples`);
+ * - FedProx (Li et al. 2020, arXiv:1812.06127): the client adds
+ *   mu/2 ||w - w_global||^2 over the trainable weights (`mu`, Flower's
+ *   proximal_mu; mu = 0 gives FedAvg exactly);
  * - FedBN (Li et al. 2021, arXiv:2102.07623): BatchNorm gamma/beta and
  *   moving statistics never leave the site (not sent, not averaged);
- * - server optimizers FedAvgM / FedAdam (Reddi et al. 2021, arXiv:2003.00295)
- *   applied to the averaged pseudo-gradient (see ./aggregate `serverUpdate`).
+ * - server optimizers FedAvgM / FedAdam / FedYogi / FedAdagrad
+ *   (Reddi et al. 2021, arXiv:2003.00295) on the averaged pseudo-gradient
+ *   (./aggregate `serverUpdate`, Flower's defaults).
+ *
+ * The aggregation step is a parameter ({@link fedAvgFamily}), so robust
+ * aggregators (FedMedian, FedTrimmedAvg, Krum) are FedAvg with another
+ * `aggregate`, one file each.
  *
  * Departures: clients run Adam (fresh each round) instead of plain SGD, for
  * `localEpochs` full epochs (the papers' E); the BatchNorm moving statistics
@@ -20,64 +27,85 @@
  *
  * Bytes per participant and round: the shared weights down + up (4 bytes/float).
  */
-import { WeightedAverager, mergeShared, resolveServerOptimizer, serverUpdate, sharedWeightMask, subtract, type ServerOptimizerState } from './aggregate';
+import { WeightedAverager, mergeShared, resolveServerOptimizer, serverUpdate, sharedWeightMask, subtract, SERVER_OPTIMIZERS, type ServerOptimizerState } from './aggregate';
+import type { StrategyDefinition } from './registry';
 import type { CheckpointState } from './results';
-import type { RoundContext, RoundOutcome, Strategy, StrategyInit } from './strategy';
-import type { FedAvgStrategy } from './types';
+import { createRng } from '../util/rng';
+import type { RoundContext, Strategy, StrategyInit, TrainResult } from './strategy';
+import type { FedAvgStrategy, ServerOptimizerName } from './types';
 import { byteCount, cloneWeights } from './weights';
+import type { Shape } from '../util/schema';
 
-/** Build the FedAvg / FedProx / FedBN strategy. */
-export function fedAvgStrategy(init: StrategyInit): Strategy {
-  const cfg = init.config.strategy as FedAvgStrategy;
-  const fedbn = cfg.fedbn ?? false;
+/** Turns the round's replies into one weight list (the average, a median, ...). */
+export type Aggregator = (results: readonly TrainResult[], ctx: RoundContext) => Float32Array[];
+
+/** FedAvg's aggregation: the n_k-weighted mean (arXiv:1602.05629, Algorithm 1). */
+export const weightedMean: Aggregator = (results) => {
+  const acc = new WeightedAverager();
+  for (const r of results) acc.add(r.weights, r.numExamples);
+  return acc.result();
+};
+
+/** Options of the FedAvg family (see {@link FedAvgStrategy}). */
+export type FedAvgOptions = Omit<FedAvgStrategy, 'name' | 'label' | 'dp'>;
+
+/**
+ * A FedAvg-shaped strategy named `name` whose aggregation is `aggregate`
+ * (default {@link weightedMean}); everything else (sampling, FedProx, FedBN,
+ * server optimizer, bytes, checkpoint) is FedAvg's.
+ */
+export function fedAvgFamily(name: string, options: FedAvgOptions, init: StrategyInit, aggregate: Aggregator = weightedMean): Strategy {
+  const fedbn = options.fedbn ?? false;
   const shared = sharedWeightMask(init.specs, fedbn);
   const trainable = init.specs.map((s) => s.trainable);
-  const opt = resolveServerOptimizer(cfg.serverOptimizer);
-  let global = cloneWeights(init.initial);
+  const opt = resolveServerOptimizer(options.serverOptimizer);
+  const fraction = options.clientFraction ?? 1;
   let serverState: ServerOptimizerState = { step: 0 };
   /** FedBN: each site's own weights (only its BN entries are used). */
   const local = new Map<string, Float32Array[]>();
-  const sharedBytes = byteCount(global, shared);
-  const siteModel = (site: string) => (fedbn && local.has(site) ? mergeShared(global, local.get(site) as Float32Array[], shared) : global);
+  const sharedBytes = byteCount(init.initial, shared);
+  const siteModel = (global: Float32Array[], site: string) => (fedbn && local.has(site) ? mergeShared(global, local.get(site) as Float32Array[], shared) : global);
 
   return {
-    name: 'fedavg',
-    parallel: true,
-    async runRound(ctx: RoundContext): Promise<RoundOutcome> {
-      const trainLoss: Record<string, number> = {};
+    name,
+    execution: 'parallel',
+    selectClients(ctx, sites) {
+      if (fraction >= 1) return [...sites];
+      const m = Math.max(1, Math.round(fraction * sites.length));
+      const chosen = new Set(createRng(ctx.seedFor('select')).sample(sites.length, m));
+      return sites.filter((_, i) => chosen.has(i));
+    },
+    configureTrain(ctx, global, sites) {
+      return sites.map((s) => ({ site: s, weights: siteModel(global, s.name), seed: ctx.seedFor(s.name), config: options.mu !== undefined ? { proximalMu: options.mu } : {} }));
+    },
+    aggregateTrain(ctx, global, results, failures) {
       const up: Record<string, number> = {};
       const down: Record<string, number> = {};
-      const acc = new WeightedAverager();
-      const jobs = ctx.participants.map((s) => ({ site: s, start: siteModel(s.name), seed: ctx.seedFor(s.name), mu: cfg.mu }));
-      const sizes = new Map(ctx.participants.map((s) => [s.name, s.train.length]));
-      for (const s of ctx.participants) down[s.name] = sharedBytes;
-      const failed = await ctx.runClients(jobs, (r) => {
-        acc.add(r.weights, sizes.get(r.site) as number);
-        if (fedbn) local.set(r.site, r.weights);
-        trainLoss[r.site] = r.loss;
+      for (const r of results) {
         up[r.site] = sharedBytes;
-      });
-      for (const f of failed) up[f.site] = 0;
-      if (acc.size > 0) {
-        const avg = acc.result();
-        const next = serverUpdate(global, subtract(avg, global), serverState, opt, trainable);
-        global = next.weights;
-        serverState = next.state;
+        down[r.site] = sharedBytes;
+        if (fedbn) local.set(r.site, r.weights);
       }
-      return { trainLoss, failed, up, down };
+      for (const f of failures) {
+        up[f.site] = 0;
+        down[f.site] = sharedBytes;
+      }
+      if (results.length === 0) return { weights: global, up, down };
+      const avg = aggregate(results, ctx);
+      const next = serverUpdate(global, subtract(avg, global), serverState, opt, trainable);
+      serverState = next.state;
+      return { weights: next.weights, up, down };
     },
-    siteWeights: siteModel,
-    globalWeights: () => global,
-    keptSiteWeights: () => (fedbn ? Object.fromEntries(init.sites.map((s) => [s.name, siteModel(s.name)])) : {}),
+    configureEvaluate: (_ctx, global) => ({ site: (s) => siteModel(global, s), global }),
+    keptSiteWeights: (global) => (fedbn ? Object.fromEntries(init.sites.map((s) => [s.name, siteModel(global, s.name)])) : {}),
     saveState(): CheckpointState {
-      const arrays: Record<string, Float32Array[]> = { global };
+      const arrays: Record<string, Float32Array[]> = {};
       if (serverState.m) arrays['server:m'] = serverState.m;
       if (serverState.v) arrays['server:v'] = serverState.v;
       for (const [k, v] of local) arrays[`site:${k}`] = v;
       return { arrays, meta: { serverStep: serverState.step } };
     },
     loadState(state: CheckpointState) {
-      global = cloneWeights(state.arrays.global);
       serverState = {
         step: Number(state.meta.serverStep ?? 0),
         m: state.arrays['server:m'] ? cloneWeights(state.arrays['server:m']) : undefined,
@@ -86,6 +114,79 @@ export function fedAvgStrategy(init: StrategyInit): Strategy {
       local.clear();
       for (const [k, v] of Object.entries(state.arrays)) if (k.startsWith('site:')) local.set(k.slice(5), cloneWeights(v));
     },
-    dispose() {},
   };
 }
+
+const SERVER_OPTIMIZER_SHAPE: Shape = {
+  name: { kind: 'string', required: true, enum: SERVER_OPTIMIZERS },
+  learningRate: { kind: 'number', min: 0, exclusiveMin: true },
+  momentum: { kind: 'number', min: 0 },
+  beta1: { kind: 'number', min: 0, max: 1 },
+  beta2: { kind: 'number', min: 0, max: 1 },
+  tau: { kind: 'number', min: 0 },
+  biasCorrection: { kind: 'boolean' },
+};
+
+/** FedAvg's options as a schema (shared by every FedAvg-family strategy). */
+export const FEDAVG_OPTIONS: Shape = {
+  clientFraction: { kind: 'number', min: 0, max: 1, exclusiveMin: true, doc: 'fraction of sites sampled per round (default 1)' },
+  mu: { kind: 'number', min: 0, doc: 'FedProx proximal weight (default: none)' },
+  fedbn: { kind: 'boolean', doc: 'keep BatchNorm local (default false)' },
+  serverOptimizer: { kind: 'object', shape: SERVER_OPTIMIZER_SHAPE, doc: 'server optimizer (default none)' },
+};
+
+/** FedAvg's label rule: 'fedavg' plus '-prox<mu>', '-bn', '-<server optimizer>'. */
+export function fedAvgLabel(base: string, o: FedAvgOptions): string {
+  const parts = [base];
+  if (o.mu !== undefined && o.mu > 0) parts.push(`prox${o.mu}`);
+  if (o.fedbn) parts.push('bn');
+  if (o.serverOptimizer && o.serverOptimizer.name !== 'none') parts.push(o.serverOptimizer.name);
+  return parts.join('-');
+}
+
+/** Registry entry of 'fedavg'. */
+export const fedAvgDefinition: StrategyDefinition = {
+  name: 'fedavg',
+  summary: 'FedAvg (arXiv:1602.05629) with FedProx, FedBN and server optimizers as options',
+  options: FEDAVG_OPTIONS,
+  acceptsDp: true,
+  label: (o) => fedAvgLabel('fedavg', o as FedAvgOptions),
+  create: (o, init) => fedAvgFamily('fedavg', o as FedAvgOptions, init),
+};
+
+/**
+ * Flower's names for FedAvg with one option set: 'fedprox' (needs `mu`,
+ * Flower's proximal_mu) and 'fedavgm' / 'fedadam' / 'fedyogi' / 'fedadagrad'
+ * (the server optimizer of that name; its settings under `serverOptimizer`
+ * or flat: `learningRate`, `momentum`, `beta1`, `beta2`, `tau`).
+ */
+export const FEDAVG_ALIASES: readonly StrategyDefinition[] = [
+  {
+    name: 'fedprox',
+    summary: 'FedProx (arXiv:1812.06127): FedAvg clients with a proximal term mu',
+    options: { ...FEDAVG_OPTIONS, mu: { kind: 'number', min: 0, required: true, doc: 'proximal weight mu (required)' } },
+    acceptsDp: true,
+    label: (o) => fedAvgLabel('fedprox', { ...(o as FedAvgOptions), mu: 0 }) + `-mu${o.mu}`,
+    create: (o, init) => fedAvgFamily('fedprox', o as FedAvgOptions, init),
+  },
+  ...(['fedavgm', 'fedadam', 'fedyogi', 'fedadagrad'] as const).map(
+    (opt): StrategyDefinition => {
+      const flat = ['learningRate', 'momentum', 'beta1', 'beta2', 'tau', 'biasCorrection'] as const;
+      const toFedAvg = (o: Record<string, unknown>): FedAvgOptions => {
+        const server: Record<string, unknown> = { name: opt as ServerOptimizerName };
+        for (const k of flat) if (o[k] !== undefined) server[k] = o[k];
+        return { clientFraction: o.clientFraction as number | undefined, mu: o.mu as number | undefined, fedbn: o.fedbn as boolean | undefined, serverOptimizer: server as never };
+      };
+      const { serverOptimizer: _s, ...rest } = FEDAVG_OPTIONS;
+      const { name: _n, ...serverKeys } = SERVER_OPTIMIZER_SHAPE;
+      return {
+        name: opt,
+        summary: `FedAvg with the ${opt} server optimizer (arXiv:${opt === 'fedavgm' ? '1909.06335' : '2003.00295'}; Flower's defaults)`,
+        options: { ...rest, ...serverKeys },
+        acceptsDp: true,
+        label: (o) => fedAvgLabel(opt, { ...toFedAvg(o), serverOptimizer: undefined }),
+        create: (o, init) => fedAvgFamily(opt, toFedAvg(o), init),
+      };
+    },
+  ),
+];

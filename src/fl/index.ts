@@ -21,14 +21,36 @@ export {
   type ClipNoiseOptions,
 } from './aggregate';
 export { getWeights, setWeights, cloneWeights, byteCount, maxAbsDiff, weightSpecs, type WeightSpec } from './weights';
-export { resolveConfig, roundSeed, trainClient, type ResolvedConfig, type LocalTrainSettings, type ClientJob, type ClientResult, type Strategy, type StrategyInit, type RoundContext, type RoundOutcome } from './strategy';
-export { runFederated, selectSites, applyDropout, poolScores, type FederatedHooks } from './rounds';
+export {
+  resolveRunConfig,
+  roundSeed,
+  trainClient,
+  isStrategyObject,
+  type ResolvedConfig,
+  type LocalTrainSettings,
+  type ClientConfig,
+  type TrainInstruction,
+  type TrainResult,
+  type ClientFailure,
+  type ClientRun,
+  type TrainAggregate,
+  type EvaluatePlan,
+  type Strategy,
+  type StrategyInit,
+  type RoundContext,
+} from './strategy';
+export { registerStrategy, strategyDefinition, strategyNames, checkStrategyConfig, strategyLabel, createStrategy, type StrategyDefinition } from './registry';
+export { runFederated, applyDropout, poolScores, type FederatedHooks } from './rounds';
 export { RunWriter, writeFileAtomic, roundsToCsv, type CheckpointState, type RunConfigFile } from './results';
 export { centralizedStrategy, datasetBytes } from './centralized';
 export { localStrategy } from './local';
-export { fedAvgStrategy } from './fedavg';
+export { fedAvgFamily, weightedMean, type Aggregator, type FedAvgOptions } from './fedavg';
 export { sequentialStrategy } from './sequential';
 export { splitFedStrategy, trainSplitClient, type SplitClientOptions, type LoggedSplitMessage } from './splitfed';
+export { coordinateMedian } from './fedmedian';
+export { trimmedMean } from './trimmed-avg';
+export { krumSelect } from './krum';
+export { withDifferentialPrivacy } from './dp-wrapper';
 export { SiteTrainerPool, startWorker, type SiteTrainerPoolOptions, type WorkerInit } from './parallel';
 export { sitesFromDataset, pooledTest, type SitesFromDatasetOptions } from './sites';
-export { compareStrategies, formatComparison, strategyLabel, DEFAULT_COMPARISON, type CompareOptions, type ComparisonRow, type Comparison } from './compare';
+export { compareStrategies, formatComparison, DEFAULT_COMPARISON, type CompareOptions, type ComparisonRow, type Comparison } from './compare';

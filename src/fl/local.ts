@@ -6,7 +6,8 @@
  * tfjs model reused for all. No communication (0 bytes).
  */
 import type { CheckpointState } from './results';
-import type { RoundContext, RoundOutcome, Strategy, StrategyInit } from './strategy';
+import type { StrategyDefinition } from './registry';
+import type { Strategy, StrategyInit } from './strategy';
 import { cloneWeights } from './weights';
 
 /** Build the local-only strategy. */
@@ -15,24 +16,18 @@ export function localStrategy(init: StrategyInit): Strategy {
   const weightsOf = (site: string) => kept.get(site) ?? init.initial;
   return {
     name: 'local',
-    parallel: true,
-    async runRound(ctx: RoundContext): Promise<RoundOutcome> {
-      const trainLoss: Record<string, number> = {};
-      const up: Record<string, number> = {};
-      const down: Record<string, number> = {};
-      const jobs = ctx.participants.map((s) => ({ site: s, start: weightsOf(s.name), seed: ctx.seedFor(s.name) }));
-      const failed = await ctx.runClients(jobs, (r) => {
+    execution: 'parallel',
+    configureTrain: (ctx, _global, sites) => sites.map((s) => ({ site: s, weights: weightsOf(s.name), seed: ctx.seedFor(s.name), config: {} })),
+    aggregateTrain(_ctx, global, results, failures) {
+      const zero: Record<string, number> = {};
+      for (const r of results) {
         kept.set(r.site, r.weights);
-        trainLoss[r.site] = r.loss;
-      });
-      for (const s of ctx.participants) {
-        up[s.name] = 0;
-        down[s.name] = 0;
+        zero[r.site] = 0;
       }
-      return { trainLoss, failed, up, down };
+      for (const f of failures) zero[f.site] = 0;
+      return { weights: global, up: { ...zero }, down: { ...zero } };
     },
-    siteWeights: weightsOf,
-    globalWeights: () => null,
+    configureEvaluate: () => ({ site: weightsOf, global: null }),
     keptSiteWeights: () => Object.fromEntries(init.sites.map((s) => [s.name, weightsOf(s.name)])),
     saveState(): CheckpointState {
       const arrays: Record<string, Float32Array[]> = {};
@@ -43,6 +38,13 @@ export function localStrategy(init: StrategyInit): Strategy {
       kept.clear();
       for (const [k, v] of Object.entries(state.arrays)) if (k.startsWith('site:')) kept.set(k.slice(5), cloneWeights(v));
     },
-    dispose() {},
   };
 }
+
+/** Registry entry of 'local'. */
+export const localDefinition: StrategyDefinition = {
+  name: 'local',
+  summary: 'each site trains alone on its own data (lower baseline)',
+  options: {},
+  create: (_o, init) => localStrategy(init),
+};

@@ -27,7 +27,7 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import type { ModelOptions } from '../models/types';
 import type { Sample } from '../data/types';
-import type { ClientJob, ClientResult, LocalTrainSettings } from './strategy';
+import type { ClientConfig, LocalTrainSettings, TrainInstruction, TrainResult } from './strategy';
 import type { SiteData } from './types';
 
 /** Data every worker starts with. */
@@ -47,12 +47,12 @@ export interface SiteTrainerPoolOptions extends WorkerInit {
 /** Messages main -> worker. */
 export type WorkerRequest =
   | { id: number; type: 'data'; site: string; name: string; task: string; classNames: string[]; maskClasses: string[]; samples: Sample[] }
-  | { id: number; type: 'train'; site: string; start: Float32Array[]; seed: number; mu?: number; settings: LocalTrainSettings };
+  | { id: number; type: 'train'; site: string; start: Float32Array[]; seed: number; config: ClientConfig; settings: LocalTrainSettings };
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 /** Messages worker -> main. */
-export type WorkerReply = { id: number; ok: true; weights?: Float32Array[]; loss?: number } | { id: number; ok: false; error: string };
+export type WorkerReply = { id: number; ok: true; weights?: Float32Array[]; loss?: number; metrics?: Record<string, number> } | { id: number; ok: false; error: string };
 
 /** Start a worker running ./worker (TypeScript through tsx, or the compiled .js). */
 export function startWorker(init: WorkerInit): Worker {
@@ -131,17 +131,17 @@ export class SiteTrainerPool {
    * Train `jobs` on the workers; `onResult` / `onError` are called in job
    * order. A job whose data fails to load or whose training throws goes to `onError`.
    */
-  async train(jobs: readonly ClientJob[], settings: LocalTrainSettings, onResult: (r: ClientResult) => void, onError: (site: string, message: string) => void): Promise<void> {
-    const promises = jobs.map(async (job): Promise<ClientResult> => {
+  async train(jobs: readonly TrainInstruction[], settings: LocalTrainSettings, onResult: (r: TrainResult) => void, onError: (site: string, message: string) => void): Promise<void> {
+    const promises = jobs.map(async (job): Promise<TrainResult> => {
       const h = this.handleFor(job.site.name);
       await this.ensureData(h, job.site);
-      const start = job.start.map((w) => Float32Array.from(w));
+      const start = job.weights.map((w) => Float32Array.from(w));
       const r = await h.request(
-        { type: 'train', site: job.site.name, start, seed: job.seed, mu: job.mu, settings },
+        { type: 'train', site: job.site.name, start, seed: job.seed, config: job.config, settings },
         start.map((w) => w.buffer as ArrayBuffer),
       );
       if (!r.ok) throw new Error(r.error);
-      return { site: job.site.name, weights: r.weights as Float32Array[], loss: r.loss as number };
+      return { site: job.site.name, weights: r.weights as Float32Array[], start: job.weights, numExamples: job.site.train.length, loss: r.loss as number, metrics: r.metrics ?? {} };
     });
     // Avoid unhandled rejections while earlier jobs are awaited.
     promises.forEach((p) => p.catch(() => undefined));

@@ -14,40 +14,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { createModel } from '../models/registry';
 import { createRng } from '../util/rng';
-import { centralizedStrategy } from './centralized';
-import { fedAvgStrategy } from './fedavg';
-import { localStrategy } from './local';
 import { SiteTrainerPool } from './parallel';
+import { createStrategy, defaultRounds, strategyLabel } from './registry';
 import { RunWriter, type RunConfigFile } from './results';
-import { sequentialStrategy } from './sequential';
-import { splitFedStrategy, type LoggedSplitMessage } from './splitfed';
-import { resolveConfig, roundSeed, trainClient, type ClientJob, type ClientResult, type ResolvedConfig, type Strategy, type StrategyInit } from './strategy';
+import type { LoggedSplitMessage } from './splitfed';
+import { isStrategyObject, resolveRunConfig, roundSeed, trainClient, type ClientFailure, type ClientRun, type ResolvedConfig, type RoundContext, type Strategy, type TrainInstruction, type TrainResult } from './strategy';
 import { evaluateSegmentation, type SegmentationSummary } from './train';
 import type { Dataset } from '../data/types';
 import type { DroppedSite, FederatedConfig, FederatedResult, PooledScores, RoundRecord, RunHooks, RunSummary, SiteData } from './types';
-import { getWeights, setWeights, weightSpecs } from './weights';
+import { cloneWeights, getWeights, setWeights, weightSpecs } from './weights';
 
 /** Hooks of {@link runFederated}, plus the split-message observer. */
 export interface FederatedHooks extends RunHooks {
   /** SplitFed: every client/server message (u-shaped never sends labels). */
   onSplitMessage?: (m: LoggedSplitMessage) => void;
-}
-
-function buildStrategy(init: StrategyInit, hooks: FederatedHooks): Strategy {
-  const name = init.config.strategy.name;
-  switch (name) {
-    case 'centralized':
-      return centralizedStrategy(init);
-    case 'local':
-      return localStrategy(init);
-    case 'fedavg':
-      return fedAvgStrategy(init);
-    case 'iil':
-    case 'ciil':
-      return sequentialStrategy(init, name);
-    case 'splitfed':
-      return splitFedStrategy(init, hooks.onSplitMessage);
-  }
 }
 
 function checkSites(sites: readonly SiteData[]): void {
@@ -59,16 +39,6 @@ function checkSites(sites: readonly SiteData[]): void {
     seen.add(s.name);
     if (!s.train || !s.test) throw new Error(`runFederated: site '${s.name}' needs train and test datasets`);
   }
-}
-
-/** Sites selected for round r (fedavg: a seeded fraction C, at least one; others: all), in site order. */
-export function selectSites(config: ResolvedConfig, sites: readonly SiteData[], round: number): SiteData[] {
-  const s = config.strategy;
-  const frac = s.name === 'fedavg' ? s.clientFraction ?? 1 : 1;
-  if (frac >= 1) return [...sites];
-  const m = Math.max(1, Math.round(frac * sites.length));
-  const chosen = new Set(createRng(roundSeed(config.seed, round, 'select')).sample(sites.length, m));
-  return sites.filter((_, i) => chosen.has(i));
 }
 
 /** Apply `dropout`: scheduled absences for round r, then each remaining site drops with `probability` (seeded per (seed, r, site)). */
@@ -111,9 +81,15 @@ function meanSummary(list: readonly SegmentationSummary[]): SegmentationSummary 
 /** Fields of the config that may differ between a run and its resume. */
 const VOLATILE = ['resume', 'outDir', 'workers'] as const;
 
+/** The config as stored in config.json: a strategy object is recorded by its name. */
+function comparableJson(cfg: FederatedConfig): string {
+  return JSON.stringify(isStrategyObject(cfg.strategy) ? { ...cfg, strategy: { name: cfg.strategy.name, object: true } } : cfg);
+}
+
 function comparable(cfg: unknown): string {
   const c = { ...(cfg as Record<string, unknown>) };
   for (const k of VOLATILE) delete c[k];
+  if (isStrategyObject(c.strategy)) c.strategy = { name: c.strategy.name, object: true };
   return JSON.stringify(c, Object.keys(c).sort());
 }
 
@@ -121,15 +97,17 @@ function comparable(cfg: unknown): string {
  * Run a strategy for `config.rounds` rounds on `sites` (each with its own
  * train / test split), evaluating after each round (every `evaluation.every`
  * rounds and always after the last) on each site's test split and on
- * `globalTest` when given. With `outDir` writes a run folder (./results);
- * with `resume: dir` continues that folder's run from its last completed
- * round (the config must match the stored one, `workers` and paths aside).
+ * `globalTest` when given. `config.strategy` is a registered strategy's
+ * name and options (./registry) or any object implementing `Strategy`.
+ * With `outDir` writes a run folder (./results); with `resume: dir`
+ * continues that folder's run from its last completed round (the config must
+ * match the stored one, `workers` and paths aside).
  *
  * The tfjs backend must be initialised by the caller (`initBackend`).
  * Tensor memory: one model for the run, disposed at the end.
  */
 export async function runFederated(config: FederatedConfig, sites: readonly SiteData[], globalTest?: Dataset, hooks: FederatedHooks = {}): Promise<FederatedResult> {
-  const cfg = resolveConfig(config);
+  const cfg = resolveRunConfig(config, defaultRounds(config.strategy));
   checkSites(sites);
   const log = hooks.log ?? (() => {});
   const backend = tf.getBackend();
@@ -145,8 +123,10 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
   try {
     const specs = weightSpecs(model);
     const initial = getWeights(model);
-    strategy = buildStrategy({ config: cfg, model, initial, specs, sites: [...sites] }, hooks);
+    strategy = createStrategy(config.strategy, { config: cfg, model, initial, specs, sites: [...sites], onSplitMessage: hooks.onSplitMessage });
     const strat = strategy;
+    const label = strategyLabel(config.strategy);
+    let global = cloneWeights(initial);
 
     // ---- run folder / resume
     const dir = config.resume ?? config.outDir;
@@ -162,21 +142,24 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
       }
       const ck = w.readCheckpoint();
       if (ck) {
-        strat.loadState(ck.state);
+        const { global: g, ...rest } = ck.state.arrays;
+        if (g) global = cloneWeights(g);
+        strat.loadState?.({ arrays: rest, meta: ck.state.meta });
         start = ck.round + 1;
         resumedFrom = ck.round;
         records = w.truncateRounds(ck.round);
-        log(`[medfl] resuming ${cfg.strategy.name} after round ${ck.round}`);
+        log(`[medfl] resuming ${label} after round ${ck.round}`);
       } else {
         records = w.truncateRounds(-1);
       }
     } else if (writer) {
-      const file: RunConfigFile = { config, seed: cfg.seed, backend, startedAt: new Date().toISOString() };
+      const file: RunConfigFile = { config: JSON.parse(comparableJson(config)), seed: cfg.seed, backend, startedAt: new Date().toISOString() };
       writer.init(file);
     }
 
-    // ---- workers
-    if (cfg.workers > 1 && strat.parallel) {
+    // ---- workers (independent clients only)
+    const usePool = cfg.workers > 1 && strat.execution === 'parallel' && !strat.trainClients;
+    if (usePool) {
       pool = new SiteTrainerPool({
         workers: cfg.workers,
         backend,
@@ -186,6 +169,27 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
     }
     const activePool = pool;
     const settings = { epochs: cfg.localEpochs, batchSize: cfg.batchSize, learningRate: cfg.learningRate, encoding: cfg.encoding, numClasses: cfg.classes };
+    /** Run the instructions with the default client: in worker threads, in this thread, or chained (sequential). */
+    const runClients = async (instructions: readonly TrainInstruction[]): Promise<ClientRun> => {
+      const results: TrainResult[] = [];
+      const failures: ClientFailure[] = [];
+      if (activePool) {
+        await activePool.train(instructions, settings, (r) => results.push(r), (site, message) => failures.push({ site, message }));
+        return { results, failures };
+      }
+      let previous: Float32Array[] | null = null;
+      for (const job of instructions) {
+        const chained = strat.execution === 'sequential' && previous ? { ...job, weights: previous } : job;
+        try {
+          const r = await trainClient(model, chained, settings);
+          results.push(r);
+          previous = r.weights;
+        } catch (e) {
+          failures.push({ site: job.site.name, message: (e as Error).message });
+        }
+      }
+      return { results, failures };
+    };
     let cumUp = records.length ? records[records.length - 1].bytes.cumulativeUp : 0;
     let cumDown = records.length ? records[records.length - 1].bytes.cumulativeDown : 0;
     let roundsRun = 0;
@@ -193,108 +197,100 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
     for (let round = start; round < cfg.rounds; round++) {
       hooks.beforeRound?.(round);
       const tr = Date.now();
-      const selected = selectSites(cfg, sites, round);
+      const ctx: RoundContext = { round, config: cfg, specs, seedFor: (key) => roundSeed(cfg.seed, round, key), log };
+      const selected = strat.selectClients ? strat.selectClients(ctx, sites) : [...sites];
       const { present, dropped } = applyDropout(cfg, selected, round);
-      const runClients = async (jobs: ClientJob[], onResult: (r: ClientResult) => void) => {
-        const failed: { site: string; message: string }[] = [];
-        if (activePool) {
-          await activePool.train(jobs, settings, (r) => onResult(r), (site, message) => failed.push({ site, message }));
-        } else {
-          for (const job of jobs) {
-            let res: ClientResult;
-            try {
-              res = await trainClient(model, job, settings);
-            } catch (e) {
-              failed.push({ site: job.site.name, message: (e as Error).message });
-              continue;
-            }
-            onResult(res);
-          }
-        }
-        return failed;
-      };
-      const outcome = await strat.runRound({ round, participants: present, settings, seedFor: (key) => roundSeed(cfg.seed, round, key), runClients, log });
-      const failedNames = new Set(outcome.failed.map((f) => f.site));
-      for (const f of outcome.failed) {
+      const instructions = strat.configureTrain(ctx, global, present);
+      const run = strat.trainClients ? await strat.trainClients(ctx, instructions) : await runClients(instructions);
+      const agg = strat.aggregateTrain(ctx, global, run.results, run.failures);
+      global = agg.weights;
+      const failures = agg.failures ?? run.failures;
+      const failedNames = new Set(failures.map((f) => f.site));
+      for (const f of failures) {
         dropped.push({ site: f.site, reason: 'error', message: f.message });
         log(`[medfl] round ${round}: site '${f.site}' failed and was skipped: ${f.message}`);
       }
+      const trainLoss: Record<string, number> = {};
+      for (const r of run.results) trainLoss[r.site] = r.loss;
       const trainSeconds = (Date.now() - tr) / 1000;
 
       // ---- evaluation
       const te = Date.now();
       let test: Record<string, SegmentationSummary> | undefined;
-      let global: SegmentationSummary | undefined;
+      let global_: SegmentationSummary | undefined;
       let evalErrors: Record<string, string> | undefined;
+      let pooled: PooledScores | undefined;
       if ((round + 1) % cfg.evalEvery === 0 || round === cfg.rounds - 1) {
         test = {};
+        const plan = strat.configureEvaluate ? strat.configureEvaluate(ctx, global) : { site: () => global, global };
         const evalOpts = { batchSize: cfg.evalBatchSize, numClasses: cfg.classes, groupBy: '\u0000none' };
         for (const s of sites) {
           try {
-            setWeights(model, strat.siteWeights(s.name));
+            setWeights(model, plan.site(s.name));
             test[s.name] = (await evaluateSegmentation(model, s.test, evalOpts)).overall;
           } catch (e) {
             (evalErrors ??= {})[s.name] = (e as Error).message;
           }
         }
+        pooled = strat.aggregateEvaluate ? strat.aggregateEvaluate(ctx, test) : poolScores(Object.values(test));
         if (globalTest) {
-          const gw = strat.globalWeights();
-          const list = gw ? [gw] : sites.map((s) => strat.siteWeights(s.name));
+          const list = plan.global ? [plan.global] : sites.map((s) => plan.site(s.name));
           const res: SegmentationSummary[] = [];
           for (const w of list) {
             setWeights(model, w);
             res.push((await evaluateSegmentation(model, globalTest, evalOpts)).overall);
           }
-          global = res.length === 1 ? res[0] : meanSummary(res);
+          global_ = res.length === 1 ? res[0] : meanSummary(res);
         }
       }
       const evalSeconds = (Date.now() - te) / 1000;
-      const totalUp = Object.values(outcome.up).reduce((a, b) => a + b, 0);
-      const totalDown = Object.values(outcome.down).reduce((a, b) => a + b, 0);
+      const totalUp = Object.values(agg.up).reduce((a, b) => a + b, 0);
+      const totalDown = Object.values(agg.down).reduce((a, b) => a + b, 0);
       cumUp += totalUp;
       cumDown += totalDown;
       const record: RoundRecord = {
         round,
-        strategy: cfg.strategy.name,
+        strategy: strat.name,
         selected: selected.map((s) => s.name),
         participants: present.map((s) => s.name).filter((n) => !failedNames.has(n)),
         dropped,
-        trainLoss: outcome.trainLoss,
+        trainLoss,
         test,
-        pooled: test ? poolScores(Object.values(test)) : undefined,
-        global,
+        pooled,
+        global: global_,
         evalErrors,
-        bytes: { up: outcome.up, down: outcome.down, totalUp, totalDown, cumulativeUp: cumUp, cumulativeDown: cumDown },
+        bytes: { up: agg.up, down: agg.down, totalUp, totalDown, cumulativeUp: cumUp, cumulativeDown: cumDown },
         trainSeconds,
         evalSeconds,
         seconds: (Date.now() - tr) / 1000,
       };
       records.push(record);
       writer?.appendRound(record);
-      writer?.writeCheckpoint(round, strat.saveState());
+      const state = strat.saveState?.() ?? { arrays: {}, meta: {} };
+      writer?.writeCheckpoint(round, { arrays: { ...state.arrays, global }, meta: state.meta });
       roundsRun++;
-      log(`[medfl] ${cfg.strategy.name} round ${round + 1}/${cfg.rounds}: pooled Dice ${record.pooled?.dice.toFixed(4) ?? '-'}, ${record.seconds.toFixed(1)} s`);
+      log(`[medfl] ${label} round ${round + 1}/${cfg.rounds}: pooled Dice ${record.pooled?.dice.toFixed(4) ?? '-'}, ${record.seconds.toFixed(1)} s`);
       hooks.onRound?.(record);
     }
 
-    const summary = summarize(cfg, backend, records, roundsRun, resumedFrom);
+    const summary = summarize(cfg, strat.name, backend, records, roundsRun, resumedFrom);
     writer?.finish(summary, records);
-    const gw = strat.globalWeights();
+    const plan = strat.configureEvaluate ? strat.configureEvaluate({ round: cfg.rounds - 1, config: cfg, specs, seedFor: (key) => roundSeed(cfg.seed, cfg.rounds - 1, key), log }, global) : { site: () => global, global };
     return {
       config,
       records,
       summary,
-      globalWeights: gw ?? [],
-      siteWeights: strat.keptSiteWeights(),
+      globalWeights: plan.global ?? [],
+      siteWeights: strat.keptSiteWeights ? strat.keptSiteWeights(global) : {},
     };
   } finally {
     await pool?.close();
-    strategy?.dispose();
+    strategy?.dispose?.();
     model.dispose();
   }
 }
 
-function summarize(cfg: ResolvedConfig, backend: string, records: readonly RoundRecord[], roundsRun: number, resumedFrom?: number): RunSummary {
+function summarize(cfg: ResolvedConfig, name: string, backend: string, records: readonly RoundRecord[], roundsRun: number, resumedFrom?: number): RunSummary {
   const seconds = records.reduce((a, r) => a + r.seconds, 0);
   const last = [...records].reverse().find((r) => r.test);
   let bestRound = -1;
@@ -309,7 +305,7 @@ function summarize(cfg: ResolvedConfig, backend: string, records: readonly Round
   const up = records.length ? records[records.length - 1].bytes.cumulativeUp : 0;
   const down = records.length ? records[records.length - 1].bytes.cumulativeDown : 0;
   return {
-    strategy: cfg.strategy.name,
+    strategy: name,
     rounds: cfg.rounds,
     seed: cfg.seed,
     backend,

@@ -43,10 +43,10 @@ import { getModelSpec } from '../models/registry';
 import { defaultCut, splitModel, splitStep, type SplitMessage, type SplitNetwork } from '../models/split';
 import { createRng } from '../util/rng';
 import { WeightedAverager, mergeShared } from './aggregate';
-import type { CheckpointState } from './results';
-import type { RoundContext, RoundOutcome, Strategy, StrategyInit } from './strategy';
+import type { StrategyDefinition } from './registry';
+import type { ClientFailure, Strategy, StrategyInit, TrainResult } from './strategy';
 import type { SiteData, SplitFedStrategy } from './types';
-import { byteCount, cloneWeights, getWeights, setWeights } from './weights';
+import { byteCount, getWeights, setWeights } from './weights';
 
 /** A split message seen by {@link SplitTrainHooks.onMessage}, with where it happened. */
 export interface LoggedSplitMessage extends SplitMessage {
@@ -121,14 +121,13 @@ export async function trainSplitClient(net: SplitNetwork, data: SiteData['train'
 }
 
 /** Build the SplitFed strategy (v1 / v2, two-part / u-shaped). */
-export function splitFedStrategy(init: StrategyInit, onMessage?: (m: LoggedSplitMessage) => void): Strategy {
-  const cfg = init.config.strategy as SplitFedStrategy;
-  const variant = cfg.variant ?? 'v1';
-  const mode = cfg.mode ?? 'u-shaped';
+export function splitFedStrategy(init: StrategyInit, options: Omit<SplitFedStrategy, 'name'> = {}, onMessage?: (m: LoggedSplitMessage) => void): Strategy {
+  const variant = options.variant ?? 'v1';
+  const mode = options.mode ?? 'u-shaped';
   if (variant !== 'v1' && variant !== 'v2') throw new Error(`splitfed: variant must be 'v1' or 'v2', got '${variant}'`);
   if (mode !== 'two-part' && mode !== 'u-shaped') throw new Error(`splitfed: mode must be 'two-part' or 'u-shaped', got '${mode}'`);
   const { model } = init;
-  const cut = cfg.cut ?? defaultCut(getModelSpec(init.config.model.name), mode);
+  const cut = options.cut ?? defaultCut(getModelSpec(init.config.model.name), mode);
   const net = splitModel(model, { mode, cut });
   const serverPart = net.parts.find((p) => p.role === 'server');
   const serverNames = new Set((serverPart?.model.weights ?? []).map((w) => w.name));
@@ -136,46 +135,43 @@ export function splitFedStrategy(init: StrategyInit, onMessage?: (m: LoggedSplit
   /** true = client-side weight (front or back). */
   const clientMask = init.specs.map((s) => !serverNames.has(s.name));
   const clientBytes = byteCount(init.initial, clientMask);
-  let global = cloneWeights(init.initial);
+  /** v2: the one sequential server part after the round's clients (its entries). */
+  let server: Float32Array[] | null = null;
 
   return {
     name: 'splitfed',
-    parallel: false,
-    async runRound(ctx: RoundContext): Promise<RoundOutcome> {
-      const trainLoss: Record<string, number> = {};
-      const up: Record<string, number> = {};
-      const down: Record<string, number> = {};
-      const failed: { site: string; message: string }[] = [];
-      const acc = new WeightedAverager();
-      let order = ctx.participants;
-      let server = global; // v2: the one sequential server part (its entries)
-      const serverOpt = variant === 'v2' ? createAdam(ctx.settings.learningRate) : null;
-      if (variant === 'v2') order = createRng(ctx.seedFor('order')).shuffle([...order]);
+    execution: 'sequential',
+    configureTrain(ctx, global, sites) {
+      const order = variant === 'v2' ? createRng(ctx.seedFor('order')).shuffle([...sites]) : [...sites];
+      return order.map((site) => ({ site, weights: global, seed: ctx.seedFor(site.name), config: {} }));
+    },
+    async trainClients(ctx, instructions) {
+      const results: TrainResult[] = [];
+      const failures: ClientFailure[] = [];
+      const settings = { epochs: ctx.config.localEpochs, batchSize: ctx.config.batchSize, encoding: ctx.config.encoding, numClasses: ctx.config.classes };
+      const lr = ctx.config.learningRate;
+      server = null;
+      const serverOpt = variant === 'v2' ? createAdam(lr) : null;
       try {
-        for (const site of order) {
-          const start = variant === 'v2' ? mergeShared(global, server, clientMask) : global;
+        for (const job of instructions) {
+          const start = variant === 'v2' && server ? mergeShared(job.weights, server, clientMask) : job.weights;
           setWeights(model, start);
-          const clientOpt = createAdam(ctx.settings.learningRate);
-          const ownServerOpt = serverOpt ?? createAdam(ctx.settings.learningRate);
-          down[site.name] = clientBytes;
-          up[site.name] = 0;
+          const clientOpt = createAdam(lr);
+          const ownServerOpt = serverOpt ?? createAdam(lr);
           try {
-            const r = await trainSplitClient(net, site.train, {
-              ...ctx.settings,
-              seed: ctx.seedFor(site.name),
+            const r = await trainSplitClient(net, job.site.train, {
+              ...settings,
+              seed: job.seed,
               clientOptimizer: clientOpt,
               serverOptimizer: ownServerOpt,
               serverVariables,
-              onMessage: onMessage ? (m) => onMessage({ ...m, round: ctx.round, site: site.name }) : undefined,
+              onMessage: onMessage ? (m) => onMessage({ ...m, round: ctx.round, site: job.site.name }) : undefined,
             });
             const w = getWeights(model);
-            acc.add(w, site.train.length);
             if (variant === 'v2') server = w;
-            trainLoss[site.name] = r.loss;
-            up[site.name] = r.up + clientBytes;
-            down[site.name] += r.down;
+            results.push({ site: job.site.name, weights: w, start, numExamples: job.site.train.length, loss: r.loss, metrics: { bytesUp: r.up, bytesDown: r.down } });
           } catch (e) {
-            failed.push({ site: site.name, message: (e as Error).message });
+            failures.push({ site: job.site.name, message: (e as Error).message });
           } finally {
             clientOpt.dispose();
             if (!serverOpt) ownServerOpt.dispose();
@@ -184,18 +180,24 @@ export function splitFedStrategy(init: StrategyInit, onMessage?: (m: LoggedSplit
       } finally {
         serverOpt?.dispose();
       }
-      if (acc.size > 0) {
-        const avg = acc.result();
-        global = variant === 'v1' ? avg : mergeShared(avg, server, clientMask);
-      }
-      return { trainLoss, failed, up, down };
+      return { results, failures };
     },
-    siteWeights: () => global,
-    globalWeights: () => global,
-    keptSiteWeights: () => ({}),
-    saveState: (): CheckpointState => ({ arrays: { global }, meta: { variant, mode, cut } }),
-    loadState(state: CheckpointState) {
-      global = cloneWeights(state.arrays.global);
+    aggregateTrain(_ctx, global, results, failures) {
+      const up: Record<string, number> = {};
+      const down: Record<string, number> = {};
+      const acc = new WeightedAverager();
+      for (const r of results) {
+        acc.add(r.weights, r.numExamples);
+        up[r.site] = (r.metrics.bytesUp ?? 0) + clientBytes;
+        down[r.site] = clientBytes + (r.metrics.bytesDown ?? 0);
+      }
+      for (const f of failures) {
+        up[f.site] = 0;
+        down[f.site] = clientBytes;
+      }
+      if (acc.size === 0) return { weights: global, up, down };
+      const avg = acc.result();
+      return { weights: variant === 'v1' || !server ? avg : mergeShared(avg, server, clientMask), up, down };
     },
     dispose() {
       // The parts hold references to the model's layers: dispose them so the
@@ -204,3 +206,16 @@ export function splitFedStrategy(init: StrategyInit, onMessage?: (m: LoggedSplit
     },
   };
 }
+
+/** Registry entry of 'splitfed'. */
+export const splitFedDefinition: StrategyDefinition = {
+  name: 'splitfed',
+  summary: 'SplitFed (arXiv:2004.12088) v1 / v2, two-part or u-shaped split (MedSegNet10)',
+  options: {
+    variant: { kind: 'string', enum: ['v1', 'v2'], doc: "default 'v1'" },
+    mode: { kind: 'string', enum: ['two-part', 'u-shaped'], doc: "default 'u-shaped'" },
+    cut: { kind: 'string|array', doc: "cut layer(s); default the architecture's split points" },
+  },
+  label: (o) => `splitfed-${(o.variant as string | undefined) ?? 'v1'}-${(o.mode as string | undefined) ?? 'u-shaped'}`,
+  create: (o, init) => splitFedStrategy(init, o as Omit<SplitFedStrategy, 'name'>, init.onSplitMessage),
+};

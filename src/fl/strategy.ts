@@ -1,14 +1,27 @@
 /**
- * What every strategy implements for the shared round loop ({@link runFederated}
- * in ./rounds), the resolved configuration, the per-(seed, round, site)
- * seeds and the in-process client trainer.
+ * The strategy contract, shaped as Flower shapes it (flwr `Strategy`:
+ * configure_train / aggregate_train / configure_evaluate / aggregate_evaluate),
+ * the client side every strategy shares ({@link trainClient}, Flower's
+ * ClientApp "train"), the resolved run configuration and the
+ * per-(seed, round, key) seeds.
+ *
+ * The round loop ({@link runFederated} in ./rounds) owns the global weights
+ * (Flower's server-held `arrays`) and, each round: asks the strategy which
+ * sites to sample ({@link Strategy.selectClients}), drops absent sites,
+ * gets one {@link TrainInstruction} per site ({@link Strategy.configureTrain}),
+ * runs them (in this thread, in worker threads, chained for sequential
+ * strategies, or by the strategy itself for split learning), hands the
+ * results and failures to {@link Strategy.aggregateTrain} for the next global
+ * weights, and evaluates what {@link Strategy.configureEvaluate} says each
+ * site deploys. A user-written strategy is any object implementing
+ * {@link Strategy}, passed as `config.strategy` or registered by name
+ * (./registry).
  *
  * Optimizer state: every client (and every split part) starts each round
  * with a FRESH Adam optimizer, as FedAvg clients do (McMahan et al.,
  * arXiv:1602.05629, run plain local SGD per round). Centralized and local
- * training follow the same rule (Adam restarted each round) so the
- * strategies are comparable and a checkpoint (weights + server optimizer
- * state) makes resume exact.
+ * training follow the same rule so the strategies are comparable and a
+ * checkpoint (global weights + strategy state) makes resume exact.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LayersModel } from '@tensorflow/tfjs';
@@ -16,12 +29,17 @@ import { trainSegmentation } from './train';
 import type { MaskEncoding } from '../data/batch';
 import { createRng } from '../util/rng';
 import type { CheckpointState } from './results';
-import type { DropoutConfig, FederatedConfig, ModelConfig, SiteData, StrategyConfig, StrategyName } from './types';
+import type { DropoutConfig, FederatedConfig, ModelConfig, PooledScores, SiteData, StrategyConfig } from './types';
+import type { SegmentationSummary } from './train';
 import { getWeights, setWeights, type WeightSpec } from './weights';
+import { privatizeUpdate, noiseSeed } from './privacy/dp';
+import { subtract } from './aggregate';
+import type { LoggedSplitMessage } from './splitfed';
 
 /** {@link FederatedConfig} with every default applied. */
 export interface ResolvedConfig {
-  strategy: StrategyConfig;
+  /** The strategy options (a registered name + options) or a user-written strategy object. */
+  strategy: StrategyConfig | Strategy;
   model: Required<Pick<ModelConfig, 'name' | 'inputShape' | 'numClasses'>> & ModelConfig;
   rounds: number;
   localEpochs: number;
@@ -38,36 +56,33 @@ export interface ResolvedConfig {
   classes: number;
 }
 
+/** True when `s` is a strategy object (it has `configureTrain`), not a JSON options block. */
+export function isStrategyObject(s: unknown): s is Strategy {
+  return typeof s === 'object' && s !== null && typeof (s as Strategy).configureTrain === 'function';
+}
+
 function posInt(name: string, v: unknown, min = 1): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new Error(`runFederated: ${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
   return v;
 }
 
-const STRATEGIES: readonly StrategyName[] = ['centralized', 'local', 'fedavg', 'iil', 'ciil', 'splitfed'];
-
-/** Validate a {@link FederatedConfig} and fill the defaults (documented on its fields). */
-export function resolveConfig(config: FederatedConfig): ResolvedConfig {
-  const s = config.strategy;
-  if (!s || !STRATEGIES.includes(s.name)) {
-    throw new Error(`runFederated: unknown strategy ${JSON.stringify(s?.name)}. Valid: ${STRATEGIES.join(', ')}`);
-  }
+/**
+ * Validate the run-level fields of a {@link FederatedConfig} and fill their
+ * defaults (documented on its fields). The strategy options are validated by
+ * the registry (`checkStrategyConfig` in ./registry), which `runFederated`
+ * calls first; `defaultRounds` is the strategy's (1 for 'iil', else 3).
+ */
+export function resolveRunConfig(config: FederatedConfig, defaultRounds = 3): ResolvedConfig {
   if (!config.model || typeof config.model.name !== 'string') throw new Error('runFederated: config.model.name is required (e.g. "unet")');
   const numClasses = config.model.numClasses ?? 1;
-  const rounds = posInt('rounds', config.rounds ?? (s.name === 'iil' ? 1 : 3));
-  if (s.name === 'iil' && rounds !== 1) throw new Error(`runFederated: strategy 'iil' is a single pass (rounds must be 1, got ${rounds}); use 'ciil' for several passes`);
   const learningRate = config.learningRate ?? 1e-3;
   if (!(learningRate > 0)) throw new Error(`runFederated: learningRate must be > 0, got ${learningRate}`);
-  if (s.name === 'fedavg') {
-    const c = s.clientFraction ?? 1;
-    if (!(c > 0 && c <= 1)) throw new Error(`runFederated: fedavg.clientFraction must be in (0, 1], got ${c}`);
-    if (s.mu !== undefined && !(s.mu >= 0)) throw new Error(`runFederated: fedavg.mu must be >= 0, got ${s.mu}`);
-  }
   const p = config.dropout?.probability ?? 0;
   if (!(p >= 0 && p <= 1)) throw new Error(`runFederated: dropout.probability must be in [0, 1], got ${p}`);
   return {
-    strategy: s,
+    strategy: config.strategy,
     model: { ...config.model, numClasses },
-    rounds,
+    rounds: posInt('rounds', config.rounds ?? defaultRounds),
     localEpochs: posInt('localEpochs', config.localEpochs ?? 1),
     batchSize: posInt('batchSize', config.batchSize ?? 8),
     learningRate,
@@ -90,7 +105,7 @@ export function roundSeed(seed: number, round: number, key: string): number {
   return createRng(`medfl-fl|${seed}|${round}|${key}`).nextUint32();
 }
 
-/** Local training settings shared by every client. */
+/** Local training settings shared by every client (from the run config). */
 export interface LocalTrainSettings {
   epochs: number;
   batchSize: number;
@@ -99,39 +114,156 @@ export interface LocalTrainSettings {
   numClasses: number;
 }
 
-/** One client's local training in a round. */
-export interface ClientJob {
-  site: SiteData;
-  /** Starting weights (full `model.weights` list). */
-  start: Float32Array[];
-  seed: number;
-  /** FedProx mu; when set (even 0) the proximal term to `start` is added to the loss. */
-  mu?: number;
+/**
+ * What a strategy sends a client with its weights (Flower's ConfigRecord).
+ * Every field is optional; an empty object is plain local training.
+ */
+export interface ClientConfig {
+  /** FedProx mu (Li et al., arXiv:1812.06127): when set (even 0) the loss gets mu/2 ||w - w_start||^2 over the trainable weights. */
+  proximalMu?: number;
+  /**
+   * Client-side fixed clipping (Flower's DifferentialPrivacyClientSideFixedClipping
+   * with its clipping mod): the update w - w_start over the trainable weights
+   * is scaled to L2 norm <= clipNorm before it is sent.
+   */
+  clipNorm?: number;
+  /** Local DP: Gaussian noise of this std added to every clipped trainable entry before sending (needs `clipNorm`). */
+  noiseStd?: number;
 }
 
-/** A client's result. */
-export interface ClientResult {
+/** One client's job in a round (Flower's train Message: arrays + config). */
+export interface TrainInstruction {
+  site: SiteData;
+  /** Starting weights (full `model.weights` list). Sequential strategies: only the first is used, each next site starts from the previous result. */
+  weights: Float32Array[];
+  /** Batch-order seed (by convention `ctx.seedFor(site.name)`). */
+  seed: number;
+  config: ClientConfig;
+}
+
+/** A client's reply (Flower's train reply: arrays + metrics incl. `num-examples`). */
+export interface TrainResult {
   site: string;
   weights: Float32Array[];
+  /** The weights it started from (the instruction's, or the previous result's in a chain). */
+  start: Float32Array[];
+  /** Training samples (FedAvg's n_k). */
+  numExamples: number;
   /** Mean loss of the last local epoch. */
   loss: number;
+  /** Extra numbers (e.g. 'updateNorm' before clipping, 'bytesUp' / 'bytesDown' of split messages). */
+  metrics: Record<string, number>;
+}
+
+/** A client that threw this round (its update is skipped). */
+export interface ClientFailure {
+  site: string;
+  message: string;
+}
+
+/** What every strategy method is told about the round. */
+export interface RoundContext {
+  /** 0-based round index. */
+  round: number;
+  config: ResolvedConfig;
+  /** Metadata of the model's weights, `model.weights` order. */
+  specs: readonly WeightSpec[];
+  /** {@link roundSeed} of this run and round. */
+  seedFor(key: string): number;
+  log(message: string): void;
+}
+
+/** What {@link Strategy.aggregateTrain} returns. */
+export interface TrainAggregate {
+  /** The next global weights (may be the same array list when nothing changed). */
+  weights: Float32Array[];
+  /** Client -> server bytes per site this round. */
+  up: Record<string, number>;
+  /** Server -> client bytes per site this round. */
+  down: Record<string, number>;
+  /** The failures to record, when the strategy attributes them differently (centralized: every pooled site). Default: the ones passed in. */
+  failures?: ClientFailure[];
+}
+
+/** Which weights each site deploys (evaluated on its own test split) and the global model. */
+export interface EvaluatePlan {
+  site(name: string): Float32Array[];
+  /** The one global model, or null when there is none ('local': the global test set is scored with every site's model and averaged). */
+  global: Float32Array[] | null;
+}
+
+/** Results of custom client execution ({@link Strategy.trainClients}). */
+export interface ClientRun {
+  results: TrainResult[];
+  failures: ClientFailure[];
 }
 
 /**
- * Train one client in this thread: load `start`, run
- * {@link trainSegmentation} (fresh Adam) with the FedProx term
- * mu/2 * sum ||w - w_start||^2 over the trainable weights when `mu` is set
- * (Li et al., arXiv:1812.06127), read the weights back.
+ * A federated strategy. Implement this (or register a definition in
+ * ./registry) to add one; the round loop does the rest.
  */
-export async function trainClient(model: LayersModel, job: ClientJob, settings: LocalTrainSettings): Promise<ClientResult> {
-  setWeights(model, job.start);
+export interface Strategy {
+  /** Name written to records and configs. */
+  readonly name: string;
+  /**
+   * 'parallel': clients start from their instruction's weights, independently
+   * (may run in worker threads). 'sequential': in-process, each client starts
+   * from the previous client's result (institutional incremental learning).
+   */
+  readonly execution: 'parallel' | 'sequential';
+  /** Sites sampled this round (before dropout). Default: all, in site order. */
+  selectClients?(ctx: RoundContext, sites: readonly SiteData[]): SiteData[];
+  /** One instruction per present site (or fewer; or one pooled site for centralized training). */
+  configureTrain(ctx: RoundContext, global: Float32Array[], sites: readonly SiteData[]): TrainInstruction[];
+  /**
+   * Run the instructions itself (split learning, where the server takes part
+   * in every batch). Default: the loop runs {@link trainClient} per instruction.
+   */
+  trainClients?(ctx: RoundContext, instructions: readonly TrainInstruction[]): Promise<ClientRun>;
+  /** The next global weights and the round's bytes, from the replies and failures. */
+  aggregateTrain(ctx: RoundContext, global: Float32Array[], results: readonly TrainResult[], failures: readonly ClientFailure[]): TrainAggregate;
+  /** Which weights each site deploys. Default: the global weights everywhere. */
+  configureEvaluate?(ctx: RoundContext, global: Float32Array[]): EvaluatePlan;
+  /** Pool the per-site test scores. Default: image-weighted mean (Flower's weighted metric average). */
+  aggregateEvaluate?(ctx: RoundContext, scores: Record<string, SegmentationSummary>): PooledScores;
+  /** Per-site weights the strategy keeps (local models, FedBN); default none. */
+  keptSiteWeights?(global: Float32Array[]): Record<string, Float32Array[]>;
+  /** State beyond the global weights (server optimizer moments, site models), checkpointed after each round. */
+  saveState?(): CheckpointState;
+  loadState?(state: CheckpointState): void;
+  /** Release tfjs resources the strategy created (not the shared model). */
+  dispose?(): void;
+}
+
+/** Everything a strategy is built from. */
+export interface StrategyInit {
+  config: ResolvedConfig;
+  /** The one working model (strategies that train themselves load weights into it). */
+  model: LayersModel;
+  /** Its initial weights (built with the run seed). */
+  initial: Float32Array[];
+  specs: WeightSpec[];
+  sites: SiteData[];
+  /** SplitFed: observer of every client/server message. */
+  onSplitMessage?: (m: LoggedSplitMessage) => void;
+}
+
+/**
+ * The client side of every strategy (Flower's ClientApp "train"): load the
+ * instruction's weights, run {@link trainSegmentation} (fresh Adam) with the
+ * FedProx term when `proximalMu` is set, read the weights back, then apply
+ * client-side clipping / local noise when configured (trainable weights only:
+ * BatchNorm moving statistics are sent as they are).
+ */
+export async function trainClient(model: LayersModel, job: TrainInstruction, settings: LocalTrainSettings): Promise<TrainResult> {
+  setWeights(model, job.weights);
   let refs: tf.Tensor[] = [];
   let regularizer: (() => tf.Scalar) | undefined;
-  if (job.mu !== undefined) {
-    const mu = job.mu;
+  const mu = job.config.proximalMu;
+  if (mu !== undefined) {
     const vars = model.trainableWeights.map((w) => w.read());
     const index = new Map(model.weights.map((w, i) => [w.name, i]));
-    refs = model.trainableWeights.map((w) => tf.tensor(job.start[index.get(w.name) as number], w.shape.map((d) => d ?? 0)));
+    refs = model.trainableWeights.map((w) => tf.tensor(job.weights[index.get(w.name) as number], w.shape.map((d) => d ?? 0)));
     regularizer = () => {
       const terms = vars.map((v, i) => tf.sum(tf.square(tf.sub(v, refs[i]))));
       return tf.mul(mu / 2, tf.addN(terms)) as tf.Scalar;
@@ -147,63 +279,25 @@ export async function trainClient(model: LayersModel, job: ClientJob, settings: 
       seed: job.seed,
       regularizer,
     });
-    return { site: job.site.name, weights: getWeights(model), loss: logs.length ? logs[logs.length - 1].loss : NaN };
+    let weights = getWeights(model);
+    const metrics: Record<string, number> = {};
+    const C = job.config.clipNorm;
+    if (C !== undefined) {
+      const mask = model.weights.map((w) => w.trainable);
+      const p = privatizeUpdate(subtract(weights, job.weights), { clipNorm: C, noiseMultiplier: (job.config.noiseStd ?? 0) / C, seed: noiseSeed(job.seed, 0, `client:${job.site.name}`), mask });
+      metrics.updateNorm = p.norm;
+      metrics.clipped = p.scale < 1 ? 1 : 0;
+      weights = job.weights.map((g, i) => {
+        const out = new Float32Array(g.length);
+        const d = p.update[i];
+        for (let j = 0; j < g.length; j++) out[j] = g[j] + d[j];
+        return out;
+      });
+    } else if (job.config.noiseStd) {
+      throw new Error(`trainClient: noiseStd needs clipNorm (site '${job.site.name}')`);
+    }
+    return { site: job.site.name, weights, start: job.weights, numExamples: job.site.train.length, loss: logs.length ? logs[logs.length - 1].loss : NaN, metrics };
   } finally {
     tf.dispose(refs);
   }
-}
-
-/** What the round loop hands a strategy for one round. */
-export interface RoundContext {
-  round: number;
-  /** Sites taking part this round (selected and not dropped), in site order. */
-  participants: SiteData[];
-  settings: LocalTrainSettings;
-  /** {@link roundSeed} of this run and round. */
-  seedFor(key: string): number;
-  /**
-   * Train clients (in this thread, or in worker threads when `workers > 1`
-   * and the strategy is parallel); `onResult` sees the results in job order.
-   * Returns the failures (a client that threw), which are skipped.
-   */
-  runClients(jobs: ClientJob[], onResult: (r: ClientResult) => void): Promise<{ site: string; message: string }[]>;
-  log(message: string): void;
-}
-
-/** What a strategy reports for a round. */
-export interface RoundOutcome {
-  trainLoss: Record<string, number>;
-  failed: { site: string; message: string }[];
-  up: Record<string, number>;
-  down: Record<string, number>;
-}
-
-/** Everything a strategy is built from. */
-export interface StrategyInit {
-  config: ResolvedConfig;
-  /** The one working model (strategies load weights into it as needed). */
-  model: LayersModel;
-  /** Its initial weights (built with the run seed). */
-  initial: Float32Array[];
-  specs: WeightSpec[];
-  sites: SiteData[];
-}
-
-/** A training strategy: orchestrates one round; the loop does selection, evaluation, logging and checkpoints. */
-export interface Strategy {
-  readonly name: StrategyName;
-  /** True when its clients may be trained in worker threads. */
-  readonly parallel: boolean;
-  /** True when client-fraction sampling applies (fedavg). */
-  runRound(ctx: RoundContext): Promise<RoundOutcome>;
-  /** The weights site `site` deploys (evaluated on its test split). */
-  siteWeights(site: string): Float32Array[];
-  /** The one global model, or null when there is none (local). */
-  globalWeights(): Float32Array[] | null;
-  /** Per-site weights the strategy keeps (local / FedBN); empty otherwise. */
-  keptSiteWeights(): Record<string, Float32Array[]>;
-  saveState(): CheckpointState;
-  loadState(state: CheckpointState): void;
-  /** Release tfjs resources the strategy created (not the shared model). */
-  dispose(): void;
 }

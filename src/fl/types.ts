@@ -33,40 +33,75 @@ export interface ModelConfig {
 }
 
 /** Server-side optimizer applied to the averaged update (Reddi et al. 2020, arXiv:2003.00295). */
-export type ServerOptimizerName = 'none' | 'fedavgm' | 'fedadam';
+export type ServerOptimizerName = 'none' | 'fedavgm' | 'fedadam' | 'fedyogi' | 'fedadagrad';
 
-/** Server optimizer options. Defaults: see {@link resolveServerOptimizer} in ./aggregate. */
+/** Server optimizer options. Defaults are Flower's: see `resolveServerOptimizer` in ./aggregate. */
 export interface ServerOptimizerConfig {
-  /** 'none' (plain FedAvg: global = average), 'fedavgm' (server momentum) or 'fedadam'. Default 'none'. */
+  /** 'none' (plain FedAvg: global = average), 'fedavgm', 'fedadam', 'fedyogi' or 'fedadagrad'. Default 'none'. */
   name: ServerOptimizerName;
-  /** Server learning rate eta. Default 1 (fedavgm), 0.01 (fedadam). */
+  /** Server learning rate eta. Default 1 (fedavgm), 0.1 (fedadam, fedadagrad), 0.01 (fedyogi). */
   learningRate?: number;
-  /** FedAvgM momentum beta. Default 0.9. */
+  /** FedAvgM momentum beta. Default 0 (Flower's server_momentum). */
   momentum?: number;
-  /** FedAdam beta1. Default 0.9. */
+  /** beta1 of the adaptive optimizers. Default 0.9 (0 for fedadagrad). */
   beta1?: number;
-  /** FedAdam beta2. Default 0.99. */
+  /** beta2 of FedAdam / FedYogi. Default 0.99. */
   beta2?: number;
-  /** FedAdam adaptivity tau. Default 1e-3. */
+  /** Adaptivity tau. Default 1e-3. */
   tau?: number;
+  /** FedAdam's bias-corrected server step as Flower computes it. Default true for fedadam. */
+  biasCorrection?: boolean;
+}
+
+/**
+ * Differential privacy with fixed clipping around any strategy whose clients
+ * send weight updates (Flower's DifferentialPrivacyServerSideFixedClipping /
+ * DifferentialPrivacyClientSideFixedClipping; DP-FedAvg, McMahan et al.,
+ * arXiv:1710.06963). See ./dp-wrapper.
+ */
+export interface DpConfig {
+  /** Where each update (trainable weights) is clipped to L2 norm `clipNorm`. Default 'server'. */
+  clipping?: 'server' | 'client';
+  /** Clip norm C (> 0). */
+  clipNorm: number;
+  /** Noise multiplier sigma (>= 0). Default 0 (clipping only). */
+  noiseMultiplier?: number;
+  /**
+   * 'central' (default, Flower): the server adds N(0, (sigma C / m)^2) to the
+   * aggregate of m sampled clients; 'local': every client adds N(0, (sigma C)^2)
+   * to its clipped update before sending (needs clipping 'client').
+   */
+  noise?: 'central' | 'local';
+  /** How the clipped updates are averaged. Default 'uniform' for central noise (the sensitivity the noise is calibrated to), 'samples' for local noise. */
+  weighting?: 'uniform' | 'samples';
+}
+
+/** Fields every strategy config may carry. */
+export interface StrategyCommon {
+  /** Table / folder label. Default: the registry's label rule (see `strategyLabel`). */
+  label?: string;
+  /** Wrap the strategy with differential privacy (update-sending strategies only). */
+  dp?: DpConfig;
 }
 
 /** Pooled training of all sites' data on one model (upper baseline). */
-export interface CentralizedStrategy {
+export interface CentralizedStrategy extends StrategyCommon {
   name: 'centralized';
 }
 
 /** Each site trains alone on its own data (lower baseline). */
-export interface LocalStrategy {
+export interface LocalStrategy extends StrategyCommon {
   name: 'local';
 }
 
 /**
- * FedAvg (McMahan et al., arXiv:1602.05629) with optional FedProx
+ * FedAvg (McMahan et al., arXiv:1602.05629) with its client option FedProx
  * (Li et al., arXiv:1812.06127), FedBN (Li et al., arXiv:2102.07623) and a
- * server optimizer (FedAvgM / FedAdam, arXiv:2003.00295).
+ * server optimizer (FedAvgM / FedAdam / FedYogi / FedAdagrad, arXiv:2003.00295).
+ * The registry also knows 'fedprox', 'fedavgm', 'fedadam', 'fedyogi' and
+ * 'fedadagrad' as FedAvg with that option set.
  */
-export interface FedAvgStrategy {
+export interface FedAvgStrategy extends StrategyCommon {
   name: 'fedavg';
   /** Fraction C of the sites sampled each round (seeded by (seed, round)); at least one. Default 1. */
   clientFraction?: number;
@@ -83,12 +118,12 @@ export interface FedAvgStrategy {
  * arXiv:2303.13567): the model visits the sites once, in order.
  * `rounds` must be 1 (one pass).
  */
-export interface IilStrategy {
+export interface IilStrategy extends StrategyCommon {
   name: 'iil';
 }
 
 /** Cyclic IIL: `rounds` passes through the sites in the same order. */
-export interface CiilStrategy {
+export interface CiilStrategy extends StrategyCommon {
   name: 'ciil';
 }
 
@@ -105,7 +140,7 @@ export type SplitFedMode = 'two-part' | 'u-shaped';
  * - v2: one server part, updated by the clients in turn (order shuffled per
  *   round, seeded); only client parts are FedAvg-ed.
  */
-export interface SplitFedStrategy {
+export interface SplitFedStrategy extends StrategyCommon {
   name: 'splitfed';
   /** Default 'v1'. */
   variant?: SplitFedVariant;
@@ -115,11 +150,20 @@ export interface SplitFedStrategy {
   cut?: string | [string, string];
 }
 
-/** Every strategy, by name. */
-export type StrategyConfig = CentralizedStrategy | LocalStrategy | FedAvgStrategy | IilStrategy | CiilStrategy | SplitFedStrategy;
+/** Any strategy by its registry name and options (built-in or registered with `registerStrategy`). */
+export interface NamedStrategyConfig extends StrategyCommon {
+  name: string;
+  [option: string]: unknown;
+}
 
-/** Names of the strategies. */
-export type StrategyName = StrategyConfig['name'];
+/** The built-in strategies' configs. */
+export type BuiltinStrategyConfig = CentralizedStrategy | LocalStrategy | FedAvgStrategy | IilStrategy | CiilStrategy | SplitFedStrategy;
+
+/** A strategy config: a built-in one or any registered name with its options. */
+export type StrategyConfig = BuiltinStrategyConfig | NamedStrategyConfig;
+
+/** Names of the strategies (any registered name). */
+export type StrategyName = string;
 
 /** Site failures injected on purpose (seeded), to test robustness. */
 export interface DropoutConfig {
@@ -131,7 +175,8 @@ export interface DropoutConfig {
 
 /** A full run configuration (JSON). */
 export interface FederatedConfig {
-  strategy: StrategyConfig;
+  /** A registered strategy by name and options, or a strategy object implementing `Strategy` (./strategy). */
+  strategy: StrategyConfig | import('./strategy').Strategy;
   model: ModelConfig;
   /** Communication rounds (passes for ciil; 1 for iil). Default 3. */
   rounds?: number;

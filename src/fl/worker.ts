@@ -29,8 +29,8 @@ if (parentPort) {
       const model = await ready;
       const ds = datasets.get(msg.site);
       if (!ds) throw new Error(`worker: no data for site '${msg.site}'`);
-      const r = await trainClient(model, { site: { name: msg.site, train: ds, test: ds }, start: msg.start, seed: msg.seed, mu: msg.mu }, msg.settings);
-      port.postMessage({ id: msg.id, ok: true, weights: r.weights, loss: r.loss } satisfies WorkerReply, r.weights.map((w) => w.buffer as ArrayBuffer));
+      const r = await trainClient(model, { site: { name: msg.site, train: ds, test: ds }, weights: msg.start, seed: msg.seed, config: msg.config }, msg.settings);
+      port.postMessage({ id: msg.id, ok: true, weights: r.weights, loss: r.loss, metrics: r.metrics } satisfies WorkerReply, r.weights.map((w) => w.buffer as ArrayBuffer));
     } catch (e) {
       port.postMessage({ id: msg.id, ok: false, error: e instanceof Error ? e.message : String(e) } satisfies WorkerReply);
     }

@@ -79,7 +79,7 @@ test('server optimizer none = plain average; FedAvgM and FedAdam by hand', () =>
   close(s2.weights[0], [3.5, 0.25]);
   assert.is(s2.state.step, 2);
   // FedAdam b1 .9 b2 .99 eta .1 tau .001, one step: m = .1 d, v = .01 d^2, x += .1 * .1 d / (.1 |d| + .001)
-  const optA = resolveServerOptimizer({ name: 'fedadam', learningRate: 0.1, beta1: 0.9, beta2: 0.99, tau: 0.001 });
+  const optA = resolveServerOptimizer({ name: 'fedadam', learningRate: 0.1, beta1: 0.9, beta2: 0.99, tau: 0.001, biasCorrection: false });
   const a1 = serverUpdate(x, d, { step: 0 }, optA);
   close(a1.weights[0], [1 + (0.01 * 0.5) / (0.05 + 0.001), -1 + (0.01 * 0.25) / (0.025 + 0.001)], 1e-5);
   // Input state untouched (pure), moving stats (apply=false) are plainly averaged.
@@ -88,9 +88,32 @@ test('server optimizer none = plain average; FedAvgM and FedAdam by hand', () =>
   close(a1.state.m![0], [0.05, 0.025]);
 });
 
-test('resolveServerOptimizer defaults and validation', () => {
-  assert.equal(resolveServerOptimizer(), { name: 'none', learningRate: 1, momentum: 0.9, beta1: 0.9, beta2: 0.99, tau: 1e-3 });
-  assert.is(resolveServerOptimizer({ name: 'fedadam' }).learningRate, 0.01);
+test("FedAdam's bias-corrected step (Flower), FedYogi and FedAdagrad by hand", () => {
+  const x = [F(1)];
+  const d = [F(0.5)];
+  // Flower FedAdam, round t = 1: eta_t = 0.1 sqrt(1 - .99^2) / (1 - .9^2); m = .05, v = .0025
+  const a = serverUpdate(x, d, { step: 0 }, resolveServerOptimizer({ name: 'fedadam' }));
+  const etaT = (0.1 * Math.sqrt(1 - 0.99 ** 2)) / (1 - 0.9 ** 2);
+  close(a.weights[0], [1 + (etaT * 0.05) / (Math.sqrt(0.0025) + 1e-3)], 1e-5);
+  // FedYogi eta .01: m = .05; v = 0 - .01 * .25 * sign(0 - .25) = .0025; x += .01 * .05 / (.05 + .001)
+  const y = serverUpdate(x, d, { step: 0 }, resolveServerOptimizer({ name: 'fedyogi' }));
+  close(y.weights[0], [1 + (0.01 * 0.05) / (0.05 + 0.001)], 1e-6);
+  close(y.state.v![0], [0.0025]);
+  // second Yogi step with the same delta: v - .01 * .25 * sign(.0025 - .25) = .0025 + .0025
+  const y2 = serverUpdate(y.weights, d, y.state, resolveServerOptimizer({ name: 'fedyogi' }));
+  close(y2.state.v![0], [0.005]);
+  // FedAdagrad eta .1, beta1 0: m = .5, v = .25; x += .1 * .5 / (.5 + .001)
+  const g = serverUpdate(x, d, { step: 0 }, resolveServerOptimizer({ name: 'fedadagrad' }));
+  close(g.weights[0], [1 + (0.1 * 0.5) / (0.5 + 0.001)], 1e-6);
+});
+
+test("resolveServerOptimizer: Flower's defaults and validation", () => {
+  assert.equal(resolveServerOptimizer(), { name: 'none', learningRate: 1, momentum: 0, beta1: 0, beta2: 0, tau: 1e-3, biasCorrection: false });
+  assert.equal(resolveServerOptimizer({ name: 'fedavgm' }).momentum, 0);
+  assert.is(resolveServerOptimizer({ name: 'fedadam' }).learningRate, 0.1);
+  assert.is(resolveServerOptimizer({ name: 'fedadam' }).biasCorrection, true);
+  assert.is(resolveServerOptimizer({ name: 'fedyogi' }).learningRate, 0.01);
+  assert.is(resolveServerOptimizer({ name: 'fedadagrad' }).beta1, 0);
   assert.throws(() => resolveServerOptimizer({ name: 'sgd' as never }), /fedavgm/);
   assert.throws(() => resolveServerOptimizer({ name: 'fedavgm', momentum: -1 }), /momentum/);
 });

@@ -10,8 +10,9 @@ import { initBackend } from '../../src/backend';
 import { SubsetDataset } from '../../src/data/types';
 import { createModel } from '../../src/models/registry';
 import { trainSegmentation, evaluateSegmentation } from '../../src/fl/train';
-import { runFederated, selectSites } from '../../src/fl/rounds';
-import { resolveConfig, roundSeed } from '../../src/fl/strategy';
+import { runFederated } from '../../src/fl/rounds';
+import { checkStrategyConfig, createStrategy } from '../../src/fl/registry';
+import { resolveRunConfig, roundSeed } from '../../src/fl/strategy';
 import { getWeights, maxAbsDiff, byteCount, weightSpecs } from '../../src/fl/weights';
 import { tinyConfig, tinySites, brokenDataset } from './helpers';
 
@@ -107,15 +108,21 @@ test('site dropout: scheduled, random and a site whose data throws are skipped a
 
 test('client fraction: seeded per round, at least one site, deterministic', () => {
   const sites = tinySites(4, 4);
-  const cfg = resolveConfig(tinyConfig({ name: 'fedavg', clientFraction: 0.5 }, { rounds: 5 }));
-  const picks = [0, 1, 2, 3, 4].map((r) => selectSites(cfg, sites, r).map((s) => s.name));
+  const picker = (clientFraction: number) => {
+    const config = resolveRunConfig(tinyConfig({ name: 'fedavg', clientFraction }, { rounds: 5 }));
+    const s = createStrategy(config.strategy, { config, model: null as never, initial: [], specs: [], sites });
+    return (r: number) => s.selectClients!({ round: r, config, specs: [], seedFor: (k) => roundSeed(config.seed, r, k), log: () => {} }, sites).map((x) => x.name);
+  };
+  const half = picker(0.5);
+  const picks = [0, 1, 2, 3, 4].map(half);
   for (const p of picks) assert.is(p.length, 2);
-  assert.equal(picks, [0, 1, 2, 3, 4].map((r) => selectSites(cfg, sites, r).map((s) => s.name)));
+  assert.equal(picks, [0, 1, 2, 3, 4].map(picker(0.5)));
   assert.ok(new Set(picks.map((p) => p.join())).size > 1, 'different rounds sample differently');
-  const tiny = resolveConfig(tinyConfig({ name: 'fedavg', clientFraction: 0.01 }));
-  assert.is(selectSites(tiny, sites, 0).length, 1);
-  assert.throws(() => resolveConfig(tinyConfig({ name: 'fedavg', clientFraction: 0 })), /clientFraction/);
-  assert.throws(() => resolveConfig(tinyConfig({ name: 'nope' } as never)), /Valid: centralized, local, fedavg/);
+  assert.is(picker(0.01)(0).length, 1);
+  assert.match(checkStrategyConfig({ name: 'fedavg', clientFraction: 0 }, 'strategy').join('\n'), /clientFraction: must be > 0/);
+  assert.match(checkStrategyConfig({ name: 'nope' }, 'strategy').join('\n'), /Valid: centralized, local, fedavg/);
+  assert.match(checkStrategyConfig({ name: 'fedavg', serverOptimizer: { name: 'sgd' } }, 's').join('\n'), /s\.serverOptimizer\.name: unknown value "sgd"\. Valid: none, fedavgm, fedadam, fedyogi, fedadagrad/);
+  assert.equal(checkStrategyConfig({ name: 'fedavg', serverOptimizer: { name: 'fedyogi' } }, 's'), []);
 });
 
 test('short FedAvg on synthetic multi-site data improves Dice over the initial model; no leak across rounds', async () => {

@@ -6,7 +6,8 @@ import { ConcatDataset } from '../../src/data/lazy';
 import { createModel } from '../../src/models/registry';
 import { trainSegmentation } from '../../src/fl/train';
 import { runFederated } from '../../src/fl/rounds';
-import { resolveConfig, roundSeed } from '../../src/fl/strategy';
+import { roundSeed } from '../../src/fl/strategy';
+import { checkStrategyConfig } from '../../src/fl/registry';
 import { datasetBytes } from '../../src/fl/centralized';
 import { byteCount, getWeights, maxAbsDiff } from '../../src/fl/weights';
 import { brokenDataset, tinyConfig, tinySites } from './helpers';
@@ -30,7 +31,11 @@ test('CIIL (2 passes) = the model trained site after site, pass after pass; IIL 
   assert.equal(res.records[1].bytes.up, { [sites[0].name]: bytes, [sites[1].name]: bytes });
   const iil = await runFederated(tinyConfig({ name: 'iil' }), sites);
   assert.is(iil.records.length, 1);
-  assert.throws(() => resolveConfig(tinyConfig({ name: 'iil' }, { rounds: 2 })), /single pass/);
+  assert.match(checkStrategyConfig({ name: 'iil' }, 'strategy', { rounds: 2 }).join(), /single pass/);
+  await runFederated(tinyConfig({ name: 'iil' }, { rounds: 2 }), sites).then(
+    () => assert.unreachable('iil with 2 rounds must be refused'),
+    (e: Error) => assert.match(e.message, /single pass/),
+  );
 });
 
 test('IIL skips a failing site and carries the model on', async () => {
