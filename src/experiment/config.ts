@@ -6,17 +6,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { MODEL_NAMES } from '../models/registry';
+import { checkStrategyConfig, strategyLabel } from '../fl/registry';
+import type { StrategyConfig } from '../fl/types';
+import { checkShape, isObject, typeName, type Shape } from '../util/schema';
 
 /** Where the images come from. */
 export type DataSource = 'synthetic' | 'kvasir' | 'ham10000' | 'cvc' | 'folder' | 'nifti';
 /** Partition schemes (see src/partition). */
 export type SchemeName = 'natural-id' | 'iid' | 'dirichlet' | 'pathological' | 'quantity';
-/** Strategies (see src/fl). */
-export type ExperimentStrategyName = 'centralized' | 'local' | 'fedavg' | 'iil' | 'ciil' | 'splitfed';
 
 export const DATA_SOURCES: readonly DataSource[] = ['synthetic', 'kvasir', 'ham10000', 'cvc', 'folder', 'nifti'];
 export const SCHEME_NAMES: readonly SchemeName[] = ['natural-id', 'iid', 'dirichlet', 'pathological', 'quantity'];
-export const STRATEGY_NAMES: readonly ExperimentStrategyName[] = ['centralized', 'local', 'fedavg', 'iil', 'ciil', 'splitfed'];
 
 /** A validated experiment (all defaults filled in). */
 export interface ExperimentConfig {
@@ -31,7 +31,8 @@ export interface ExperimentConfig {
   oversample: Record<string, unknown> | null;
   split: { testFraction: number };
   model: { name: string; width?: number };
-  strategies: (Record<string, unknown> & { name: ExperimentStrategyName; label: string })[];
+  /** Strategy configs (any registered name, see src/fl/registry), each with its resolved `label`. */
+  strategies: (StrategyConfig & { label: string })[];
   budget: { rounds: number; localEpochs: number; batchSize: number; learningRate: number; workers: number };
   privacy: { siteInference: boolean; membership: boolean };
   /** Overrides applied by `--quick` (same shape as the top level, partial). */
@@ -48,17 +49,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
-
-type Kind = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array' | 'string|array';
-interface Field {
-  kind: Kind;
-  required?: boolean;
-  enum?: readonly (string | number)[];
-  min?: number;
-  max?: number;
-  exclusiveMin?: boolean;
-}
-type Shape = Record<string, Field>;
 
 const DATA_COMMON: Shape = {
   source: { kind: 'string', required: true, enum: DATA_SOURCES },
@@ -106,23 +96,6 @@ const OVERSAMPLE: Shape = {
 };
 const SPLIT: Shape = { testFraction: { kind: 'number', min: 0, max: 1, exclusiveMin: true } };
 const MODEL: Shape = { name: { kind: 'string', required: true, enum: MODEL_NAMES }, width: { kind: 'integer', min: 1 } };
-const STRATEGY_BY_NAME: Record<ExperimentStrategyName, Shape> = {
-  centralized: {},
-  local: {},
-  fedavg: {
-    clientFraction: { kind: 'number', min: 0, max: 1, exclusiveMin: true },
-    mu: { kind: 'number', min: 0 },
-    fedbn: { kind: 'boolean' },
-    serverOptimizer: { kind: 'object' },
-  },
-  iil: {},
-  ciil: {},
-  splitfed: {
-    variant: { kind: 'string', enum: ['v1', 'v2'] },
-    mode: { kind: 'string', enum: ['two-part', 'u-shaped'] },
-    cut: { kind: 'string|array' },
-  },
-};
 const BUDGET: Shape = {
   rounds: { kind: 'integer', min: 1 },
   localEpochs: { kind: 'integer', min: 1 },
@@ -148,73 +121,6 @@ const TOP: Shape = {
   quick: { kind: 'object' },
   $schema: { kind: 'string' },
 };
-
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
-}
-
-function checkShape(obj: unknown, shape: Shape, path: string, problems: string[]): Record<string, unknown> {
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-    problems.push(`${path || '(top level)'}: expected an object, got ${typeName(obj)}`);
-    return {};
-  }
-  const o = obj as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!(key in shape)) {
-      problems.push(`${path ? `${path}.` : ''}${key}: unknown key (valid keys here: ${Object.keys(shape).filter((k) => k !== '$schema').join(', ') || 'none'})`);
-    }
-  }
-  for (const [key, f] of Object.entries(shape)) {
-    const p = path ? `${path}.${key}` : key;
-    const v = o[key];
-    if (v === undefined) {
-      if (f.required) problems.push(`${p}: required`);
-      continue;
-    }
-    let ok: boolean;
-    switch (f.kind) {
-      case 'string':
-        ok = typeof v === 'string';
-        break;
-      case 'number':
-        ok = typeof v === 'number' && Number.isFinite(v);
-        break;
-      case 'integer':
-        ok = typeof v === 'number' && Number.isInteger(v);
-        break;
-      case 'boolean':
-        ok = typeof v === 'boolean';
-        break;
-      case 'object':
-        ok = typeof v === 'object' && v !== null && !Array.isArray(v);
-        break;
-      case 'array':
-        ok = Array.isArray(v);
-        break;
-      case 'string|array':
-        ok = typeof v === 'string' || Array.isArray(v);
-        break;
-    }
-    if (!ok) {
-      problems.push(`${p}: expected ${f.kind === 'integer' ? 'an integer' : f.kind === 'object' ? 'an object' : f.kind === 'array' ? 'an array' : `a ${f.kind}`}, got ${typeName(v)}`);
-      continue;
-    }
-    if (f.enum && !f.enum.includes(v as string | number)) {
-      problems.push(`${p}: unknown value ${JSON.stringify(v)}. Valid: ${f.enum.join(', ')}`);
-    }
-    if (typeof v === 'number') {
-      if (f.min !== undefined && (f.exclusiveMin ? v <= f.min : v < f.min)) problems.push(`${p}: must be ${f.exclusiveMin ? '>' : '>='} ${f.min}, got ${v}`);
-      if (f.max !== undefined && v > f.max) problems.push(`${p}: must be <= ${f.max}, got ${v}`);
-    }
-  }
-  return o;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Deep-merge `over` into `base` (objects merge, arrays and scalars replace). */
 export function mergeDeep(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
@@ -255,17 +161,13 @@ export function validateExperiment(raw: unknown, file = '<config>', options: { q
         problems.push(`${p}: expected an object like {"name": "fedavg"}, got ${typeName(s)}`);
         return;
       }
-      const name = s.name as ExperimentStrategyName;
-      if (typeof name !== 'string' || !STRATEGY_NAMES.includes(name)) {
-        problems.push(`${p}.name: unknown strategy ${JSON.stringify(s.name)}. Valid: ${STRATEGY_NAMES.join(', ')}`);
-        return;
-      }
-      const shape: Shape = { name: { kind: 'string', required: true }, label: { kind: 'string' }, ...STRATEGY_BY_NAME[name] };
-      checkShape(s, shape, p, problems);
-      const label = typeof s.label === 'string' ? s.label : name + (s.variant ? `-${s.variant}` : '') + (s.mode ? `-${s.mode}` : '');
+      const before = problems.length;
+      problems.push(...checkStrategyConfig(s, p, { rounds: isObject(top.budget) ? (top.budget.rounds as number | undefined) ?? 5 : 5 }));
+      if (problems.length > before) return;
+      const label = strategyLabel(s as unknown as StrategyConfig);
       if (labels.has(label)) problems.push(`${p}: duplicate strategy label '${label}' (give each a distinct "label")`);
       labels.add(label);
-      strategies.push({ ...(s as Record<string, unknown>), name, label });
+      strategies.push({ ...(s as unknown as StrategyConfig), label });
     });
   }
   if (problems.length) throw new ConfigError(file, problems);

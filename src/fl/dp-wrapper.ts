@@ -89,6 +89,7 @@ export function withDifferentialPrivacy(inner: Strategy, dp: DpConfig, init: Str
         return { ...r, weights, metrics, numExamples: uniform ? 1 : r.numExamples };
       });
       const agg = inner.aggregateTrain(ctx, global, replies, failures);
+      if (clipping === 'server') agg.clientMetrics = { ...agg.clientMetrics, ...Object.fromEntries(replies.map((r) => [r.site, r.metrics])) };
       if (noise === 'central' && sigma > 0 && replies.length > 0) {
         const m = Math.max(1, configured);
         const step = addGaussianNoise(subtract(agg.weights, global), { std: (sigma * C) / m, seed: noiseSeed(ctx.config.seed, ctx.round, 'server'), mask });

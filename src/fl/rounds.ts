@@ -211,7 +211,13 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
         log(`[medfl] round ${round}: site '${f.site}' failed and was skipped: ${f.message}`);
       }
       const trainLoss: Record<string, number> = {};
-      for (const r of run.results) trainLoss[r.site] = r.loss;
+      let clientMetrics: Record<string, Record<string, number>> | undefined;
+      for (const r of run.results) {
+        trainLoss[r.site] = r.loss;
+        const extra = Object.entries(r.metrics).filter(([k]) => k !== 'bytesUp' && k !== 'bytesDown');
+        if (extra.length) (clientMetrics ??= {})[r.site] = Object.fromEntries(extra);
+      }
+      for (const [site, m] of Object.entries(agg.clientMetrics ?? {})) (clientMetrics ??= {})[site] = { ...clientMetrics[site], ...m };
       const trainSeconds = (Date.now() - tr) / 1000;
 
       // ---- evaluation
@@ -255,6 +261,7 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
         participants: present.map((s) => s.name).filter((n) => !failedNames.has(n)),
         dropped,
         trainLoss,
+        ...(clientMetrics ? { clientMetrics } : {}),
         test,
         pooled,
         global: global_,

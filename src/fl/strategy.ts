@@ -181,6 +181,8 @@ export interface TrainAggregate {
   up: Record<string, number>;
   /** Server -> client bytes per site this round. */
   down: Record<string, number>;
+  /** Per-site numbers the server computed while aggregating (e.g. server-side clipping norms), recorded with the clients' own. */
+  clientMetrics?: Record<string, Record<string, number>>;
   /** The failures to record, when the strategy attributes them differently (centralized: every pooled site). Default: the ones passed in. */
   failures?: ClientFailure[];
 }

@@ -242,6 +242,8 @@ export interface RoundRecord {
   dropped: DroppedSite[];
   /** Mean training loss of the last local epoch, per participating site ('pooled' for centralized). */
   trainLoss: Record<string, number>;
+  /** Other numbers the clients reported, per site (e.g. DP 'updateNorm' and 'clipped'); absent when none. */
+  clientMetrics?: Record<string, Record<string, number>>;
   /** Per-site held-out test scores (each site scored with the model it would deploy). Absent when not evaluated this round. */
   test?: Record<string, SegmentationSummary>;
   /** Image-weighted mean of the per-site test scores. */

@@ -44,10 +44,9 @@ export {
 } from './membership';
 export {
   type NoisePlacement,
-  type DpFedAvgOptions,
-  type DpRoundLog,
+  type TradeoffTraining,
   type PrivacyTradeoffOptions,
   type TradeoffRow,
-  dpFedAvg,
+  tradeoffDp,
   privacyTradeoff,
 } from './tradeoff';
