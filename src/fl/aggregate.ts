@@ -237,6 +237,26 @@ export function serverUpdate(
   return { weights, state: { step: state.step + 1, m, v } };
 }
 
+/**
+ * Apply `reduce` to every coordinate's values across equally laid-out weight
+ * lists, sorted ascending (float64), e.g. a median or a trimmed mean. Pure.
+ */
+export function reduceSortedCoordinates(lists: readonly (readonly Float32Array[])[], reduce: (sorted: Float64Array) => number, who = 'reduceSortedCoordinates'): Float32Array[] {
+  if (lists.length === 0) throw new Error(`${who}: no weight lists`);
+  for (const l of lists) checkSameLayout(lists[0], l, who);
+  const n = lists.length;
+  const column = new Float64Array(n);
+  return lists[0].map((first, i) => {
+    const out = new Float32Array(first.length);
+    for (let j = 0; j < first.length; j++) {
+      for (let k = 0; k < n; k++) column[k] = lists[k][i][j];
+      column.sort();
+      out[j] = reduce(column);
+    }
+    return out;
+  });
+}
+
 /** Global L2 norm over all arrays. */
 export function l2Norm(update: readonly Float32Array[]): number {
   let s = 0;

@@ -7,21 +7,12 @@
  */
 import { fedAvgFamily, FEDAVG_OPTIONS, fedAvgLabel, type Aggregator, type FedAvgOptions } from './fedavg';
 import type { StrategyDefinition } from './registry';
+import { reduceSortedCoordinates } from './aggregate';
 
 /** Coordinate-wise median of equally laid-out weight lists. Pure. */
 export function coordinateMedian(lists: readonly (readonly Float32Array[])[]): Float32Array[] {
-  if (lists.length === 0) throw new Error('coordinateMedian: no weight lists');
   const n = lists.length;
-  const column = new Float64Array(n);
-  return lists[0].map((first, i) => {
-    const out = new Float32Array(first.length);
-    for (let j = 0; j < first.length; j++) {
-      for (let k = 0; k < n; k++) column[k] = lists[k][i][j];
-      column.sort();
-      out[j] = n % 2 ? column[(n - 1) / 2] : (column[n / 2 - 1] + column[n / 2]) / 2;
-    }
-    return out;
-  });
+  return reduceSortedCoordinates(lists, (c) => (n % 2 ? c[(n - 1) / 2] : (c[n / 2 - 1] + c[n / 2]) / 2), 'coordinateMedian');
 }
 
 const median: Aggregator = (results) => coordinateMedian(results.map((r) => r.weights));

@@ -7,26 +7,22 @@
  */
 import { fedAvgFamily, FEDAVG_OPTIONS, fedAvgLabel, type FedAvgOptions } from './fedavg';
 import type { StrategyDefinition } from './registry';
+import { reduceSortedCoordinates } from './aggregate';
 
 /** Coordinate-wise trimmed mean cutting `beta` (in [0, 0.5)) from each end. Pure. */
 export function trimmedMean(lists: readonly (readonly Float32Array[])[], beta: number): Float32Array[] {
-  const n = lists.length;
-  if (n === 0) throw new Error('trimmedMean: no weight lists');
   if (!(beta >= 0 && beta < 0.5)) throw new Error(`trimmedMean: beta must be in [0, 0.5), got ${beta}`);
+  const n = lists.length;
   const cut = Math.floor(beta * n);
-  const kept = n - 2 * cut;
-  const column = new Float64Array(n);
-  return lists[0].map((first, i) => {
-    const out = new Float32Array(first.length);
-    for (let j = 0; j < first.length; j++) {
-      for (let k = 0; k < n; k++) column[k] = lists[k][i][j];
-      column.sort();
+  return reduceSortedCoordinates(
+    lists,
+    (c) => {
       let s = 0;
-      for (let k = cut; k < n - cut; k++) s += column[k];
-      out[j] = s / kept;
-    }
-    return out;
-  });
+      for (let k = cut; k < n - cut; k++) s += c[k];
+      return s / (n - 2 * cut);
+    },
+    'trimmedMean',
+  );
 }
 
 /** Registry entry of 'fedtrimmedavg'. */
