@@ -11,9 +11,9 @@
  */
 import { ConcatDataset } from '../data/lazy';
 import type { CheckpointState } from './results';
-import { trainSegmentation } from './train';
+import { trainSegmentation } from '../train';
 import type { RoundContext, RoundOutcome, Strategy, StrategyInit } from './strategy';
-import { cloneWeights, getWeights, setWeights } from './weights';
+import { cloneWeights, getWeights, setWeights } from '../models/weights';
 
 /** Bytes of a site's training data on the wire (image float32 + mask uint8), from `inputShape`. */
 export function datasetBytes(length: number, inputShape: readonly [number, number, number]): number {

@@ -24,7 +24,7 @@ import { WeightedAverager, mergeShared, resolveServerOptimizer, serverUpdate, sh
 import type { CheckpointState } from './results';
 import type { RoundContext, RoundOutcome, Strategy, StrategyInit } from './strategy';
 import type { FedAvgStrategy } from './types';
-import { byteCount, cloneWeights } from './weights';
+import { byteCount, cloneWeights } from '../models/weights';
 
 /** Build the FedAvg / FedProx / FedBN strategy. */
 export function fedAvgStrategy(init: StrategyInit): Strategy {

@@ -22,10 +22,10 @@ import { RunWriter, type RunConfigFile } from './results';
 import { sequentialStrategy } from './sequential';
 import { splitFedStrategy, type LoggedSplitMessage } from './splitfed';
 import { resolveConfig, roundSeed, trainClient, type ClientJob, type ClientResult, type ResolvedConfig, type Strategy, type StrategyInit } from './strategy';
-import { evaluateSegmentation, type SegmentationSummary } from './train';
+import { evaluateSegmentation, type SegmentationSummary } from '../train';
 import type { Dataset } from '../data/types';
 import type { DroppedSite, FederatedConfig, FederatedResult, PooledScores, RoundRecord, RunHooks, RunSummary, SiteData } from './types';
-import { getWeights, setWeights, weightSpecs } from './weights';
+import { getWeights, setWeights, weightSpecs } from '../models/weights';
 
 /** Hooks of {@link runFederated}, plus the split-message observer. */
 export interface FederatedHooks extends RunHooks {

@@ -15,7 +15,7 @@
 import type { CheckpointState } from './results';
 import type { RoundContext, RoundOutcome, Strategy, StrategyInit } from './strategy';
 import type { StrategyName } from './types';
-import { byteCount, cloneWeights } from './weights';
+import { byteCount, cloneWeights } from '../models/weights';
 
 /** Build the IIL ('iil') or CIIL ('ciil') strategy. */
 export function sequentialStrategy(init: StrategyInit, name: Extract<StrategyName, 'iil' | 'ciil'>): Strategy {

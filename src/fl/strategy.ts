@@ -12,12 +12,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LayersModel } from '@tensorflow/tfjs';
-import { trainSegmentation } from './train';
+import { trainSegmentation } from '../train';
 import type { MaskEncoding } from '../data/batch';
 import { createRng } from '../util/rng';
 import type { CheckpointState } from './results';
 import type { DropoutConfig, FederatedConfig, ModelConfig, SiteData, StrategyConfig, StrategyName } from './types';
-import { getWeights, setWeights, type WeightSpec } from './weights';
+import { getWeights, setWeights, type WeightSpec } from '../models/weights';
 
 /** {@link FederatedConfig} with every default applied. */
 export interface ResolvedConfig {

@@ -1,7 +1,8 @@
 /**
  * MedMerge (arXiv:2403.11646): learnable per-channel merging of models
- * trained from different initialisations, its baselines, and the weight /
- * task utilities MedForge reuses.
+ * trained from different initialisations and its baselines. The weight, task
+ * and classifier utilities it uses live in src/models and src/train; they are
+ * re-exported here so the `merge` namespace stays whole.
  */
 export {
   type LayerVariableLike,
@@ -13,7 +14,7 @@ export {
   countParameters,
   writeWeights,
   architectureSignature,
-} from './weights';
+} from '../models/weights';
 export {
   type TaskKind,
   type TaskSpec,
@@ -27,8 +28,8 @@ export {
   trainTask,
   evaluateTask,
   primaryScore,
-} from './task';
-export { type ClassifierOptions, CLASSIFIER_FEATURE_LAYER, CLASSIFIER_HEAD_LAYER, createClassifier } from './classifier';
+} from '../train/task';
+export { type ClassifierOptions, CLASSIFIER_FEATURE_LAYER, CLASSIFIER_HEAD_LAYER, createClassifier } from '../models/classifier';
 export {
   type CoefficientParametrization,
   defaultParametrization,

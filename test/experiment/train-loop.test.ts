@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { syntheticSites } from '../../src/data/synthetic';
 import { createModel } from '../../src/models/registry';
-import { trainSegmentation, evaluateSegmentation } from '../../src/fl/train';
+import { trainSegmentation, evaluateSegmentation } from '../../src/train';
 import { runDemo, splitSitesByPatient } from '../../src/experiment/demo';
 
 test.before(async () => {

@@ -1,21 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import {
-  createClassifier,
-  mergeModels,
-  taskArithmetic,
-  MergeNetwork,
-  medMerge,
-  mergeBaselines,
-  weightEntries,
-  withWeights,
-  findHead,
-  backboneOf,
-  buildTargetNetwork,
-  evaluateTask,
-  taskLoss,
-} from '../../src/merge';
+import { mergeModels, taskArithmetic, MergeNetwork, medMerge, mergeBaselines, findHead, backboneOf, buildTargetNetwork } from '../../src/merge';
+import { createClassifier } from '../../src/models/classifier';
+import { weightEntries, withWeights } from '../../src/models/weights';
+import { evaluateTask, taskLoss } from '../../src/train';
 import { createModel } from '../../src/models/registry';
 import { syntheticSites } from '../../src/data/synthetic';
 import { InMemoryDataset } from '../../src/data/types';

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../../src/backend/index';
 import { syntheticSites } from '../../../src/data/synthetic';
 import { createModel } from '../../../src/models/registry';
-import { getWeights } from '../../../src/fl/weights';
+import { getWeights } from '../../../src/models/weights';
 import { computeEpsilon } from '../../../src/fl/privacy/dp';
 import { dpFedAvg, privacyTradeoff } from '../../../src/fl/privacy/tradeoff';
 
