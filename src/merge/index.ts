@@ -4,31 +4,9 @@
  * and classifier utilities it uses live in src/models and src/train; they are
  * re-exported here so the `merge` namespace stays whole.
  */
-export {
-  type LayerVariableLike,
-  type WeightEntry,
-  weightEntries,
-  withWeights,
-  cloneModel,
-  broadcastChannels,
-  countParameters,
-  writeWeights,
-  architectureSignature,
-} from '../models/weights';
-export {
-  type TaskKind,
-  type TaskSpec,
-  type TaskEpochLog,
-  type TrainTaskOptions,
-  type TaskScores,
-  type EvaluateTaskOptions,
-  checkTaskSpec,
-  taskBatch,
-  taskLoss,
-  trainTask,
-  evaluateTask,
-  primaryScore,
-} from '../train/task';
+// Compatibility re-exports for the `merge` namespace (notebooks use merge.createClassifier / trainTask / TaskSpec).
+export { type LayerVariableLike, type WeightEntry, weightEntries, withWeights, cloneModel, broadcastChannels, countParameters, writeWeights, architectureSignature } from '../models/weights';
+export { type TaskKind, type TaskSpec, type TaskEpochLog, type TrainTaskOptions, type TaskScores, type EvaluateTaskOptions, checkTaskSpec, taskBatch, taskLoss, trainTask, evaluateTask, primaryScore } from '../train/task';
 export { type ClassifierOptions, CLASSIFIER_FEATURE_LAYER, CLASSIFIER_HEAD_LAYER, createClassifier } from '../models/classifier';
 export {
   type CoefficientParametrization,

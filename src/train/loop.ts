@@ -187,8 +187,11 @@ export interface TrainBatchesOptions extends ProgressHooks {
   /**
    * Per-batch hook: an extra scalar loss term added inside the same gradient
    * tape, after the main loss (`main + extra`), e.g. the FedProx proximal term.
+   * It sees the batch and the forward output.
    */
   extraLoss?: (ctx: ExtraLossContext) => tf.Scalar;
+  /** Shorthand for an `extraLoss` that needs no context (the trainers' `regularizer` option). Ignored when `extraLoss` is given. */
+  regularizer?: () => tf.Scalar;
   /**
    * Per-batch hook: replaces the optimizer step (e.g. split learning's
    * message-passing step). Must leave no tensors behind; `x` / `y` are
@@ -220,7 +223,8 @@ export async function trainBatches(data: Dataset | readonly Sample[], options: T
   if (custom) {
     step = custom;
   } else {
-    const { vars, forward, loss, extraLoss } = options;
+    const { vars, forward, loss, regularizer } = options;
+    const extraLoss = options.extraLoss ?? (regularizer && (() => regularizer()));
     if (!vars || !forward || !loss) throw new Error(`${o}: vars, forward and loss are required without a custom step`);
     const opt = options.optimizer ?? createAdam(options.learningRate ?? 1e-3);
     optimizer = opt;

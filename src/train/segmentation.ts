@@ -53,23 +53,15 @@ export interface TrainOptions {
 export async function trainSegmentation(model: tf.LayersModel, data: Dataset, options: TrainOptions): Promise<EpochLog[]> {
   const encoding = options.encoding ?? 'binary';
   const numClasses = options.numClasses ?? 2;
-  const regularizer = options.regularizer;
+  const { onEpoch } = options;
   const logs = await trainBatches(data, {
+    ...options,
     owner: 'trainSegmentation',
-    epochs: options.epochs,
-    batchSize: options.batchSize,
-    seed: options.seed,
-    shuffle: options.shuffle,
-    indices: options.indices,
-    optimizer: options.optimizer,
-    learningRate: options.learningRate,
     makeBatch: (samples) => toBatch(samples, encoding, numClasses),
     vars: model.trainableWeights.map((w) => w.read() as tf.Variable),
     forward: (x) => model.apply(x, { training: true }) as tf.Tensor,
     loss: options.loss ?? bceDiceLoss(),
-    extraLoss: regularizer ? () => regularizer() : undefined,
-    onBatch: options.onBatch,
-    onEpoch: options.onEpoch ? (l) => options.onEpoch?.(epochLog(l)) : undefined,
+    onEpoch: onEpoch && ((l) => onEpoch(epochLog(l))),
   });
   return logs.map(epochLog);
 }

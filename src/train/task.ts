@@ -124,23 +124,13 @@ export async function trainTask(data: Dataset | readonly Sample[], options: Trai
   const count = options.indices ? options.indices.length : data.length;
   if (count === 0 || options.epochs === 0) return [];
   if (options.vars.length === 0) throw new Error('trainTask: no variables to train');
-  const regularizer = options.regularizer;
-  const onEpoch = options.onEpoch;
+  const { onEpoch } = options;
   const logs = await trainBatches(data, {
+    ...options,
     owner: 'trainTask',
-    epochs: options.epochs,
-    batchSize: options.batchSize,
-    seed: options.seed,
-    indices: options.indices,
-    optimizer: options.optimizer,
-    learningRate: options.learningRate,
     makeBatch: (samples) => taskBatch(samples, options.spec),
-    vars: options.vars,
-    forward: options.forward,
     loss: options.loss ?? taskLoss(options.spec),
-    extraLoss: regularizer ? () => regularizer() : undefined,
-    onBatch: options.onBatch,
-    onEpoch: onEpoch ? (l) => onEpoch(taskEpochLog(l)) : undefined,
+    onEpoch: onEpoch && ((l) => onEpoch(taskEpochLog(l))),
   });
   return logs.map(taskEpochLog);
 }
