@@ -87,8 +87,8 @@ export {
 export type { LossFunction, SegmentationScore, ConfusionStats } from './metrics';
 
 // Training
-export { trainSegmentation, evaluateSegmentation } from './fl/train';
-export type { TrainOptions, EpochLog, EvaluateOptions, SegmentationEvaluation, SegmentationSummary } from './fl/train';
+export { trainSegmentation, evaluateSegmentation } from './train';
+export type { TrainOptions, EpochLog, EvaluateOptions, SegmentationEvaluation, SegmentationSummary } from './train';
 
 // Experiments
 export { runDemo, splitSitesByPatient } from './experiment/demo';
@@ -100,7 +100,6 @@ export {
   runFederated,
   compareStrategies,
   formatComparison,
-  strategyLabel,
   DEFAULT_COMPARISON,
   sitesFromDataset,
   pooledTest,

@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { type EffectiveWindow, SwinBlock, effectiveWindow } from '../models/blocks/swin';
+import { layerView } from '../models/graph';
 
 /** One op of the graph. `params` depend on `op` (see the converter table). */
 export interface GraphNode {
@@ -181,7 +182,7 @@ export function describeModel(model: tf.LayersModel, name = model.name): ModelGr
       nodes.push({ name: layer.name, op: 'input', inputs: [], shape: inputShape, params: {} });
       continue;
     }
-    const inbound = (layer as unknown as { inboundNodes: { inboundLayers: tf.layers.Layer[] }[] }).inboundNodes;
+    const inbound = layerView(layer).inboundNodes;
     if (inbound.length !== 1) throw new Error(`describeModel(${name}): layer '${layer.name}' (${cls}) is called ${inbound.length} times; shared layers are not supported`);
     const conv = CONVERTERS[cls];
     if (!conv) throw new Error(`describeModel(${name}): no PyTorch twin for layer class '${cls}' (layer '${layer.name}'); supported: ${GRAPH_LAYER_CLASSES.join(', ')}`);

@@ -16,7 +16,7 @@ import { syntheticSites } from '../data/synthetic';
 import { splitByGroup } from '../data/split';
 import type { InMemoryDataset } from '../data/types';
 import { createModel } from '../models/registry';
-import { evaluateSegmentation, type SegmentationSummary } from '../fl/train';
+import { evaluateSegmentation, type SegmentationSummary } from '../train';
 import { sitesFromDataset, pooledTest } from '../fl/sites';
 import { compareStrategies, formatComparison, DEFAULT_COMPARISON, type ComparisonRow } from '../fl/compare';
 import type { FederatedResult, StrategyConfig } from '../fl/types';

@@ -19,7 +19,7 @@ import { initBackend } from '../backend';
 import { runFederated } from '../fl/rounds';
 import { pooledTest } from '../fl/sites';
 import { writeFileAtomic } from '../fl/results';
-import { setWeights } from '../fl/weights';
+import { setWeights } from '../models/weights';
 import type { FederatedResult, StrategyConfig } from '../fl/types';
 import { createModel } from '../models/registry';
 import { siteInferenceAttack } from '../fl/privacy/site-inference';

@@ -13,7 +13,7 @@
  */
 import { createRng } from '../util/rng';
 import type { ServerOptimizerConfig, ServerOptimizerName } from './types';
-import type { WeightSpec } from './weights';
+import type { WeightSpec } from '../models/weights';
 
 /** One client's contribution: its weights after local training and its number of training samples. */
 export interface ClientUpdate {

@@ -33,7 +33,7 @@ import type { CheckpointState } from './results';
 import { createRng } from '../util/rng';
 import type { RoundContext, Strategy, StrategyInit, TrainResult } from './strategy';
 import type { FedAvgStrategy, ServerOptimizerName } from './types';
-import { byteCount, cloneWeights } from './weights';
+import { byteCount, cloneWeights } from '../models/weights';
 import type { Shape } from '../util/schema';
 
 /** Turns the round's replies into one weight list (the average, a median, ...). */

@@ -4,7 +4,8 @@
  * sharing one round loop ({@link runFederated}) and one results format.
  */
 export * from './types';
-export { trainSegmentation, evaluateSegmentation, type TrainOptions, type EpochLog, type EvaluateOptions, type SegmentationSummary, type SegmentationEvaluation } from './train';
+// Re-exported from the layers below (src/train, src/models) so the `fl` surface stays whole.
+export { trainSegmentation, evaluateSegmentation, type TrainOptions, type EpochLog, type EvaluateOptions, type SegmentationSummary, type SegmentationEvaluation } from '../train';
 export {
   fedAvg,
   WeightedAverager,
@@ -20,7 +21,7 @@ export {
   type ResolvedServerOptimizer,
   type ClipNoiseOptions,
 } from './aggregate';
-export { getWeights, setWeights, cloneWeights, byteCount, maxAbsDiff, weightSpecs, type WeightSpec } from './weights';
+export { getWeights, setWeights, cloneWeights, byteCount, maxAbsDiff, weightSpecs, type WeightSpec } from '../models/weights';
 export {
   resolveRunConfig,
   roundSeed,

@@ -8,7 +8,7 @@
 import type { CheckpointState } from './results';
 import type { StrategyDefinition } from './registry';
 import type { Strategy, StrategyInit } from './strategy';
-import { cloneWeights } from './weights';
+import { cloneWeights } from '../models/weights';
 
 /** Build the local-only strategy. */
 export function localStrategy(init: StrategyInit): Strategy {

@@ -19,10 +19,10 @@ import { createStrategy, defaultRounds, strategyLabel } from './registry';
 import { RunWriter, type RunConfigFile } from './results';
 import type { LoggedSplitMessage } from './splitfed';
 import { isStrategyObject, resolveRunConfig, roundSeed, trainClient, type ClientFailure, type ClientRun, type ResolvedConfig, type RoundContext, type Strategy, type TrainInstruction, type TrainResult } from './strategy';
-import { evaluateSegmentation, type SegmentationSummary } from './train';
+import { evaluateSegmentation, type SegmentationSummary } from '../train';
 import type { Dataset } from '../data/types';
 import type { DroppedSite, FederatedConfig, FederatedResult, PooledScores, RoundRecord, RunHooks, RunSummary, SiteData } from './types';
-import { cloneWeights, getWeights, setWeights, weightSpecs } from './weights';
+import { cloneWeights, getWeights, setWeights, weightSpecs } from '../models/weights';
 
 /** Hooks of {@link runFederated}, plus the split-message observer. */
 export interface FederatedHooks extends RunHooks {

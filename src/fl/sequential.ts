@@ -16,7 +16,7 @@
  */
 import type { StrategyDefinition } from './registry';
 import type { Strategy, StrategyInit } from './strategy';
-import { byteCount } from './weights';
+import { byteCount } from '../models/weights';
 
 /** Build the IIL ('iil') or CIIL ('ciil') strategy. */
 export function sequentialStrategy(init: StrategyInit, name: 'iil' | 'ciil'): Strategy {

@@ -37,16 +37,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createAdam } from '../backend';
-import { loadSamples, toBatch, chunk } from '../data/batch';
+import { toBatch } from '../data/batch';
 import { bceDiceLoss } from '../metrics/losses';
 import { getModelSpec } from '../models/registry';
-import { defaultCut, splitModel, splitStep, type SplitMessage, type SplitNetwork } from '../models/split';
+import { defaultCut, splitModel, type SplitMessage, type SplitNetwork } from '../models/split';
+import { byteCount, getWeights, setWeights } from '../models/weights';
+import { trainBatches, splitLearningStep } from '../train';
 import { createRng } from '../util/rng';
 import { WeightedAverager, mergeShared } from './aggregate';
 import type { StrategyDefinition } from './registry';
 import type { ClientFailure, Strategy, StrategyInit, TrainResult } from './strategy';
 import type { SiteData, SplitFedStrategy } from './types';
-import { byteCount, getWeights, setWeights } from './weights';
 
 /** A split message seen by {@link SplitTrainHooks.onMessage}, with where it happened. */
 export interface LoggedSplitMessage extends SplitMessage {
@@ -71,53 +72,34 @@ export interface SplitClientOptions {
 
 /**
  * Train one client through the split network for `epochs` epochs: batches
- * in exactly `trainSegmentation`'s order for the same seed, one
- * {@link splitStep} per batch (BCE + soft Dice loss, the trainer's
+ * in exactly `trainSegmentation`'s order for the same seed (the shared
+ * loop of src/train), one `splitStep` per batch (BCE + soft Dice loss, the trainer's
  * default), client gradients applied by `clientOptimizer`, server ones by
  * `serverOptimizer`. Returns the mean loss of the last epoch and the bytes
  * sent up / down.
  */
 export async function trainSplitClient(net: SplitNetwork, data: SiteData['train'], o: SplitClientOptions): Promise<{ loss: number; up: number; down: number }> {
-  const loss = bceDiceLoss();
-  const rng = createRng(o.seed);
-  const base = Array.from({ length: data.length }, (_, i) => i);
-  if (base.length === 0) throw new Error(`splitfed: '${data.name}' has no samples to train on`);
   let up = 0;
   let down = 0;
-  let last = NaN;
-  for (let epoch = 0; epoch < o.epochs; epoch++) {
-    const order = rng.fork(`epoch${epoch}`).shuffle([...base]);
-    let total = 0;
-    let count = 0;
-    for (const idx of chunk(order, o.batchSize)) {
-      const samples = await loadSamples(data, idx);
-      const { x, y } = toBatch(samples, o.encoding, o.numClasses);
-      try {
-        const res = splitStep(net, x, y, loss);
-        const cg: tf.NamedTensorMap = {};
-        const sg: tf.NamedTensorMap = {};
-        for (const [k, g] of Object.entries(res.grads)) (o.serverVariables.has(k) ? sg : cg)[k] = g;
-        try {
-          if (Object.keys(cg).length) o.clientOptimizer.applyGradients(cg);
-          if (Object.keys(sg).length) o.serverOptimizer.applyGradients(sg);
-        } finally {
-          tf.dispose(Object.values(res.grads));
-        }
-        for (const m of res.messages) {
-          if (m.direction === 'up') up += m.bytes;
-          else down += m.bytes;
-          o.onMessage?.(m);
-        }
-        total += res.loss * idx.length;
-        count += idx.length;
-      } finally {
-        x.dispose();
-        y.dispose();
-      }
-    }
-    last = total / Math.max(1, count);
-  }
-  return { loss: last, up, down };
+  const logs = await trainBatches(data, {
+    owner: 'splitfed',
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    seed: o.seed,
+    makeBatch: (samples) => toBatch(samples, o.encoding, o.numClasses),
+    step: splitLearningStep(net, {
+      loss: bceDiceLoss(),
+      clientOptimizer: o.clientOptimizer,
+      serverOptimizer: o.serverOptimizer,
+      serverVariables: o.serverVariables,
+      onMessage: (m) => {
+        if (m.direction === 'up') up += m.bytes;
+        else down += m.bytes;
+        o.onMessage?.(m);
+      },
+    }),
+  });
+  return { loss: logs.length ? logs[logs.length - 1].loss : NaN, up, down };
 }
 
 /** Build the SplitFed strategy (v1 / v2, two-part / u-shaped). */

@@ -25,13 +25,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LayersModel } from '@tensorflow/tfjs';
-import { trainSegmentation } from './train';
+import { trainSegmentation } from '../train';
 import type { MaskEncoding } from '../data/batch';
 import { createRng } from '../util/rng';
 import type { CheckpointState } from './results';
 import type { DropoutConfig, FederatedConfig, ModelConfig, PooledScores, SiteData, StrategyConfig } from './types';
-import type { SegmentationSummary } from './train';
-import { getWeights, setWeights, type WeightSpec } from './weights';
+import type { SegmentationSummary } from '../train';
+import { getWeights, setWeights, type WeightSpec } from '../models/weights';
 import { privatizeUpdate, noiseSeed } from './privacy/dp';
 import { subtract } from './aggregate';
 import type { LoggedSplitMessage } from './splitfed';

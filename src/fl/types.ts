@@ -8,7 +8,7 @@
  */
 import type { Dataset } from '../data/types';
 import type { OutputActivation } from '../models/types';
-import type { SegmentationSummary } from './train';
+import type { SegmentationSummary } from '../train';
 
 /** One participating institution: its private training split and its held-out test split. */
 export interface SiteData {

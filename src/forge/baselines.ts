@@ -9,13 +9,13 @@
  *   the sites' training-set sizes.
  *
  * Written here in-process because src/fl had no FedAvg strategy yet when
- * this module was written (only src/fl/train.ts); it is a plain reference
+ * this module was written (only src/fl/train.ts, now src/train); it is a plain reference
  * implementation, not a communication simulation. Bytes: FedAvg sends the
  * full model down and up per site per round (`2 x params x 4 x sites x rounds`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { cloneModel } from '../merge/weights';
-import { evaluateTask, primaryScore, trainTask, type TaskScores, type TaskSpec } from '../merge/task';
+import { cloneModel } from '../models/weights';
+import { evaluateTask, primaryScore, trainTask, type TaskScores, type TaskSpec } from '../train/task';
 import type { ForgeSite } from './medforge';
 
 /** One baseline row: scores on every site's test set. */

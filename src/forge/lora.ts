@@ -22,7 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRng } from '../util/rng';
-import { weightEntries, withWeights, type WeightEntry } from '../merge/weights';
+import { weightEntries, withWeights, type WeightEntry } from '../models/weights';
 
 const TARGET_CLASSES = new Set(['Dense', 'Conv2D', 'Conv2DTranspose']);
 

@@ -26,8 +26,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset, Sample } from '../data/types';
 import { materialize } from '../data/types';
-import { weightEntries, cloneModel, writeWeights } from '../merge/weights';
-import { checkTaskSpec, evaluateTask, primaryScore, taskBatch, taskLoss, trainTask, type TaskKind, type TaskScores, type TaskSpec } from '../merge/task';
+import { weightEntries, cloneModel, writeWeights } from '../models/weights';
+import { checkTaskSpec, evaluateTask, primaryScore, taskBatch, taskLoss, trainTask, type TaskKind, type TaskScores, type TaskSpec } from '../train/task';
 import { LoraPlugin, pluginBytes, forwardWith, effectiveWeightsOf, type ForgeDelta, type LoraOptions, type PluginState } from './lora';
 import { syntheticSet, syntheticBytes, type SyntheticMethod, type DistributionMatchingOptions } from './distill';
 import { minimize, l1Penalty, type SearchMethod } from './search';

@@ -18,10 +18,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/types';
-import { cloneModel, weightEntries, writeWeights, architectureSignature } from './weights';
+import { cloneModel, weightEntries, writeWeights, architectureSignature } from '../models/weights';
 import { mergeTensors } from './coefficients';
 import { backboneOf, buildTargetNetwork, findHead, reestimateBatchNorm, sourceBackbones, type TargetNetwork } from './network';
-import { evaluateTask, primaryScore, trainTask, type TaskKind, type TaskScores, type TaskSpec } from './task';
+import { evaluateTask, primaryScore, trainTask, type TaskKind, type TaskScores, type TaskSpec } from '../train/task';
 import { imageBatches, medMerge, targetSpec, type CoefficientReport, type MedMergeOptions } from './medmerge';
 
 /**

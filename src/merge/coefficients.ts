@@ -22,7 +22,7 @@
  * two models, 'softmax' its K-model generalisation (default for K > 2).
  */
 import * as tf from '@tensorflow/tfjs';
-import { broadcastChannels } from './weights';
+import { broadcastChannels } from '../models/weights';
 
 /** How coefficient logits map to merge weights (see module doc). */
 export type CoefficientParametrization = 'sigmoid' | 'softmax' | 'independent-sigmoid';

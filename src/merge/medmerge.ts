@@ -36,7 +36,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset, Sample } from '../data/types';
 import { loadSamples, chunk } from '../data/batch';
-import { weightEntries, withWeights, writeWeights, type WeightEntry } from './weights';
+import { weightEntries, withWeights, writeWeights, type WeightEntry } from '../models/weights';
 import {
   coefficientsFromLogits,
   defaultParametrization,
@@ -45,7 +45,7 @@ import {
   type CoefficientParametrization,
 } from './coefficients';
 import { buildTargetNetwork, findHead, reestimateBatchNorm, sourceBackbones } from './network';
-import { checkTaskSpec, evaluateTask, taskBatch, trainTask, type TaskEpochLog, type TaskKind, type TaskScores, type TaskSpec } from './task';
+import { checkTaskSpec, evaluateTask, taskBatch, trainTask, type TaskEpochLog, type TaskKind, type TaskScores, type TaskSpec } from '../train/task';
 
 const KERNEL_ROLES = new Set(['kernel', 'depthwise_kernel', 'pointwise_kernel']);
 

@@ -12,21 +12,9 @@
  *   head's kernel size, 'same' padding) + sigmoid (K = 1) or softmax.
  */
 import * as tf from '@tensorflow/tfjs';
-import { cloneModel, weightEntries, architectureSignature } from './weights';
-import type { TaskSpec } from './task';
-
-interface SymLike {
-  sourceLayer: LayerLike;
-  nodeIndex: number;
-  shape: (number | null)[];
-}
-interface LayerLike {
-  name: string;
-  weights: unknown[];
-  inboundNodes: { inputTensors: SymLike[] }[];
-  getConfig(): Record<string, unknown>;
-  getClassName(): string;
-}
+import { cloneModel, weightEntries, architectureSignature } from '../models/weights';
+import { outputsOf } from '../models/graph';
+import type { TaskSpec } from '../train/task';
 
 /** Where a model's head starts. */
 export interface HeadInfo {
@@ -47,7 +35,7 @@ export interface HeadInfo {
  */
 export function findHead(model: tf.LayersModel): HeadInfo {
   if (model.outputs.length !== 1) throw new Error(`findHead: model '${model.name}' has ${model.outputs.length} outputs; expected 1`);
-  let t = model.outputs[0] as unknown as SymLike;
+  let t = outputsOf(model)[0];
   for (let guard = 0; guard < 1000; guard++) {
     const layer = t.sourceLayer;
     const node = layer.inboundNodes[t.nodeIndex];

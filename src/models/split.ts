@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelSpec, SplitPoints } from './types';
+import { inputsOf, isInputLayer, nodeOf, outputsOf as graphOutputs, type LayerLike, type NodeLike, type SymbolicTensorLike as SymTensor } from './graph';
 
 /** The two split layouts of split learning. */
 export type SplitMode = 'two-part' | 'u-shaped';
@@ -62,35 +63,6 @@ export interface SplitNetwork {
   boundaries: BoundaryTensor[];
 }
 
-// ---- minimal views of tfjs-layers internals used to walk the graph ----
-interface SymTensor {
-  id: number;
-  shape: (number | null)[];
-  sourceLayer: LayerLike;
-  nodeIndex: number;
-  tensorIndex: number;
-  name: string;
-}
-interface NodeLike {
-  inputTensors: SymTensor[];
-  outputTensors: SymTensor[];
-  callArgs?: Record<string, unknown>;
-}
-interface LayerLike {
-  name: string;
-  inboundNodes: NodeLike[];
-  apply(inputs: unknown, kwargs?: Record<string, unknown>): unknown;
-  getClassName(): string;
-}
-
-function nodeOf(t: SymTensor): NodeLike {
-  return t.sourceLayer.inboundNodes[t.nodeIndex];
-}
-
-function isInputLayer(l: LayerLike): boolean {
-  return l.getClassName() === 'InputLayer';
-}
-
 function tensorKey(t: SymTensor): string {
   const outs = nodeOf(t).outputTensors;
   return outs.length > 1 ? `${t.sourceLayer.name}:${t.tensorIndex}` : t.sourceLayer.name;
@@ -132,7 +104,7 @@ function readGraph(model: tf.LayersModel): Graph {
     state.set(layer.name, 'done');
     order.push(layer.name);
   };
-  for (const out of model.outputs as unknown as SymTensor[]) visit(out);
+  for (const out of graphOutputs(model)) visit(out);
   return { nodeByLayer, order, parents };
 }
 
@@ -194,7 +166,7 @@ export function splitModel(model: tf.LayersModel, spec: SplitSpec): SplitNetwork
   // The u-shaped back may consume front and server tensors, but nothing may flow back.
   const rank: Record<PartRole, number> = { 'client-front': 0, server: 1, 'client-back': 2 };
 
-  const modelOutputs = new Set((model.outputs as unknown as SymTensor[]).map((t) => t.id));
+  const modelOutputs = new Set(graphOutputs(model).map((t) => t.id));
   const boundaries = new Map<string, BoundaryTensor>();
   // Tensors each part must receive (key -> symbolic tensor in the original graph).
   const needs = new Map<PartRole, Map<string, SymTensor>>(roles.map((r) => [r, new Map()]));
@@ -225,7 +197,7 @@ export function splitModel(model: tf.LayersModel, spec: SplitSpec): SplitNetwork
   }
   // The model's output must be produced by the last part.
   const last = roles[roles.length - 1];
-  for (const t of model.outputs as unknown as SymTensor[]) {
+  for (const t of graphOutputs(model)) {
     if (roleOf.get(t.sourceLayer.name) !== last) {
       throw new Error(`splitModel: the model output '${t.sourceLayer.name}' is not in the ${last} part; move the cut earlier`);
     }
@@ -237,7 +209,7 @@ export function splitModel(model: tf.LayersModel, spec: SplitSpec): SplitNetwork
     const inputNames: string[] = [];
     const needed = [...needs.get(role)!.entries()];
     if (role === 'client-front') {
-      for (const t of model.inputs as unknown as SymTensor[]) needed.unshift(['input', t]);
+      for (const t of inputsOf(model)) needed.unshift(['input', t]);
     }
     const seenIds = new Set<number>();
     for (const [key, t] of needed) {
@@ -267,7 +239,7 @@ export function splitModel(model: tf.LayersModel, spec: SplitSpec): SplitNetwork
       outputs.push(inputMap.get(t.id) as tf.SymbolicTensor);
       outputNames.push(key);
     }
-    for (const t of model.outputs as unknown as SymTensor[]) {
+    for (const t of graphOutputs(model)) {
       if (roleOf.get(t.sourceLayer.name) === role && modelOutputs.has(t.id)) {
         outputs.push(inputMap.get(t.id) as tf.SymbolicTensor);
         outputNames.push('output');
@@ -302,10 +274,8 @@ function bytesOf(t: tf.Tensor): number {
   return t.size * (t.dtype === 'float32' || t.dtype === 'int32' ? 4 : 1);
 }
 
-type LayerVar = { read(): tf.Variable; write(v: tf.Tensor): unknown };
-
 function trainableVars(part: SplitPart): tf.Variable[] {
-  return (part.model.trainableWeights as unknown as LayerVar[]).map((w) => w.read());
+  return part.model.trainableWeights.map((w) => w.read() as tf.Variable);
 }
 
 function outputsOf(part: SplitPart, inputs: tf.Tensor[], training: boolean): tf.Tensor[] {
@@ -329,7 +299,7 @@ function partGradients(
   restoreStats: boolean,
   inputGrads = true,
 ): { value: number; dInputs: tf.Tensor[]; grads: tf.NamedTensorMap } {
-  const stats = part.model.nonTrainableWeights as unknown as LayerVar[];
+  const stats = part.model.nonTrainableWeights;
   const saved = restoreStats ? stats.map((w) => w.read().clone()) : [];
   const vars = trainableVars(part);
   const wrt = inputGrads ? inputs : [];

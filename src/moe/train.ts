@@ -24,11 +24,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset, Sample } from '../data/types';
-import { loadSamples, toBatch } from '../data/batch';
+import { toBatch } from '../data/batch';
 import { createRng } from '../util/rng';
 import { bceDiceLoss, type LossFunction } from '../metrics/losses';
 import { CumulativeSegmentationMetric } from '../metrics/cumulative';
-import { probabilitiesToClassMap } from '../metrics/confusion';
+import { evaluateBatches, forEachPrediction, runEpochs as runLoop, stackImages, type BatchLog } from '../train';
 import {
   buildM4oESwin,
   buildMoeUnet,
@@ -97,6 +97,8 @@ export interface TrainM4oEOptions {
   evalBatchSize?: number;
   /** Called after every epoch. */
   onEpoch?: (log: M4oEEpochLog) => void;
+  /** Called after every batch (images, loss, seconds; `terms.seg` / `terms.balance`). */
+  onBatch?: (log: BatchLog & { phase: 1 | 2 }) => void;
 }
 
 /** One epoch of {@link trainM4oE}. */
@@ -175,19 +177,6 @@ function segLossFor(k: number, ce: number, dice: number): LossFunction {
   return bceDiceLoss({ bceWeight: ce, diceWeight: dice, crossEntropy: k === 1 ? 'binary' : 'categorical' });
 }
 
-function stackImages(samples: readonly Sample[]): tf.Tensor4D {
-  const [h, w, c] = samples[0].shape;
-  const n = h * w * c;
-  const out = new Float32Array(n * samples.length);
-  samples.forEach((s, i) => {
-    if (s.shape[0] !== h || s.shape[1] !== w || s.shape[2] !== c) {
-      throw new Error(`trainM4oE: sample '${s.id}' has shape [${s.shape}] but the batch is [${h},${w},${c}]; all modalities must share one image size`);
-    }
-    out.set(s.image, i * n);
-  });
-  return tf.tensor4d(out, [samples.length, h, w, c]);
-}
-
 function asArray(out: tf.Tensor | tf.Tensor[]): tf.Tensor[] {
   return Array.isArray(out) ? out : [out];
 }
@@ -255,48 +244,54 @@ export async function trainM4oE(options: TrainM4oEOptions): Promise<M4oEResult> 
   const rng = createRng(seed);
   const history: M4oEEpochLog[] = [];
 
+  /** Phase 1: one modality per batch (each modality's permutation in chunks, batches shuffled); phase 2: all mixed, sorted by modality within a batch. */
+  const plan = (phase: 1 | 2, epoch: number): Item[][] => {
+    const r = rng.fork(`phase${phase}-epoch${epoch}`);
+    let batches: Item[][] = [];
+    if (phase === 1) {
+      mods.forEach((m, mi) => {
+        const order = r.permutation(options.data[m.name].train.length);
+        for (let s = 0; s < order.length; s += batchSize) batches.push(order.slice(s, s + batchSize).map((i) => ({ m: mi, i })));
+      });
+      batches = r.shuffle(batches);
+    } else {
+      const all = r.shuffle(mods.flatMap((m, mi) => Array.from({ length: options.data[m.name].train.length }, (_, i) => ({ m: mi, i }))));
+      for (let s = 0; s < all.length; s += batchSize) batches.push(all.slice(s, s + batchSize).sort((a, b) => a.m - b.m));
+    }
+    return batches;
+  };
+
   const runEpochs = async (phase: 1 | 2, epochs: number, lr: number): Promise<void> => {
     if (epochs === 0) return;
     if (moe) setRouting(model, phase === 1 ? 'hard' : 'soft');
     const adam = new SubsetAdam({ learningRate: lr });
+    // The balance loss is averaged per batch (the loop averages terms per image).
+    let balance = 0;
     try {
-      for (let epoch = 0; epoch < epochs; epoch++) {
-        const t0 = Date.now();
-        const r = rng.fork(`phase${phase}-epoch${epoch}`);
-        let batches: Item[][] = [];
-        if (phase === 1) {
-          mods.forEach((m, mi) => {
-            const order = r.permutation(options.data[m.name].train.length);
-            for (let s = 0; s < order.length; s += batchSize) batches.push(order.slice(s, s + batchSize).map((i) => ({ m: mi, i })));
-          });
-          batches = r.shuffle(batches);
-        } else {
-          const all = r.shuffle(mods.flatMap((m, mi) => Array.from({ length: options.data[m.name].train.length }, (_, i) => ({ m: mi, i }))));
-          for (let s = 0; s < all.length; s += batchSize) batches.push(all.slice(s, s + batchSize).sort((a, b) => a.m - b.m));
-        }
-        let total = 0;
-        let seg = 0;
-        let bal = 0;
-        let images = 0;
-        for (const batch of batches) {
+      await runLoop<Item[]>({
+        epochs,
+        plan: (epoch) => plan(phase, epoch),
+        step: async (batch) => {
           const res = await trainStep(batch, phase, adam);
-          total += res.total * batch.length;
-          seg += res.seg * batch.length;
-          bal += res.balance;
-          images += batch.length;
-        }
-        const log: M4oEEpochLog = {
-          phase,
-          epoch,
-          loss: total / images,
-          segLoss: seg / images,
-          balanceLoss: bal / batches.length,
-          images,
-          seconds: (Date.now() - t0) / 1000,
-        };
-        history.push(log);
-        options.onEpoch?.(log);
-      }
+          balance += res.balance;
+          return { loss: res.total, terms: { seg: res.seg, balance: res.balance } };
+        },
+        onBatch: options.onBatch ? (l) => options.onBatch?.({ ...l, phase }) : undefined,
+        onEpoch: (l) => {
+          const log: M4oEEpochLog = {
+            phase,
+            epoch: l.epoch,
+            loss: l.loss,
+            segLoss: l.terms.seg,
+            balanceLoss: balance / l.batches,
+            images: l.images,
+            seconds: l.seconds,
+          };
+          balance = 0;
+          history.push(log);
+          options.onEpoch?.(log);
+        },
+      });
     } finally {
       adam.dispose();
     }
@@ -314,7 +309,7 @@ export async function trainM4oE(options: TrainM4oEOptions): Promise<M4oEResult> 
       pair.x.dispose();
       return { m, start, count, y: pair.y };
     });
-    const x = stackImages(samples);
+    const x = stackImages(samples, 'trainM4oE');
     const route = moe ? modalityOneHot(batch.map((b) => b.m), mods.length) : null;
     let segValue = 0;
     let balValue = 0;
@@ -384,39 +379,29 @@ export async function evaluateM4oE(
     const ds = tests[mod.name];
     if (!ds) throw new Error(`evaluateM4oE: no test data for modality '${mod.name}'`);
     const metric = new CumulativeSegmentationMetric({ numClasses: Math.max(2, mod.numClasses), metrics: ['dice', 'iou'], includeBackground: false });
-    let statSum: Float64Array | null = null;
+    let statSum = null as Float64Array | null;
     let layers = 0;
     let experts = 0;
-    for (let s = 0; s < ds.length; s += batchSize) {
-      const idx = Array.from({ length: Math.min(batchSize, ds.length - s) }, (_, j) => s + j);
-      const samples = await loadSamples(ds, idx);
-      const [H, W] = samples[0].shape;
-      const kept = tf.tidy(() => {
-        const x = stackImages(samples);
+    await evaluateBatches(ds, {
+      batchSize,
+      predict: (samples, idx) => {
+        const x = stackImages(samples, 'evaluateM4oE');
         const inputs = moe ? [x, modalityOneHot(idx.map(() => mi), modalities.length)] : x;
         const outs = asArray(model.predict(inputs) as tf.Tensor | tf.Tensor[]);
         return moe ? [outs[mi], splitStats(outs[modalities.length]).weights] : [outs[mi]];
-      });
-      const probs = kept[0];
-      const stats: tf.Tensor | undefined = kept[1];
-      const pv = probs.dataSync() as Float32Array;
-      const shape = probs.shape as [number, number, number, number];
-      probs.dispose();
-      const pred = probabilitiesToClassMap(pv, shape, { threshold: options.threshold ?? 0.5 });
-      samples.forEach((smp, i) => {
-        if (!smp.mask) throw new Error(`evaluateM4oE: sample '${smp.id}' of '${mod.name}' has no mask`);
-        metric.update(pred.subarray(i * H * W, (i + 1) * H * W), smp.mask, [H, W]);
-      });
-      if (stats) {
-        const [n, l, e] = stats.shape as [number, number, number];
-        const sv = stats.dataSync();
-        stats.dispose();
-        layers = l;
-        experts = e;
-        statSum ??= new Float64Array(l * e);
-        for (let b = 0; b < n; b++) for (let j = 0; j < l * e; j++) statSum[j] += sv[b * l * e + j];
-      }
-    }
+      },
+      accumulate: (samples, [probs, stats]) => {
+        forEachPrediction(probs, samples, (smp, p, hw) => metric.update(p, smp.mask, hw), { threshold: options.threshold, owner: `evaluateM4oE ('${mod.name}')` });
+        if (stats) {
+          const [n, l, e] = stats.shape;
+          const sv = stats.values;
+          layers = l;
+          experts = e;
+          statSum ??= new Float64Array(l * e);
+          for (let b = 0; b < n; b++) for (let j = 0; j < l * e; j++) statSum[j] += sv[b * l * e + j];
+        }
+      },
+    });
     const mean = metric.aggregate('mean-image');
     const pooled = metric.aggregate('pooled');
     perModality[mod.name] = {

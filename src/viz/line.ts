@@ -3,7 +3,7 @@
  * ({@link trainingCurves}, from `trainSegmentation`'s EpochLog) and per-round
  * federated curves ({@link roundCurves}, from `rounds.jsonl` RoundRecords).
  */
-import type { EpochLog } from '../fl/train';
+import type { EpochLog } from '../train';
 import type { RoundRecord } from '../fl/types';
 import { compact, plotNumber, titleObject, type AxisTitles, type PlotlyFigure, type PlotlyTrace } from './types';
 

@@ -29,7 +29,14 @@ test('a valid config gets defaults and strategy labels', () => {
   assert.is(c.seed, 3);
   assert.is(c.split.testFraction, 0.25);
   assert.is(c.budget.batchSize, 8);
-  assert.equal(c.strategies.map((s) => s.label), ['centralized', 'fedavg', 'splitfed-v1-u-shaped']);
+  assert.equal(c.strategies.map((s) => s.label), ['centralized', 'fedavg-prox0.01', 'splitfed-v1-u-shaped']);
+});
+
+test('one label rule: FedAvg and FedProx side by side get distinct labels; labels are safe folder names', () => {
+  const c = validateExperiment({ ...good, strategies: [{ name: 'fedavg' }, { name: 'fedavg', mu: 0.01 }, { name: 'fedprox', mu: 0.1 }, { name: 'fedyogi' }] }, 'x.json');
+  assert.equal(c.strategies.map((s) => s.label), ['fedavg', 'fedavg-prox0.01', 'fedprox-mu0.1', 'fedyogi']);
+  assert.ok(problems({ ...good, strategies: [{ name: 'fedavg', label: '../../victim' }] }).some((m) => /strategies\[0\]\.label: "\.\.\/\.\.\/victim" is not a safe label/.test(m)));
+  assert.ok(problems({ ...good, strategies: [{ name: 'fedavg', serverOptimizer: { name: 'fedsgd' } }] }).some((m) => /strategies\[0\]\.serverOptimizer\.name: unknown value "fedsgd"/.test(m)));
 });
 
 test('--quick merges the quick overrides deeply', () => {
@@ -48,7 +55,7 @@ const bad: [string, unknown, RegExp][] = [
   ['non-integer', { ...good, budget: { rounds: 2.5 } }, /^budget\.rounds: expected an integer, got number 2\.5/],
   ['out of range', { ...good, partition: { scheme: 'dirichlet', alpha: 0 } }, /^partition\.alpha: must be > 0, got 0/],
   ['unknown model lists valid names', { ...good, model: { name: 'resnet' } }, /^model\.name: unknown value "resnet"\. Valid: unet, segnet, deeplabv3, deeplabv3plus, refinenet, cgnet, sunet, duck-net, attention-unet, swin-unet/],
-  ['unknown strategy lists valid names', { ...good, strategies: [{ name: 'fedsgd' }] }, /^strategies\[0\]\.name: unknown strategy "fedsgd"\. Valid: centralized, local, fedavg, iil, ciil, splitfed/],
+  ['unknown strategy lists valid names', { ...good, strategies: [{ name: 'fedsgd' }] }, /^strategies\[0\]\.name: unknown strategy "fedsgd"\. Valid: centralized, local, fedavg, fedprox, fedavgm, fedadam, fedyogi, fedadagrad, iil, ciil, splitfed, fedmedian, fedtrimmedavg, krum/],
   ['strategy option of another strategy', { ...good, strategies: [{ name: 'local', mu: 0.1 }] }, /^strategies\[0\]\.mu: unknown key/],
   ['missing required', { ...good, model: undefined }, /^model: required/],
   ['unknown data source', { ...good, data: { source: 'imagenet' } }, /^data\.source: unknown value "imagenet"\. Valid: synthetic, kvasir/],

@@ -12,7 +12,7 @@ import { initBackend } from '../../src/backend/index';
 import { runFederated } from '../../src/fl/rounds';
 import { registerStrategy, type StrategyDefinition } from '../../src/fl/registry';
 import type { Strategy } from '../../src/fl/strategy';
-import { maxAbsDiff } from '../../src/fl/weights';
+import { maxAbsDiff } from '../../src/models/weights';
 import { SubsetDataset } from '../../src/data/types';
 import { validateExperiment } from '../../src/experiment/config';
 import { runExperimentConfig } from '../../src/experiment/runner';

@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WeightedAverager, clipAndNoise, fedAvg, l2Norm, mergeShared, resolveServerOptimizer, serverUpdate, sharedWeightMask } from '../../src/fl/aggregate';
-import { byteCount } from '../../src/fl/weights';
+import { byteCount } from '../../src/models/weights';
 
 const F = (...x: number[]) => Float32Array.from(x);
 const close = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-6) => {

@@ -6,7 +6,7 @@ import { initBackend } from '../../src/backend/index';
 import { syntheticSites } from '../../src/data/synthetic';
 import { SubsetDataset } from '../../src/data/types';
 import { createModel } from '../../src/models/registry';
-import { getWeights } from '../../src/fl/weights';
+import { getWeights } from '../../src/models/weights';
 import { runFederated } from '../../src/fl/rounds';
 import { checkStrategyConfig } from '../../src/fl/registry';
 import type { DpConfig, FederatedConfig, SiteData } from '../../src/fl/types';

@@ -9,11 +9,11 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { SubsetDataset } from '../../src/data/types';
 import { createModel } from '../../src/models/registry';
-import { trainSegmentation, evaluateSegmentation } from '../../src/fl/train';
+import { trainSegmentation, evaluateSegmentation } from '../../src/train';
 import { runFederated } from '../../src/fl/rounds';
 import { checkStrategyConfig, createStrategy } from '../../src/fl/registry';
 import { resolveRunConfig, roundSeed } from '../../src/fl/strategy';
-import { getWeights, maxAbsDiff, byteCount, weightSpecs } from '../../src/fl/weights';
+import { getWeights, maxAbsDiff, byteCount, weightSpecs } from '../../src/models/weights';
 import { tinyConfig, tinySites, brokenDataset } from './helpers';
 
 test.before(async () => {

@@ -3,6 +3,7 @@ import { syntheticSites } from '../../src/data/synthetic';
 import type { Dataset, Sample } from '../../src/data/types';
 import { sitesFromDataset } from '../../src/fl/sites';
 import type { FederatedConfig, SiteData, StrategyConfig } from '../../src/fl/types';
+import type { Strategy } from '../../src/fl/strategy';
 
 /** `n` sites x `perSite` images of `size`^2 (3 channels), 25% test per site. */
 export function tinySites(n = 2, perSite = 8, size = 16, seed = 1): SiteData[] {
@@ -10,7 +11,7 @@ export function tinySites(n = 2, perSite = 8, size = 16, seed = 1): SiteData[] {
 }
 
 /** A tiny U-Net run config (width 2). */
-export function tinyConfig(strategy: StrategyConfig, extra: Partial<FederatedConfig> = {}, size = 16): FederatedConfig {
+export function tinyConfig(strategy: StrategyConfig | Strategy, extra: Partial<FederatedConfig> = {}, size = 16): FederatedConfig {
   return {
     strategy,
     model: { name: 'unet', inputShape: [size, size, 3], width: 2 },

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { runFederated } from '../../src/fl/rounds';
-import { maxAbsDiff } from '../../src/fl/weights';
+import { maxAbsDiff } from '../../src/models/weights';
 import { brokenDataset, tinyConfig, tinySites } from './helpers';
 
 test.before(async () => {

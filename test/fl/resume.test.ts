@@ -11,7 +11,7 @@ import * as path from 'path';
 import { initBackend } from '../../src/backend';
 import { runFederated } from '../../src/fl/rounds';
 import { RunWriter, roundsToCsv } from '../../src/fl/results';
-import { maxAbsDiff } from '../../src/fl/weights';
+import { maxAbsDiff } from '../../src/models/weights';
 import type { FederatedConfig, RoundRecord } from '../../src/fl/types';
 import { tinyConfig, tinySites } from './helpers';
 

@@ -4,12 +4,12 @@ import * as assert from 'uvu/assert';
 import { initBackend } from '../../src/backend';
 import { ConcatDataset } from '../../src/data/lazy';
 import { createModel } from '../../src/models/registry';
-import { trainSegmentation } from '../../src/fl/train';
+import { trainSegmentation } from '../../src/train';
 import { runFederated } from '../../src/fl/rounds';
 import { roundSeed } from '../../src/fl/strategy';
 import { checkStrategyConfig } from '../../src/fl/registry';
 import { datasetBytes } from '../../src/fl/centralized';
-import { byteCount, getWeights, maxAbsDiff } from '../../src/fl/weights';
+import { byteCount, getWeights, maxAbsDiff } from '../../src/models/weights';
 import { brokenDataset, tinyConfig, tinySites } from './helpers';
 
 test.before(async () => {

@@ -10,10 +10,10 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { createModel } from '../../src/models/registry';
-import { trainSegmentation, evaluateSegmentation } from '../../src/fl/train';
+import { trainSegmentation, evaluateSegmentation } from '../../src/train';
 import { runFederated } from '../../src/fl/rounds';
 import { roundSeed } from '../../src/fl/strategy';
-import { byteCount, getWeights, maxAbsDiff } from '../../src/fl/weights';
+import { byteCount, getWeights, maxAbsDiff } from '../../src/models/weights';
 import type { LoggedSplitMessage } from '../../src/fl/splitfed';
 import { tinyConfig, tinySites } from './helpers';
 

@@ -7,7 +7,7 @@ import { trimmedMean } from '../../src/fl/trimmed-avg';
 import { krumSelect } from '../../src/fl/krum';
 import { runFederated } from '../../src/fl/rounds';
 import { checkStrategyConfig, strategyLabel, strategyNames } from '../../src/fl/registry';
-import { maxAbsDiff } from '../../src/fl/weights';
+import { maxAbsDiff } from '../../src/models/weights';
 import { WeightedAverager } from '../../src/fl/aggregate';
 import { tinyConfig, tinySites } from './helpers';
 

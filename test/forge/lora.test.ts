@@ -16,7 +16,8 @@ import {
   type PluginState,
   type ForgeDelta,
 } from '../../src/forge';
-import { createClassifier, weightEntries } from '../../src/merge';
+import { createClassifier } from '../../src/models/classifier';
+import { weightEntries } from '../../src/models/weights';
 import { createModel } from '../../src/models/registry';
 import { setup, randomImages, predictArray, maxDiff } from '../merge/helpers';
 

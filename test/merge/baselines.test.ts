@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { createClassifier, medMerge, mergeBaselines } from '../../src/merge';
+import { medMerge, mergeBaselines } from '../../src/merge';
+import { createClassifier } from '../../src/models/classifier';
 import { syntheticSites } from '../../src/data/synthetic';
 import { InMemoryDataset } from '../../src/data/types';
 import { createRng } from '../../src/util/rng';

@@ -1,21 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import {
-  createClassifier,
-  mergeModels,
-  taskArithmetic,
-  MergeNetwork,
-  medMerge,
-  mergeBaselines,
-  weightEntries,
-  withWeights,
-  findHead,
-  backboneOf,
-  buildTargetNetwork,
-  evaluateTask,
-  taskLoss,
-} from '../../src/merge';
+import { mergeModels, taskArithmetic, MergeNetwork, medMerge, mergeBaselines, findHead, backboneOf, buildTargetNetwork } from '../../src/merge';
+import { createClassifier } from '../../src/models/classifier';
+import { weightEntries } from '../../src/models/weights';
+import { evaluateTask, taskLoss } from '../../src/train';
 import { createModel } from '../../src/models/registry';
 import { syntheticSites } from '../../src/data/synthetic';
 import { InMemoryDataset } from '../../src/data/types';
@@ -26,42 +15,6 @@ test.before(setup);
 
 const SHAPE: [number, number, number] = [16, 16, 3];
 const cls = (numClasses: number, seed: number) => createClassifier({ inputShape: SHAPE, numClasses, width: 4, seed });
-
-test('weightEntries: roles and output-channel axes', () => {
-  const inp = tf.input({ shape: [8, 8, 2] });
-  const a = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', name: 'c' }).apply(inp) as tf.SymbolicTensor;
-  const b = tf.layers.conv2dTranspose({ filters: 5, kernelSize: 2, strides: 2, name: 't' }).apply(a) as tf.SymbolicTensor;
-  const c = tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'same', name: 'd' }).apply(b) as tf.SymbolicTensor;
-  const m = tf.model({ inputs: inp, outputs: c });
-  const got = weightEntries(m).map((e) => [e.layer, e.role, e.channelAxis, e.channels]);
-  assert.equal(got, [
-    ['c', 'kernel', 3, 3],
-    ['c', 'bias', 0, 3],
-    ['t', 'kernel', 2, 5], // [kh, kw, out=5, in=3]
-    ['t', 'bias', 0, 5],
-    ['d', 'depthwise_kernel', 2, 5], // [kh, kw, in=5, mult=2]
-    ['d', 'bias', 0, 10],
-  ]);
-  m.dispose();
-});
-
-test('withWeights substitutes during the call and restores afterwards (also on throw)', () => {
-  const m = cls(2, 1);
-  const entries = weightEntries(m);
-  const x = randomImages(1, 2, 16, 16, 3);
-  const before = predictArray(m, x);
-  const head = entries.find((e) => e.layer === 'head' && e.role === 'kernel')!;
-  const zeros = tf.zeros(head.shape);
-  const sub = withWeights(entries, new Map([[head.index, zeros]]), () => predictArray(m, x));
-  // zero head kernel + zero bias -> uniform softmax
-  for (const v of sub) assert.ok(Math.abs(v - 0.5) < 1e-6);
-  assert.is(maxDiff(predictArray(m, x), before), 0);
-  assert.throws(() => withWeights(entries, new Map([[head.index, zeros]]), () => { throw new Error('boom'); }), /boom/);
-  assert.is(maxDiff(predictArray(m, x), before), 0);
-  assert.throws(() => withWeights(entries, new Map([[head.index, tf.zeros([1])]]), () => 0), /shape/);
-  tf.dispose([zeros, x]);
-  m.dispose();
-});
 
 test('mergeModels with (1, 0) gives model A exactly and (0, 1) model B', async () => {
   const A = cls(3, 1);

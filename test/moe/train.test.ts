@@ -72,6 +72,30 @@ test('two-phase training improves Dice on two synthetic modalities (polyp binary
   assert.is(tf.memory().numTensors, before, 'leak');
 });
 
+test('per-batch progress through the shared loop: phase-1 batches hold one modality; epoch figures are the batch means', async () => {
+  const before = tf.memory().numTensors;
+  const data = twoModalities(6, 16);
+  const batches: Array<{ phase: 1 | 2; epoch: number; images: number; loss: number; seg: number; balance: number }> = [];
+  const r = await trainM4oE({
+    builder: 'unet', modalities: MODS, data, phase1Epochs: 1, phase2Epochs: 2, width: 2, batchSize: 4, seed: 2, balance: 'switch',
+    onBatch: (l) => batches.push({ phase: l.phase, epoch: l.epoch, images: l.images, loss: l.loss, seg: l.terms.seg, balance: l.terms.balance }),
+  });
+  r.model.dispose();
+  // phase 1: per modality 6 images in batches of 4 -> [4, 2] each; phase 2: 12 mixed images -> [4, 4, 4]
+  assert.equal(batches.filter((b) => b.phase === 1).map((b) => b.images).sort(), [2, 2, 4, 4]);
+  assert.equal(batches.filter((b) => b.phase === 2).map((b) => b.images), [4, 4, 4, 4, 4, 4]);
+  for (const h of r.history) {
+    const own = batches.filter((b) => b.phase === h.phase && b.epoch === h.epoch);
+    const n = own.reduce((a, b) => a + b.images, 0);
+    assert.is(h.images, n);
+    assert.ok(Math.abs(h.loss - own.reduce((a, b) => a + b.loss * b.images, 0) / n) < 1e-9, 'loss: image-weighted');
+    assert.ok(Math.abs(h.segLoss - own.reduce((a, b) => a + b.seg * b.images, 0) / n) < 1e-9, 'segLoss: image-weighted');
+    assert.ok(Math.abs(h.balanceLoss - own.reduce((a, b) => a + b.balance, 0) / own.length) < 1e-9, 'balanceLoss: per batch');
+  }
+  assert.ok(batches.filter((b) => b.phase === 1).every((b) => b.balance === 0), 'no balance loss in phase 1');
+  assert.is(tf.memory().numTensors, before, 'leak');
+});
+
 test('compareM4oE: M4oE vs shared vs separate models with parameter counts', async () => {
   const before = tf.memory().numTensors;
   const data = twoModalities(4, 16);

@@ -4,7 +4,7 @@ import { lineChart, trainingCurves, roundCurves } from '../../src/viz/line';
 import { barChart, groupedBarChart, stackedBarChart, matrixRows } from '../../src/viz/bar';
 import { heatmap } from '../../src/viz/heatmap';
 import type { RoundRecord } from '../../src/fl/types';
-import type { SegmentationSummary } from '../../src/fl/train';
+import type { SegmentationSummary } from '../../src/train';
 
 const summary = (dice: number, images = 4): SegmentationSummary => ({ images, dice, iou: dice / (2 - dice), precision: dice, recall: dice, validImages: images, pooledDice: dice });
 

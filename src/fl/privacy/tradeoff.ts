@@ -28,7 +28,7 @@ import { SubsetDataset, type Dataset } from '../../data/types';
 import { splitByGroup, type GroupKey } from '../../data/split';
 import { createModel } from '../../models/registry';
 import { runFederated } from '../rounds';
-import { setWeights } from '../weights';
+import { setWeights } from '../../models/weights';
 import { computeEpsilon } from './dp';
 import { siteInferenceAttack, type SiteInferenceOptions } from './site-inference';
 import { membershipInferenceAttack, type MembershipOptions } from './membership';

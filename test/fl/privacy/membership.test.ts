@@ -5,7 +5,7 @@ import { initBackend } from '../../../src/backend/index';
 import { syntheticSites } from '../../../src/data/synthetic';
 import { toBatch } from '../../../src/data/batch';
 import { createModel } from '../../../src/models/registry';
-import { trainSegmentation } from '../../../src/fl/train';
+import { trainSegmentation } from '../../../src/train';
 import { bceDiceLoss } from '../../../src/metrics/losses';
 import { createRng } from '../../../src/util/rng';
 import { lossThresholdAttack, membershipInferenceAttack, perSampleLosses } from '../../../src/fl/privacy/membership';

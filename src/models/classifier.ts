@@ -5,8 +5,8 @@
  * CPU-sized stand-in with the same structure: backbone -> GAP -> linear head).
  */
 import * as tf from '@tensorflow/tfjs';
-import { SeededInit } from '../models/blocks/init';
-import { batchNorm } from '../models/blocks/conv';
+import { SeededInit } from './blocks/init';
+import { batchNorm } from './blocks/conv';
 
 /** Options of {@link createClassifier}. */
 export interface ClassifierOptions {

@@ -1,34 +1,33 @@
 /**
- * Walking and temporarily replacing the weights of a built tfjs
- * `tf.LayersModel`, the mechanism both MedMerge (merged kernels computed from
- * learnable coefficients) and MedForge (base + LoRA delta) use to run ANY
- * architecture of the zoo with weights that are tensor expressions of other
- * variables, so gradients reach those variables.
+ * Model weights, two ways:
  *
- * How: every tfjs-layers weight is a `LayerVariable` whose `read()` returns
- * its field `val` (a `tf.Variable`). {@link withWeights} swaps `val` for a
- * computed tensor while a forward pass runs and restores it afterwards, so
- * the recorded ops go through the computed tensor (gradient tape included)
- * and the model's own variables are never written. This touches one
- * tfjs-layers internal field (stable in the pinned tfjs 4.22); the tests pin
- * the behaviour (exact outputs, non-zero gradients).
+ * - as plain `Float32Array[]` (one array per entry of `model.weights`,
+ *   trainable and non-trainable alike: BatchNorm moving statistics included),
+ *   the currency of aggregation, checkpoints and worker messages
+ *   ({@link getWeights}, {@link setWeights}, ...). Arrays are copies: they
+ *   never alias tensor memory;
+ * - as live entries of a built model ({@link weightEntries}), with the
+ *   mechanism MedMerge (merged kernels computed from learnable coefficients)
+ *   and MedForge (base + LoRA delta) use to run ANY architecture of the zoo
+ *   with weights that are tensor expressions of other variables, so gradients
+ *   reach those variables ({@link withWeights}).
+ *
+ * How {@link withWeights} works: every tfjs-layers weight is a `LayerVariable`
+ * whose `read()` returns its field `val` (a `tf.Variable`, see ./graph).
+ * It swaps `val` for a computed tensor while a forward pass runs and restores
+ * it afterwards, so the recorded ops go through the computed tensor (gradient
+ * tape included) and the model's own variables are never written. This
+ * touches one tfjs-layers internal field (stable in the pinned tfjs 4.22); the
+ * tests pin the behaviour (exact outputs, non-zero gradients).
  *
  * Caveat: layers that WRITE a substituted weight (BatchNorm moving statistics
  * in training mode) must not have that weight substituted; callers substitute
  * only trainable weights (kernels, biases, BN gamma/beta, LayerNorm params).
  */
 import * as tf from '@tensorflow/tfjs';
+import { layersOf, variablesOf, type LayerLike, type LayerVariableLike } from './graph';
 
-/** Minimal view of a tfjs-layers `LayerVariable` (internal class). */
-export interface LayerVariableLike {
-  readonly name: string;
-  readonly originalName: string;
-  readonly shape: number[];
-  readonly trainable: boolean;
-  val: tf.Variable | tf.Tensor;
-  read(): tf.Tensor;
-  write(v: tf.Tensor): unknown;
-}
+export type { LayerVariableLike } from './graph';
 
 /** One weight of a model, with where it lives and its channel axis. */
 export interface WeightEntry {
@@ -55,10 +54,14 @@ export interface WeightEntry {
   variable: LayerVariableLike;
 }
 
-interface LayerInternals {
-  name: string;
-  getClassName(): string;
-  weights: LayerVariableLike[];
+/**
+ * The layer owning each weight variable of `model` (a layer used twice is
+ * listed once; the last layer holding a variable wins).
+ */
+function ownerLayers(model: tf.LayersModel): Map<LayerVariableLike, LayerLike> {
+  const out = new Map<LayerVariableLike, LayerLike>();
+  for (const l of layersOf(model)) for (const w of l.weights) out.set(w, l);
+  return out;
 }
 
 function roleOf(v: LayerVariableLike, layer: string): string {
@@ -81,12 +84,10 @@ function axisOf(layerClass: string, role: string, rank: number): number {
  * Shared layers (one layer used twice) are listed once.
  */
 export function weightEntries(model: tf.LayersModel): WeightEntry[] {
-  const byVar = new Map<LayerVariableLike, { layer: string; layerClass: string }>();
-  for (const l of model.layers as unknown as LayerInternals[]) {
-    for (const w of l.weights) byVar.set(w, { layer: l.name, layerClass: l.getClassName() });
-  }
-  return (model.weights as unknown as LayerVariableLike[]).map((v, index) => {
-    const owner = byVar.get(v) ?? { layer: '?', layerClass: '?' };
+  const owners = ownerLayers(model);
+  return variablesOf(model).map((v, index) => {
+    const l = owners.get(v);
+    const owner = l ? { layer: l.name, layerClass: l.getClassName() } : { layer: '?', layerClass: '?' };
     const role = roleOf(v, owner.layer);
     const shape = [...v.shape];
     const channelAxis = axisOf(owner.layerClass, role, shape.length);
@@ -172,4 +173,83 @@ export function writeWeights(entries: readonly WeightEntry[], tensors: ReadonlyM
 /** The architecture fingerprint `[role, shape]` per weight, for "same architecture" checks. */
 export function architectureSignature(entries: readonly WeightEntry[]): string {
   return entries.map((e) => `${e.layerClass}:${e.role}:[${e.shape.join(',')}]`).join('|');
+}
+
+/** What is known about one entry of `model.weights`. */
+export interface WeightSpec {
+  /** Variable name (unique in the engine). */
+  name: string;
+  shape: number[];
+  /** Elements. */
+  size: number;
+  trainable: boolean;
+  /** Class name of the owning layer (e.g. 'BatchNormalization'). */
+  layerClass: string;
+  /** Owning layer name. */
+  layer: string;
+}
+
+/** The weight specs of `model`, in `model.weights` order. */
+export function weightSpecs(model: tf.LayersModel): WeightSpec[] {
+  const owners = ownerLayers(model);
+  return variablesOf(model).map((w) => {
+    const o = owners.get(w);
+    const shape = w.shape.map((d) => d ?? 0);
+    return {
+      name: w.name,
+      shape,
+      size: shape.reduce((a, b) => a * b, 1),
+      trainable: w.trainable,
+      layerClass: o?.getClassName() ?? 'unknown',
+      layer: o?.name ?? 'unknown',
+    };
+  });
+}
+
+/** Copy every weight of `model` (incl. non-trainable) out as Float32Arrays. */
+export function getWeights(model: tf.LayersModel): Float32Array[] {
+  return model.weights.map((w) => Float32Array.from(w.read().dataSync() as Float32Array));
+}
+
+/** Write `weights` (as from {@link getWeights}) into `model`; checks count and sizes. */
+export function setWeights(model: tf.LayersModel, weights: readonly Float32Array[]): void {
+  const ws = model.weights;
+  if (weights.length !== ws.length) {
+    throw new Error(`setWeights: model '${model.name}' has ${ws.length} weights, got ${weights.length} arrays`);
+  }
+  const tensors = ws.map((w, i) => {
+    const shape = w.shape.map((d) => d ?? 0);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (weights[i].length !== size) {
+      throw new Error(`setWeights: weight '${w.name}' has ${size} elements [${shape}], got ${weights[i].length}`);
+    }
+    return tf.tensor(weights[i], shape, 'float32');
+  });
+  ws.forEach((w, i) => w.write(tensors[i]));
+  tf.dispose(tensors);
+}
+
+/** Deep copy. */
+export function cloneWeights(weights: readonly Float32Array[]): Float32Array[] {
+  return weights.map((w) => Float32Array.from(w));
+}
+
+/** Bytes of float32 arrays on the wire: 4 bytes per element. */
+export function byteCount(weights: readonly Float32Array[], mask?: readonly boolean[]): number {
+  let n = 0;
+  weights.forEach((w, i) => {
+    if (!mask || mask[i]) n += w.length * 4;
+  });
+  return n;
+}
+
+/** Largest absolute element-wise difference between two weight lists (for tests and resume checks). */
+export function maxAbsDiff(a: readonly Float32Array[], b: readonly Float32Array[]): number {
+  if (a.length !== b.length) throw new Error(`maxAbsDiff: ${a.length} vs ${b.length} arrays`);
+  let m = 0;
+  a.forEach((x, i) => {
+    if (x.length !== b[i].length) throw new Error(`maxAbsDiff: array ${i} has ${x.length} vs ${b[i].length} elements`);
+    for (let j = 0; j < x.length; j++) m = Math.max(m, Math.abs(x[j] - b[i][j]));
+  });
+  return m;
 }

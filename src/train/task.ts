@@ -12,17 +12,17 @@
  *   loss categorical cross-entropy); scores = per-image mean Dice / IoU over
  *   foreground classes (src/metrics cumulative metric, its NaN policy).
  *
- * Memory: batches are made and disposed per step; every step runs in the
- * optimizer's tidy scope; only plain numbers are accumulated.
+ * Training runs the shared loop ({@link trainBatches}), evaluation the shared
+ * evaluation loop ({@link evaluateBatches}); see ./loop for the batch order
+ * and the memory rules.
  */
 import * as tf from '@tensorflow/tfjs';
-import { createAdam } from '../backend';
 import type { Dataset, Sample } from '../data/types';
-import { toBatch, loadSamples, chunk } from '../data/batch';
-import { createRng } from '../util/rng';
+import { toBatch } from '../data/batch';
 import { bceDiceLoss, categoricalCrossEntropy, type LossFunction } from '../metrics/losses';
 import { CumulativeSegmentationMetric, CumulativeClassificationMetric } from '../metrics/cumulative';
-import { probabilitiesToClassMap } from '../metrics/confusion';
+import { trainBatches, type BatchLog, type LoopEpochLog } from './loop';
+import { evaluateBatches, forEachPrediction } from './evaluate';
 
 /** Which supervision a trainer uses. */
 export type TaskKind = 'classification' | 'segmentation';
@@ -107,6 +107,10 @@ export interface TrainTaskOptions {
   loss?: LossFunction;
   /** Extra scalar loss term inside the tape. */
   regularizer?: () => tf.Scalar;
+  /** Called after every batch (images, loss, seconds). */
+  onBatch?: (log: BatchLog) => void;
+  /** Called after every epoch. */
+  onEpoch?: (log: TaskEpochLog) => void;
 }
 
 /**
@@ -114,53 +118,25 @@ export interface TrainTaskOptions {
  * shuffled mini-batches). Same inputs + seed = same result.
  */
 export async function trainTask(data: Dataset | readonly Sample[], options: TrainTaskOptions): Promise<TaskEpochLog[]> {
-  const batchSize = options.batchSize ?? 8;
   if (!Number.isInteger(options.epochs) || options.epochs < 0) {
     throw new Error(`trainTask: epochs must be a non-negative integer, got ${options.epochs}`);
   }
-  const length = Array.isArray(data) ? data.length : (data as Dataset).length;
-  const base = options.indices ? [...options.indices] : Array.from({ length }, (_, i) => i);
-  if (base.length === 0 || options.epochs === 0) return [];
+  const count = options.indices ? options.indices.length : data.length;
+  if (count === 0 || options.epochs === 0) return [];
   if (options.vars.length === 0) throw new Error('trainTask: no variables to train');
-  const load = async (idx: number[]): Promise<Sample[]> =>
-    Array.isArray(data) ? idx.map((i) => (data as readonly Sample[])[i]) : loadSamples(data as Dataset, idx);
-  const loss = options.loss ?? taskLoss(options.spec);
-  const own = !options.optimizer;
-  const optimizer = options.optimizer ?? createAdam(options.learningRate ?? 1e-3);
-  const rng = createRng(options.seed ?? 0);
-  const logs: TaskEpochLog[] = [];
-  try {
-    for (let epoch = 0; epoch < options.epochs; epoch++) {
-      const order = rng.fork(`epoch${epoch}`).shuffle([...base]);
-      let total = 0;
-      let count = 0;
-      for (const idx of chunk(order, batchSize)) {
-        const { x, y } = taskBatch(await load(idx), options.spec);
-        try {
-          const l = optimizer.minimize(
-            () => {
-              const main = loss(y, options.forward(x));
-              return options.regularizer ? tf.add(main, options.regularizer()) : main;
-            },
-            true,
-            options.vars,
-          );
-          if (l) {
-            total += l.dataSync()[0] * idx.length;
-            l.dispose();
-          }
-          count += idx.length;
-        } finally {
-          x.dispose();
-          y.dispose();
-        }
-      }
-      logs.push({ epoch, loss: total / Math.max(1, count), images: count });
-    }
-  } finally {
-    if (own) optimizer.dispose();
-  }
-  return logs;
+  const { onEpoch } = options;
+  const logs = await trainBatches(data, {
+    ...options,
+    owner: 'trainTask',
+    makeBatch: (samples) => taskBatch(samples, options.spec),
+    loss: options.loss ?? taskLoss(options.spec),
+    onEpoch: onEpoch && ((l) => onEpoch(taskEpochLog(l))),
+  });
+  return logs.map(taskEpochLog);
+}
+
+function taskEpochLog(l: LoopEpochLog): TaskEpochLog {
+  return { epoch: l.epoch, loss: l.loss, images: l.images };
 }
 
 /** Scores of {@link evaluateTask}; fields of the other task are NaN. */
@@ -200,42 +176,28 @@ export async function evaluateTask(
   spec: TaskSpec,
   options: EvaluateTaskOptions = {},
 ): Promise<TaskScores> {
-  const length = Array.isArray(data) ? data.length : (data as Dataset).length;
-  const indices = options.indices ? [...options.indices] : Array.from({ length }, (_, i) => i);
   const loss = taskLoss(spec);
   const K = spec.numClasses;
   const seg = new CumulativeSegmentationMetric({ numClasses: Math.max(2, K), metrics: ['dice', 'iou'], includeBackground: false });
   const cls = spec.task === 'classification' ? new CumulativeClassificationMetric(K) : null;
   let lossSum = 0;
-  let n = 0;
-  for (const idx of chunk(indices, options.batchSize ?? 16)) {
-    const samples = Array.isArray(data) ? idx.map((i) => (data as readonly Sample[])[i]) : await loadSamples(data as Dataset, idx);
-    const { x, y } = taskBatch(samples, spec);
-    const [out, l] = tf.tidy((): tf.Tensor[] => {
+  const n = await evaluateBatches(data, {
+    batchSize: options.batchSize,
+    indices: options.indices,
+    predict: (samples) => {
+      const { x, y } = taskBatch(samples, spec);
       const o = predict(x);
       return [o, loss(y, o)];
-    });
-    x.dispose();
-    y.dispose();
-    const v = out.dataSync() as Float32Array;
-    const shape = out.shape;
-    lossSum += l.dataSync()[0] * samples.length;
-    out.dispose();
-    l.dispose();
-    n += samples.length;
-    if (cls) {
-      const labels = samples.map((s) => s.label as number);
-      cls.update(labels, undefined, v);
-    } else {
-      const [B, H, W] = shape as [number, number, number, number];
-      const pred = probabilitiesToClassMap(v, shape, { threshold: options.threshold ?? 0.5 });
-      samples.forEach((s, i) => {
-        if (!s.mask) throw new Error(`evaluateTask: sample '${s.id}' has no mask`);
-        seg.update(pred.subarray(i * H * W, (i + 1) * H * W), s.mask, [H, W]);
-      });
-      void B;
-    }
-  }
+    },
+    accumulate: (samples, [out, l]) => {
+      lossSum += l.values[0] * samples.length;
+      if (cls) {
+        cls.update(samples.map((s) => s.label as number), undefined, out.values);
+      } else {
+        forEachPrediction(out, samples, (s, p, hw) => seg.update(p, s.mask, hw), { threshold: options.threshold, owner: 'evaluateTask' });
+      }
+    },
+  });
   const out: TaskScores = { images: n, accuracy: NaN, macroF1: NaN, auc: NaN, dice: NaN, iou: NaN, loss: n ? lossSum / n : NaN };
   if (n === 0) return out;
   if (cls) {
