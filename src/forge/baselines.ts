@@ -6,15 +6,17 @@
  * - FedAvg (McMahan et al., arXiv:1602.05629): synchronous rounds, every site
  *   fine-tunes a copy of the global model for `localEpochs`, the server
  *   averages the full weights (BN moving statistics included) weighted by
- *   the sites' training-set sizes.
- *
- * Written here in-process because src/fl had no FedAvg strategy yet when
- * this module was written (only src/fl/train.ts, now src/train); it is a plain reference
- * implementation, not a communication simulation. Bytes: FedAvg sends the
- * full model down and up per site per round (`2 x params x 4 x sites x rounds`).
+ *   the sites' training-set sizes. This is medfl's one FedAvg strategy
+ *   (src/fl/fedavg) driven here round by round, because its clients train
+ *   this module's task (classification or segmentation, `trainTask`) on a
+ *   pre-trained base rather than a registry model; client seeds
+ *   seed + 100 r + k. Bytes: the strategy's count, the full model down and
+ *   up per site per round (`2 x params x 4 x sites x rounds`).
  */
 import * as tf from '@tensorflow/tfjs';
-import { cloneModel } from '../models/weights';
+import { cloneModel, getWeights, setWeights, weightSpecs } from '../models/weights';
+import { fedAvgFamily } from '../fl/fedavg';
+import type { RoundContext, TrainResult } from '../fl/strategy';
 import { evaluateTask, primaryScore, trainTask, type TaskScores, type TaskSpec } from '../train/task';
 import type { ForgeSite } from './medforge';
 
@@ -70,17 +72,6 @@ function fit(model: tf.LayersModel, site: ForgeSite, spec: TaskSpec, epochs: num
   });
 }
 
-/**
- * Weighted average of weight lists (`sizes` as weights), as new tensors.
- * Pure: `fedAvgWeights([[a], [b]], [1, 3])` = `[(a + 3b) / 4]`.
- */
-export function fedAvgWeights(weights: readonly (readonly tf.Tensor[])[], sizes: readonly number[]): tf.Tensor[] {
-  if (weights.length === 0 || weights.length !== sizes.length) throw new Error(`fedAvgWeights: ${weights.length} weight lists but ${sizes.length} sizes`);
-  const total = sizes.reduce((a, b) => a + b, 0);
-  if (!(total > 0)) throw new Error('fedAvgWeights: sizes must sum to a positive number');
-  return weights[0].map((_, j) => tf.tidy(() => tf.addN(weights.map((w, k) => tf.mul(w[j], sizes[k] / total)))));
-}
-
 /** Run the single-site and FedAvg baselines; one row per single-site model plus one FedAvg row. */
 export async function forgeBaselines(options: ForgeBaselinesOptions): Promise<ForgeBaselineRow[]> {
   const { base, sites, spec } = options;
@@ -96,25 +87,31 @@ export async function forgeBaselines(options: ForgeBaselinesOptions): Promise<Fo
     }
   }
   if (methods.includes('fedavg')) {
-    const global = await cloneModel(base);
+    // The one FedAvg (src/fl/fedavg: n_k-weighted average, BN statistics included),
+    // driven round by round with this task's client training.
     const worker = await cloneModel(base);
     const rounds = options.rounds ?? 5;
-    const params = global.weights.reduce((s, w) => s + w.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
     try {
+      const initial = getWeights(worker);
+      const specs = weightSpecs(worker);
+      const fedavg = fedAvgFamily('fedavg', {}, { config: null as never, model: worker, initial, specs, sites: [...sites] });
+      let global = initial;
+      let bytes = 0;
       for (let r = 0; r < rounds; r++) {
-        const locals: tf.Tensor[][] = [];
-        for (let k = 0; k < sites.length; k++) {
-          worker.setWeights(global.getWeights());
-          await fit(worker, sites[k], spec, options.localEpochs ?? 1, options, seed + 100 * r + k);
-          locals.push(worker.getWeights().map((w) => w.clone()));
+        const ctx: RoundContext = { round: r, config: null as never, specs, seedFor: (key) => seed + 100 * r + sites.findIndex((s) => s.name === key), log: () => {} };
+        const results: TrainResult[] = [];
+        for (const job of fedavg.configureTrain(ctx, global, sites)) {
+          setWeights(worker, job.weights);
+          const logs = await fit(worker, job.site, spec, options.localEpochs ?? 1, options, job.seed);
+          results.push({ site: job.site.name, weights: getWeights(worker), start: job.weights, numExamples: job.site.train.length, loss: logs[logs.length - 1]?.loss ?? NaN, metrics: {} });
         }
-        const avg = fedAvgWeights(locals, sites.map((s) => s.train.length));
-        global.setWeights(avg);
-        tf.dispose([...avg, ...locals.flat()]);
+        const agg = fedavg.aggregateTrain(ctx, global, results, []);
+        global = agg.weights;
+        bytes += [...Object.values(agg.up), ...Object.values(agg.down)].reduce((a, b) => a + b, 0);
       }
-      rows.push(await scoreModel(global, sites, spec, `FedAvg (${rounds} rounds)`, 2 * params * 4 * sites.length * rounds));
+      setWeights(worker, global);
+      rows.push(await scoreModel(worker, sites, spec, `FedAvg (${rounds} rounds)`, bytes));
     } finally {
-      global.dispose();
       worker.dispose();
     }
   }

@@ -47,4 +47,4 @@ export {
   mixturePredictor,
   formatForgeTable,
 } from './medforge';
-export { type ForgeBaselineRow, type ForgeBaselinesOptions, fedAvgWeights, forgeBaselines } from './baselines';
+export { type ForgeBaselineRow, type ForgeBaselinesOptions, forgeBaselines } from './baselines';

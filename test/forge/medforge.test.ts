@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { minimize, l1Penalty, distributionMatching, syntheticBytes, syntheticSet, medForge, forgeBaselines, fedAvgWeights, pluginBytes } from '../../src/forge';
+import { minimize, l1Penalty, distributionMatching, syntheticBytes, syntheticSet, medForge, forgeBaselines, pluginBytes } from '../../src/forge';
 import { createClassifier } from '../../src/models/classifier';
 import { trainTask } from '../../src/train';
 import { createModel } from '../../src/models/registry';
@@ -53,12 +53,6 @@ test('distribution matching lowers its matching loss; one image per class per sl
   assert.equal(again.losses, r.losses);
   assert.is(syntheticSet(data.samples, { method: 'real-subset', perClass: 1, seed: 0 }).length, classes.length);
   assert.is(syntheticSet(data.samples, { method: 'copy-paste', perClass: 1, seed: 0 }).length, classes.length);
-});
-
-test('fedAvgWeights is the size-weighted mean', () => {
-  const out = fedAvgWeights([[tf.tensor1d([1, 2])], [tf.tensor1d([5, 10])]], [1, 3]);
-  assert.equal(Array.from(out[0].dataSync()), [4, 8]);
-  tf.dispose(out);
 });
 
 test('medForge fusion: the fused model beats the base on the contributing sites; versions, bytes, no leaks', async () => {
