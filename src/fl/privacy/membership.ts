@@ -16,7 +16,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../../data/types';
-import { chunk, loadSamples, toBatch, type MaskEncoding } from '../../data/batch';
+import { toBatch, type MaskEncoding } from '../../data/batch';
+import { evaluateBatches } from '../../train';
 import { rocAuc } from '../../metrics/classification';
 import { bceDiceLoss, type LossFunction } from '../../metrics/losses';
 
@@ -151,21 +152,16 @@ export async function perSampleLosses(
   const numClasses = options.numClasses ?? (K === 1 ? 2 : K);
   const loss = options.loss ?? (K === 1 ? bceDiceLoss() : bceDiceLoss({ crossEntropy: 'categorical' }));
   const out: number[] = [];
-  for (const idx of chunk(indices, options.batchSize ?? 16)) {
-    const samples = await loadSamples(data, idx);
-    const values = tf.tidy(() => {
+  await evaluateBatches(data, {
+    indices,
+    batchSize: options.batchSize ?? 16,
+    predict: (samples) => {
       const { x, y } = toBatch(samples, encoding, numClasses);
       const p = model.predict(x) as tf.Tensor;
-      const per = samples.map((_, i) => {
-        const yi = tf.slice(y, i, 1);
-        const pi = tf.slice(p, i, 1);
-        return loss(yi, pi);
-      });
-      return tf.stack(per);
-    });
-    out.push(...Array.from(values.dataSync()));
-    values.dispose();
-  }
+      return [tf.stack(samples.map((_, i) => loss(tf.slice(y, i, 1), tf.slice(p, i, 1))))];
+    },
+    accumulate: (_samples, [losses]) => out.push(...Array.from(losses.values)),
+  });
   return out;
 }
 

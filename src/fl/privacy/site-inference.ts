@@ -22,7 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset, Sample } from '../../data/types';
-import { chunk, loadSamples } from '../../data/batch';
+import { evaluateBatches, stackImages } from '../../train';
 import { splitByGroup, type GroupKey, type SplitIndices } from '../../data/split';
 import { accuracy, balancedAccuracy, confusionMatrix } from '../../metrics/classification';
 import { getModelSpec } from '../../models/registry';
@@ -181,16 +181,6 @@ export function resolveTapLayer(model: tf.LayersModel, layer: TapLayer = 'bottle
   return layer;
 }
 
-function concatImages(samples: readonly Sample[]): Float32Array {
-  const n = samples[0].image.length;
-  const out = new Float32Array(n * samples.length);
-  samples.forEach((s, i) => {
-    if (s.image.length !== n) throw new Error(`siteInferenceAttack: sample '${s.id}' has shape [${s.shape}], unlike the rest of the batch`);
-    out.set(s.image, i * n);
-  });
-  return out;
-}
-
 function poolAxes(rank: number): number[] {
   return Array.from({ length: rank - 2 }, (_, i) => i + 1);
 }
@@ -221,12 +211,11 @@ export async function extractAttackFeatures(model: tf.LayersModel, data: Dataset
   const rows: Float32Array[] = [];
   let dim = 0;
   let tapShape: number[] = [];
-  for (const idx of chunk(indices, options.batchSize ?? 16)) {
-    const samples = await loadSamples(data, idx);
-    const [H, W, C] = samples[0].shape;
-    const feats = tf.tidy(() => {
-      const x = tf.tensor4d(concatImages(samples), [samples.length, H, W, C]);
-      const outs = tapModel.predict(x);
+  await evaluateBatches(data, {
+    indices,
+    batchSize: options.batchSize ?? 16,
+    predict: (samples) => {
+      const outs = tapModel.predict(stackImages(samples, 'siteInferenceAttack'));
       const list = Array.isArray(outs) ? outs : [outs];
       const parts: tf.Tensor[] = [];
       if (layer !== 'output') {
@@ -239,12 +228,13 @@ export async function extractAttackFeatures(model: tf.LayersModel, data: Dataset
         tapShape = list[0].shape.slice(1);
       }
       if (withStats) parts.push(outputStatistics(list[list.length - 1]));
-      return tf.concat(parts, 1) as tf.Tensor2D;
-    });
-    dim = feats.shape[1];
-    rows.push(Float32Array.from(feats.dataSync() as Float32Array));
-    feats.dispose();
-  }
+      return [tf.concat(parts, 1)];
+    },
+    accumulate: (_samples, [feats]) => {
+      dim = feats.shape[1];
+      rows.push(Float32Array.from(feats.values));
+    },
+  });
   const values = new Float32Array(indices.length * dim);
   let off = 0;
   for (const r of rows) {
