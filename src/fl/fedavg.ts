@@ -32,7 +32,7 @@ import type { StrategyDefinition } from './registry';
 import type { CheckpointState } from './results';
 import { createRng } from '../util/rng';
 import type { RoundContext, Strategy, StrategyInit, TrainResult } from './strategy';
-import type { FedAvgStrategy, ServerOptimizerName } from './types';
+import type { FedAvgConfig, ServerOptimizerName } from './types';
 import { byteCount, cloneWeights } from '../models/weights';
 import type { Shape } from '../util/schema';
 
@@ -46,8 +46,8 @@ export const weightedMean: Aggregator = (results) => {
   return acc.result();
 };
 
-/** Options of the FedAvg family (see {@link FedAvgStrategy}). */
-export type FedAvgOptions = Omit<FedAvgStrategy, 'name' | 'label' | 'dp'>;
+/** Options of the FedAvg family (see {@link FedAvgConfig}). */
+export type FedAvgOptions = Omit<FedAvgConfig, 'name' | 'label' | 'dp'>;
 
 /**
  * A FedAvg-shaped strategy named `name` whose aggregation is `aggregate`

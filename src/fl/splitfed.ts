@@ -47,7 +47,7 @@ import { createRng } from '../util/rng';
 import { WeightedAverager, mergeShared } from './aggregate';
 import type { StrategyDefinition } from './registry';
 import type { ClientFailure, Strategy, StrategyInit, TrainResult } from './strategy';
-import type { SiteData, SplitFedStrategy } from './types';
+import type { SiteData, SplitFedConfig } from './types';
 
 /** A split message seen by {@link SplitTrainHooks.onMessage}, with where it happened. */
 export interface LoggedSplitMessage extends SplitMessage {
@@ -103,7 +103,7 @@ export async function trainSplitClient(net: SplitNetwork, data: SiteData['train'
 }
 
 /** Build the SplitFed strategy (v1 / v2, two-part / u-shaped). */
-export function splitFedStrategy(init: StrategyInit, options: Omit<SplitFedStrategy, 'name'> = {}, onMessage?: (m: LoggedSplitMessage) => void): Strategy {
+export function splitFedStrategy(init: StrategyInit, options: Omit<SplitFedConfig, 'name'> = {}, onMessage?: (m: LoggedSplitMessage) => void): Strategy {
   const variant = options.variant ?? 'v1';
   const mode = options.mode ?? 'u-shaped';
   if (variant !== 'v1' && variant !== 'v2') throw new Error(`splitfed: variant must be 'v1' or 'v2', got '${variant}'`);
@@ -199,5 +199,5 @@ export const splitFedDefinition: StrategyDefinition = {
     cut: { kind: 'string|array', doc: "cut layer(s); default the architecture's split points" },
   },
   label: (o) => `splitfed-${(o.variant as string | undefined) ?? 'v1'}-${(o.mode as string | undefined) ?? 'u-shaped'}`,
-  create: (o, init) => splitFedStrategy(init, o as Omit<SplitFedStrategy, 'name'>, init.onSplitMessage),
+  create: (o, init) => splitFedStrategy(init, o as Omit<SplitFedConfig, 'name'>, init.onSplitMessage),
 };

@@ -85,12 +85,12 @@ export interface StrategyCommon {
 }
 
 /** Pooled training of all sites' data on one model (upper baseline). */
-export interface CentralizedStrategy extends StrategyCommon {
+export interface CentralizedConfig extends StrategyCommon {
   name: 'centralized';
 }
 
 /** Each site trains alone on its own data (lower baseline). */
-export interface LocalStrategy extends StrategyCommon {
+export interface LocalConfig extends StrategyCommon {
   name: 'local';
 }
 
@@ -101,7 +101,7 @@ export interface LocalStrategy extends StrategyCommon {
  * The registry also knows 'fedprox', 'fedavgm', 'fedadam', 'fedyogi' and
  * 'fedadagrad' as FedAvg with that option set.
  */
-export interface FedAvgStrategy extends StrategyCommon {
+export interface FedAvgConfig extends StrategyCommon {
   name: 'fedavg';
   /** Fraction C of the sites sampled each round (seeded by (seed, round)); at least one. Default 1. */
   clientFraction?: number;
@@ -118,12 +118,12 @@ export interface FedAvgStrategy extends StrategyCommon {
  * arXiv:2303.13567): the model visits the sites once, in order.
  * `rounds` must be 1 (one pass).
  */
-export interface IilStrategy extends StrategyCommon {
+export interface IilConfig extends StrategyCommon {
   name: 'iil';
 }
 
 /** Cyclic IIL: `rounds` passes through the sites in the same order. */
-export interface CiilStrategy extends StrategyCommon {
+export interface CiilConfig extends StrategyCommon {
   name: 'ciil';
 }
 
@@ -140,7 +140,7 @@ export type SplitFedMode = 'two-part' | 'u-shaped';
  * - v2: one server part, updated by the clients in turn (order shuffled per
  *   round, seeded); only client parts are FedAvg-ed.
  */
-export interface SplitFedStrategy extends StrategyCommon {
+export interface SplitFedConfig extends StrategyCommon {
   name: 'splitfed';
   /** Default 'v1'. */
   variant?: SplitFedVariant;
@@ -157,7 +157,7 @@ export interface NamedStrategyConfig extends StrategyCommon {
 }
 
 /** The built-in strategies' configs. */
-export type BuiltinStrategyConfig = CentralizedStrategy | LocalStrategy | FedAvgStrategy | IilStrategy | CiilStrategy | SplitFedStrategy;
+export type BuiltinStrategyConfig = CentralizedConfig | LocalConfig | FedAvgConfig | IilConfig | CiilConfig | SplitFedConfig;
 
 /** A strategy config: a built-in one or any registered name with its options. */
 export type StrategyConfig = BuiltinStrategyConfig | NamedStrategyConfig;
