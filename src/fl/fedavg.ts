@@ -64,7 +64,8 @@ export function fedAvgFamily(name: string, options: FedAvgOptions, init: Strateg
   /** FedBN: each site's own weights (only its BN entries are used). */
   const local = new Map<string, Float32Array[]>();
   const sharedBytes = byteCount(init.initial, shared);
-  const siteModel = (global: Float32Array[], site: string) => (fedbn && local.has(site) ? mergeShared(global, local.get(site) as Float32Array[], shared) : global);
+  /** FedBN: a site's model is the global shared weights with its own BN entries; a site that has not trained yet starts from the INITIAL BN entries, never the server's average of other sites' statistics. */
+  const siteModel = (global: Float32Array[], site: string) => (fedbn ? mergeShared(global, local.get(site) ?? init.initial, shared) : global);
 
   return {
     name,

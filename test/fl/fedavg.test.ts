@@ -86,6 +86,30 @@ test('two sites: global = sample-weighted average of the clients; bytes = model 
   assert.ok(bn.records[0].bytes.up[sites[0].name] < modelBytes, 'BN weights are not sent');
 });
 
+test("FedBN with client sampling: a site's first round starts from the initial BatchNorm entries, never other sites' statistics", async () => {
+  const sites = tinySites(4, 4);
+  const m = createModel('unet', { inputShape: [16, 16, 3], numClasses: 1, width: 2, seed: 5 });
+  const specs = weightSpecs(m);
+  const initial = getWeights(m);
+  m.dispose();
+  const isBn = specs.map((s) => s.layerClass === 'BatchNormalization');
+  const config = resolveRunConfig(tinyConfig({ name: 'fedavg', fedbn: true, clientFraction: 0.5 }));
+  const s = createStrategy(config.strategy, { config, model: null as never, initial, specs, sites });
+  const ctx = { round: 0, config, specs, seedFor: (k: string) => roundSeed(5, 0, k), log: () => {} };
+  // a "global" whose BN entries are another site's statistics (what the server averages)
+  const global = initial.map((w, i) => (isBn[i] ? w.map((x) => x + 7) : w));
+  const trained = initial.map((w) => w.map((x) => x + 1));
+  s.aggregateTrain(ctx, global, [{ site: sites[0].name, weights: trained, start: global, numExamples: 3, loss: 0, metrics: {} }], []);
+  const [fresh] = s.configureTrain(ctx, global, [sites[3]]);
+  const [seen] = s.configureTrain(ctx, global, [sites[0]]);
+  isBn.forEach((bn, i) => {
+    if (!bn) return;
+    assert.equal(Array.from(fresh.weights[i]), Array.from(initial[i]), 'a new site gets the initial BN entries');
+    assert.equal(Array.from(seen.weights[i]), Array.from(trained[i]), 'a site keeps its own BN entries');
+  });
+  assert.equal(Array.from(s.configureEvaluate!(ctx, global).site(sites[3].name)[isBn.indexOf(true)]), Array.from(initial[isBn.indexOf(true)]));
+});
+
 test('site dropout: scheduled, random and a site whose data throws are skipped and logged', async () => {
   const sites = tinySites(3, 8);
   sites[2] = { ...sites[2], train: brokenDataset(sites[2].train) };
