@@ -16,14 +16,25 @@
  * the two writes) and a torn last line are dropped, so `rounds.jsonl` and the
  * checkpoint always agree.
  */
+import { createHash } from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
-import type { RoundRecord, RunSummary } from './types';
+import type { Dataset } from '../data/types';
+import type { RoundRecord, RunSummary, SiteData } from './types';
 
 /** What a strategy saves after a round: named weight lists plus JSON metadata. */
 export interface CheckpointState {
   arrays: Record<string, Float32Array[]>;
   meta: Record<string, unknown>;
+}
+
+/** What a run was trained on: checked when it is resumed. */
+export interface DataFingerprint {
+  /** `[H, W, C]` of the model input. */
+  inputShape: number[];
+  /** Per site, in site order: image counts and a SHA-256 of the sample ids of each split. */
+  sites: { name: string; train: number; test: number; trainIds: string; testIds: string }[];
 }
 
 /** The contents of `config.json`. */
@@ -32,6 +43,90 @@ export interface RunConfigFile {
   seed: number;
   backend: string;
   startedAt: string;
+  /** Absent in folders written before fingerprints existed (then resume cannot check the data). */
+  fingerprint?: DataFingerprint;
+}
+
+function idsHash(ds: Dataset): string {
+  const h = createHash('sha256');
+  for (let i = 0; i < ds.length; i++) h.update(`${ds.info(i).id}\n`);
+  return h.digest('hex').slice(0, 16);
+}
+
+/** The fingerprint of `sites` (sample ids read with `info`, no image decoded). */
+export function dataFingerprint(sites: readonly SiteData[], inputShape: readonly number[]): DataFingerprint {
+  return {
+    inputShape: [...inputShape],
+    sites: sites.map((s) => ({ name: s.name, train: s.train.length, test: s.test.length, trainIds: idsHash(s.train), testIds: idsHash(s.test) })),
+  };
+}
+
+/** What differs between a stored fingerprint and the current one, one line each (empty when they match). */
+export function fingerprintChanges(stored: DataFingerprint, now: DataFingerprint): string[] {
+  const out: string[] = [];
+  if (stored.inputShape.join('x') !== now.inputShape.join('x')) out.push(`image size ${now.inputShape.join('x')} (was ${stored.inputShape.join('x')})`);
+  const was = new Map(stored.sites.map((s) => [s.name, s]));
+  const is = new Map(now.sites.map((s) => [s.name, s]));
+  for (const s of stored.sites) if (!is.has(s.name)) out.push(`site '${s.name}' is missing`);
+  for (const s of now.sites) {
+    const o = was.get(s.name);
+    if (!o) {
+      out.push(`site '${s.name}' is new`);
+      continue;
+    }
+    for (const part of ['train', 'test'] as const) {
+      if (o[part] !== s[part]) out.push(`site '${s.name}' ${part}: ${s[part]} images (was ${o[part]})`);
+      else if (o[`${part}Ids`] !== s[`${part}Ids`]) out.push(`site '${s.name}' ${part}: other images (same count ${s[part]}, different sample ids)`);
+    }
+  }
+  if (out.length === 0 && stored.sites.map((s) => s.name).join() !== now.sites.map((s) => s.name).join()) out.push(`site order ${now.sites.map((s) => s.name).join(', ')} (was ${stored.sites.map((s) => s.name).join(', ')})`);
+  return out;
+}
+
+/**
+ * Take the exclusive lock of a run folder (`<dir>/.medfl.lock`: pid, host,
+ * start time), so two processes never write one run. A lock left by a
+ * process of this host that no longer exists (a crash, kill -9) is stale and
+ * taken over. Returns the release function. Throws naming the holder.
+ */
+export function acquireRunLock(dir: string): () => void {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, '.medfl.lock');
+  const mine = JSON.stringify({ pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, mine, { flag: 'wx' });
+      return () => {
+        try {
+          if (fs.readFileSync(file, 'utf8') === mine) fs.rmSync(file, { force: true });
+        } catch {
+          // already gone
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let holder: { pid?: number; host?: string; startedAt?: string } = {};
+    try {
+      holder = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch {
+      // unreadable (torn write by a crashed process): stale
+    }
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    };
+    const stale = typeof holder.pid !== 'number' || (holder.host === os.hostname() && !alive(holder.pid));
+    if (!stale) {
+      throw new Error(`run folder '${dir}' is in use by process ${holder.pid} on ${holder.host} since ${holder.startedAt} (lock file ${file}); wait for it, or delete the lock file if that process is gone`);
+    }
+    fs.rmSync(file, { force: true });
+  }
+  throw new Error(`run folder '${dir}': could not take the lock ${file}`);
 }
 
 function fsyncWrite(file: string, data: string | Uint8Array): void {
@@ -110,9 +205,11 @@ export class RunWriter {
     return out;
   }
 
-  /** Keep only the records of rounds <= `lastRound` (rewrites `rounds.jsonl` atomically); returns them. */
+  /** Keep only the records of rounds <= `lastRound`, one per round (the last written), in round order; rewrites `rounds.jsonl` atomically and returns them. */
   truncateRounds(lastRound: number): RoundRecord[] {
-    const kept = this.readRounds().filter((r) => r.round <= lastRound);
+    const byRound = new Map<number, RoundRecord>();
+    for (const r of this.readRounds()) if (r.round <= lastRound) byRound.set(r.round, r);
+    const kept = [...byRound.values()].sort((a, b) => a.round - b.round);
     writeFileAtomic(this.p('rounds.jsonl'), kept.map((r) => JSON.stringify(r) + '\n').join(''));
     return kept;
   }

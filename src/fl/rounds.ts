@@ -16,12 +16,12 @@ import { createModel } from '../models/registry';
 import { createRng } from '../util/rng';
 import { SiteTrainerPool } from './parallel';
 import { createStrategy, defaultRounds, strategyLabel } from './registry';
-import { RunWriter, type RunConfigFile } from './results';
+import { RunWriter, acquireRunLock, dataFingerprint, fingerprintChanges, type RunConfigFile } from './results';
 import type { LoggedSplitMessage } from './splitfed';
 import { isStrategyObject, resolveRunConfig, roundSeed, trainClient, type ClientFailure, type ClientRun, type ResolvedConfig, type RoundContext, type Strategy, type TrainInstruction, type TrainResult } from './strategy';
 import { evaluateSegmentation, type SegmentationSummary } from '../train';
 import type { Dataset } from '../data/types';
-import type { DroppedSite, FederatedConfig, FederatedResult, PooledScores, RoundRecord, RunHooks, RunSummary, SiteData } from './types';
+import { SiteFailureError, type DroppedSite, type FederatedConfig, type FederatedResult, type PooledScores, type RoundRecord, type RunHooks, type RunSummary, type SiteData } from './types';
 import { cloneWeights, getWeights, setWeights, weightSpecs } from '../models/weights';
 
 /** Hooks of {@link runFederated}, plus the split-message observer. */
@@ -79,7 +79,7 @@ function meanSummary(list: readonly SegmentationSummary[]): SegmentationSummary 
 }
 
 /** Fields of the config that may differ between a run and its resume. */
-const VOLATILE = ['resume', 'outDir', 'workers'] as const;
+const VOLATILE = ['resume', 'outDir', 'workers', 'siteFailures'] as const;
 
 /** The config as stored in config.json: a strategy object is recorded by its name. */
 function comparableJson(cfg: FederatedConfig): string {
@@ -91,6 +91,16 @@ function comparable(cfg: unknown): string {
   for (const k of VOLATILE) delete c[k];
   if (isStrategyObject(c.strategy)) c.strategy = { name: c.strategy.name, object: true };
   return JSON.stringify(c, Object.keys(c).sort());
+}
+
+/** Build the run's model; a failure releases the run folder's lock. */
+function buildModel(unlock: (() => void) | null, build: () => tf.LayersModel): tf.LayersModel {
+  try {
+    return build();
+  } catch (e) {
+    unlock?.();
+    throw e;
+  }
 }
 
 /**
@@ -111,13 +121,15 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
   checkSites(sites);
   const log = hooks.log ?? (() => {});
   const backend = tf.getBackend();
-  const model = createModel(cfg.model.name, {
+  const dir = config.resume ?? config.outDir;
+  const unlock = dir ? acquireRunLock(dir) : null;
+  const model = buildModel(unlock, () => createModel(cfg.model.name, {
     inputShape: cfg.model.inputShape,
     numClasses: cfg.model.numClasses,
     outputActivation: cfg.model.outputActivation,
     width: cfg.model.width,
     seed: cfg.seed,
-  });
+  }));
   let strategy: Strategy | null = null;
   let pool: SiteTrainerPool | null = null;
   try {
@@ -129,7 +141,7 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
     let global = cloneWeights(initial);
 
     // ---- run folder / resume
-    const dir = config.resume ?? config.outDir;
+    const fingerprint = dataFingerprint(sites, cfg.model.inputShape);
     const writer = dir ? new RunWriter(dir) : null;
     let records: RoundRecord[] = [];
     let start = 0;
@@ -139,6 +151,12 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
       const stored = w.readConfig();
       if (comparable(stored.config) !== comparable(config)) {
         throw new Error(`runFederated: resume '${config.resume}': the config differs from the stored config.json (only ${VOLATILE.join(', ')} may change).\nstored: ${comparable(stored.config)}\ngiven:  ${comparable(config)}`);
+      }
+      if (stored.fingerprint) {
+        const changes = fingerprintChanges(stored.fingerprint, fingerprint);
+        if (changes.length) throw new Error(`runFederated: resume '${config.resume}': the data differ from the run's:\n  - ${changes.join('\n  - ')}\nStart a new run folder (or restore the data) instead of resuming.`);
+      } else {
+        log(`[medfl] resume '${config.resume}': config.json has no data fingerprint (older run); the data cannot be checked`);
       }
       const ck = w.readCheckpoint();
       if (ck) {
@@ -153,7 +171,7 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
         records = w.truncateRounds(-1);
       }
     } else if (writer) {
-      const file: RunConfigFile = { config: JSON.parse(comparableJson(config)), seed: cfg.seed, backend, startedAt: new Date().toISOString() };
+      const file: RunConfigFile = { config: JSON.parse(comparableJson(config)), seed: cfg.seed, backend, startedAt: new Date().toISOString(), fingerprint };
       writer.init(file);
     }
 
@@ -282,15 +300,22 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
 
     const summary = summarize(cfg, strat.name, backend, records, roundsRun, resumedFrom);
     writer?.finish(summary, records);
+    for (const f of summary.siteFailures) log(`[medfl] ${label}: site '${f.site}' failed in round(s) ${f.rounds.join(', ')}: ${f.message}`);
     const plan = strat.configureEvaluate ? strat.configureEvaluate({ round: cfg.rounds - 1, config: cfg, specs, seedFor: (key) => roundSeed(cfg.seed, cfg.rounds - 1, key), log }, global) : { site: () => global, global };
-    return {
+    const result: FederatedResult = {
       config,
       records,
       summary,
       globalWeights: plan.global ?? [],
       siteWeights: strat.keptSiteWeights ? strat.keptSiteWeights(global) : {},
     };
+    if (summary.failedEveryRound.length && (config.siteFailures ?? 'fail') === 'fail') {
+      const lines = summary.siteFailures.filter((f) => summary.failedEveryRound.includes(f.site)).map((f) => `site '${f.site}': ${f.message}`);
+      throw new SiteFailureError(`runFederated: ${label}: ${summary.failedEveryRound.length} site(s) failed in every round they were selected, so the result does not include them:\n  - ${lines.join('\n  - ')}\n(set siteFailures: 'skip' to accept such a run)`, result);
+    }
+    return result;
   } finally {
+    unlock?.();
     await pool?.close();
     strategy?.dispose?.();
     model.dispose();
@@ -311,6 +336,19 @@ function summarize(cfg: ResolvedConfig, name: string, backend: string, records: 
   }
   const up = records.length ? records[records.length - 1].bytes.cumulativeUp : 0;
   const down = records.length ? records[records.length - 1].bytes.cumulativeDown : 0;
+  const failures = new Map<string, { site: string; rounds: number[]; message: string }>();
+  const selectedIn = new Map<string, number>();
+  for (const r of records) {
+    for (const site of r.selected) selectedIn.set(site, (selectedIn.get(site) ?? 0) + 1);
+    for (const d of r.dropped) {
+      if (d.reason !== 'error') continue;
+      const f = failures.get(d.site) ?? { site: d.site, rounds: [], message: d.message ?? '' };
+      f.rounds.push(r.round);
+      failures.set(d.site, f);
+    }
+  }
+  const siteFailures = [...failures.values()];
+  const failedEveryRound = siteFailures.filter((f) => f.rounds.length >= (selectedIn.get(f.site) ?? 0)).map((f) => f.site);
   return {
     strategy: name,
     rounds: cfg.rounds,
@@ -325,5 +363,7 @@ function summarize(cfg: ResolvedConfig, name: string, backend: string, records: 
     seconds,
     roundsRun,
     resumedFrom,
+    siteFailures,
+    failedEveryRound,
   };
 }

@@ -193,6 +193,14 @@ export interface FederatedConfig {
   dropout?: DropoutConfig;
   /** Sites trained in parallel in worker threads (fedavg / local only). Default 1 (in-process). */
   workers?: number;
+  /**
+   * A site whose training throws in every round it was selected (corrupt or
+   * unreadable data; for 'centralized', a pool that never trained): 'fail'
+   * (default) ends the run with a {@link SiteFailureError} naming the site and
+   * the error (after the results are written, flagged); 'skip' only records
+   * and logs the drops.
+   */
+  siteFailures?: 'fail' | 'skip';
   /** Run folder to write (config.json, rounds.jsonl, summary, checkpoint/). Default: none (in memory only). */
   outDir?: string;
   /** Continue the run stored in this folder from its last completed round. */
@@ -278,6 +286,10 @@ export interface RunSummary {
   seconds: number;
   /** Rounds done in this process (fewer than `rounds` after a resume). */
   roundsRun: number;
+  /** Sites whose training threw, with the rounds and the first error message (empty when none). */
+  siteFailures: { site: string; rounds: number[]; message: string }[];
+  /** Sites that failed in every round they were selected (the run is not a valid result for them). */
+  failedEveryRound: string[];
   resumedFrom?: number;
 }
 
@@ -300,4 +312,15 @@ export interface RunHooks {
   log?: (message: string) => void;
   /** Test hook: called before a round starts; throwing aborts the run (simulates a crash). */
   beforeRound?: (round: number) => void;
+}
+
+/** A run in which a site failed in every round it was selected (see `FederatedConfig.siteFailures`). The results were written; `result` holds them. */
+export class SiteFailureError extends Error {
+  constructor(
+    message: string,
+    readonly result: FederatedResult,
+  ) {
+    super(message);
+    this.name = 'SiteFailureError';
+  }
 }

@@ -18,7 +18,7 @@ test.before(async () => {
 test('fedavg with 2 workers = in-process; failures in a worker are skipped and logged', async () => {
   const sites = tinySites(3, 6);
   sites[2] = { ...sites[2], train: brokenDataset(sites[2].train) };
-  const cfg = tinyConfig({ name: 'fedavg', mu: 0.1 }, { rounds: 2 });
+  const cfg = tinyConfig({ name: 'fedavg', mu: 0.1 }, { rounds: 2, siteFailures: 'skip' });
   const t0 = Date.now();
   const one = await runFederated(cfg, sites);
   const t1 = Date.now();

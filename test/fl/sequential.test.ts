@@ -41,7 +41,7 @@ test('CIIL (2 passes) = the model trained site after site, pass after pass; IIL 
 test('IIL skips a failing site and carries the model on', async () => {
   const sites = tinySites(3, 6);
   sites[1] = { ...sites[1], train: brokenDataset(sites[1].train) };
-  const res = await runFederated(tinyConfig({ name: 'iil' }), sites);
+  const res = await runFederated(tinyConfig({ name: 'iil' }, { siteFailures: 'skip' }), sites);
   const m = fresh();
   for (const s of [sites[0], sites[2]]) await trainSegmentation(m, s.train, opts(roundSeed(5, 0, s.name)));
   const ref = getWeights(m);
