@@ -6,7 +6,8 @@
  */
 import type { Dataset } from '../data/types';
 import { runFederated } from './rounds';
-import type { FederatedResult, ModelConfig, RoundRecord, SiteData, StrategyConfig } from './types';
+import type { FederatedResult, ModelConfig, RoundRecord, StrategyConfig } from './types';
+import type { Site } from '../data/site';
 
 /** Options of {@link compareStrategies}. */
 export interface CompareOptions {
@@ -90,7 +91,7 @@ export function strategyLabel(s: StrategyConfig): string {
  * shared CPU cores with the wasm backend (load average 8-10); pooled Dice
  * centralized 0.53 > splitfed 0.35 ~ fedavg 0.34 > local 0.23.
  */
-export async function compareStrategies(sites: readonly SiteData[], options: CompareOptions = {}): Promise<Comparison> {
+export async function compareStrategies(sites: readonly Site[], options: CompareOptions = {}): Promise<Comparison> {
   if (sites.length === 0) throw new Error('compareStrategies: no sites');
   let model = options.model;
   if (!model) {

@@ -24,7 +24,8 @@ import { splitFedStrategy, type LoggedSplitMessage } from './splitfed';
 import { resolveConfig, roundSeed, trainClient, type ClientJob, type ClientResult, type ResolvedConfig, type Strategy, type StrategyInit } from './strategy';
 import { evaluateSegmentation, type SegmentationSummary } from './train';
 import type { Dataset } from '../data/types';
-import type { DroppedSite, FederatedConfig, FederatedResult, PooledScores, RoundRecord, RunHooks, RunSummary, SiteData } from './types';
+import type { DroppedSite, FederatedConfig, FederatedResult, PooledScores, RoundRecord, RunHooks, RunSummary } from './types';
+import type { Site } from '../data/site';
 import { getWeights, setWeights, weightSpecs } from './weights';
 
 /** Hooks of {@link runFederated}, plus the split-message observer. */
@@ -50,7 +51,7 @@ function buildStrategy(init: StrategyInit, hooks: FederatedHooks): Strategy {
   }
 }
 
-function checkSites(sites: readonly SiteData[]): void {
+function checkSites(sites: readonly Site[]): void {
   if (sites.length === 0) throw new Error('runFederated: no sites');
   const seen = new Set<string>();
   for (const s of sites) {
@@ -62,7 +63,7 @@ function checkSites(sites: readonly SiteData[]): void {
 }
 
 /** Sites selected for round r (fedavg: a seeded fraction C, at least one; others: all), in site order. */
-export function selectSites(config: ResolvedConfig, sites: readonly SiteData[], round: number): SiteData[] {
+export function selectSites(config: ResolvedConfig, sites: readonly Site[], round: number): Site[] {
   const s = config.strategy;
   const frac = s.name === 'fedavg' ? s.clientFraction ?? 1 : 1;
   if (frac >= 1) return [...sites];
@@ -72,10 +73,10 @@ export function selectSites(config: ResolvedConfig, sites: readonly SiteData[], 
 }
 
 /** Apply `dropout`: scheduled absences for round r, then each remaining site drops with `probability` (seeded per (seed, r, site)). */
-export function applyDropout(config: ResolvedConfig, selected: readonly SiteData[], round: number): { present: SiteData[]; dropped: DroppedSite[] } {
+export function applyDropout(config: ResolvedConfig, selected: readonly Site[], round: number): { present: Site[]; dropped: DroppedSite[] } {
   const scheduled = new Set(config.dropout.sites?.[String(round)] ?? []);
   const p = config.dropout.probability ?? 0;
-  const present: SiteData[] = [];
+  const present: Site[] = [];
   const dropped: DroppedSite[] = [];
   for (const s of selected) {
     if (scheduled.has(s.name)) dropped.push({ site: s.name, reason: 'scheduled' });
@@ -128,7 +129,7 @@ function comparable(cfg: unknown): string {
  * The tfjs backend must be initialised by the caller (`initBackend`).
  * Tensor memory: one model for the run, disposed at the end.
  */
-export async function runFederated(config: FederatedConfig, sites: readonly SiteData[], globalTest?: Dataset, hooks: FederatedHooks = {}): Promise<FederatedResult> {
+export async function runFederated(config: FederatedConfig, sites: readonly Site[], globalTest?: Dataset, hooks: FederatedHooks = {}): Promise<FederatedResult> {
   const cfg = resolveConfig(config);
   checkSites(sites);
   const log = hooks.log ?? (() => {});

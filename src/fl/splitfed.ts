@@ -45,7 +45,8 @@ import { createRng } from '../util/rng';
 import { WeightedAverager, mergeShared } from './aggregate';
 import type { CheckpointState } from './results';
 import type { RoundContext, RoundOutcome, Strategy, StrategyInit } from './strategy';
-import type { SiteData, SplitFedStrategy } from './types';
+import type { SplitFedStrategy } from './types';
+import type { Site } from '../data/site';
 import { byteCount, cloneWeights, getWeights, setWeights } from './weights';
 
 /** A split message seen by {@link SplitTrainHooks.onMessage}, with where it happened. */
@@ -77,7 +78,7 @@ export interface SplitClientOptions {
  * `serverOptimizer`. Returns the mean loss of the last epoch and the bytes
  * sent up / down.
  */
-export async function trainSplitClient(net: SplitNetwork, data: SiteData['train'], o: SplitClientOptions): Promise<{ loss: number; up: number; down: number }> {
+export async function trainSplitClient(net: SplitNetwork, data: Site['train'], o: SplitClientOptions): Promise<{ loss: number; up: number; down: number }> {
   const loss = bceDiceLoss();
   const rng = createRng(o.seed);
   const base = Array.from({ length: data.length }, (_, i) => i);

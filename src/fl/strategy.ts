@@ -16,7 +16,8 @@ import { trainSegmentation } from './train';
 import type { MaskEncoding } from '../data/batch';
 import { createRng } from '../util/rng';
 import type { CheckpointState } from './results';
-import type { DropoutConfig, FederatedConfig, ModelConfig, SiteData, StrategyConfig, StrategyName } from './types';
+import type { DropoutConfig, FederatedConfig, ModelConfig, StrategyConfig, StrategyName } from './types';
+import type { Site } from '../data/site';
 import { getWeights, setWeights, type WeightSpec } from './weights';
 
 /** {@link FederatedConfig} with every default applied. */
@@ -101,7 +102,7 @@ export interface LocalTrainSettings {
 
 /** One client's local training in a round. */
 export interface ClientJob {
-  site: SiteData;
+  site: Site;
   /** Starting weights (full `model.weights` list). */
   start: Float32Array[];
   seed: number;
@@ -157,7 +158,7 @@ export async function trainClient(model: LayersModel, job: ClientJob, settings: 
 export interface RoundContext {
   round: number;
   /** Sites taking part this round (selected and not dropped), in site order. */
-  participants: SiteData[];
+  participants: Site[];
   settings: LocalTrainSettings;
   /** {@link roundSeed} of this run and round. */
   seedFor(key: string): number;
@@ -186,7 +187,7 @@ export interface StrategyInit {
   /** Its initial weights (built with the run seed). */
   initial: Float32Array[];
   specs: WeightSpec[];
-  sites: SiteData[];
+  sites: Site[];
 }
 
 /** A training strategy: orchestrates one round; the loop does selection, evaluation, logging and checkpoints. */

@@ -24,8 +24,9 @@
  * loss (cross-entropy / BCE + Dice).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Dataset, Sample } from '../data/types';
+import type { Sample } from '../data/types';
 import { materialize } from '../data/types';
+import type { Site } from '../data/site';
 import { weightEntries, cloneModel, writeWeights } from '../merge/weights';
 import { checkTaskSpec, evaluateTask, primaryScore, taskBatch, taskLoss, trainTask, type TaskKind, type TaskScores, type TaskSpec } from '../merge/task';
 import { LoraPlugin, pluginBytes, forwardWith, effectiveWeightsOf, type ForgeDelta, type LoraOptions, type PluginState } from './lora';
@@ -33,12 +34,8 @@ import { syntheticSet, syntheticBytes, type SyntheticMethod, type DistributionMa
 import { minimize, l1Penalty, type SearchMethod } from './search';
 import { combineDeltas, composeMixtureWeights, deltaLayers, mixOutputs, splitCoefficients, type CoefficientLevel, type FusionSpace } from './fusion';
 
-/** One hospital. */
-export interface ForgeSite {
-  name: string;
-  train: Dataset;
-  test: Dataset;
-}
+/** One hospital. @deprecated The one site type is {@link Site} (../data/site); this alias stays for existing callers. */
+export type ForgeSite = Site;
 
 /** Options of {@link medForge}. */
 export interface MedForgeOptions {

@@ -17,7 +17,7 @@
  * backbone weights they start FT from.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Dataset } from '../data/types';
+import type { SiteSplits } from '../data/site';
 import { cloneModel, weightEntries, writeWeights, architectureSignature } from './weights';
 import { mergeTensors } from './coefficients';
 import { backboneOf, buildTargetNetwork, findHead, reestimateBatchNorm, sourceBackbones, type TargetNetwork } from './network';
@@ -83,7 +83,7 @@ export interface MergeBaselineRow {
 
 /** Options of {@link mergeBaselines}. */
 export interface MergeBaselinesOptions extends Omit<MedMergeOptions, 'target'> {
-  target: { train: Dataset; test: Dataset };
+  target: SiteSplits;
   /** Common base model for task arithmetic (same architecture as the sources). Without it that row is skipped. */
   base?: tf.LayersModel;
   /** Task-arithmetic scaling (default 0.3; note lambda = 1/K makes it uniform averaging). */
@@ -94,7 +94,7 @@ export interface MergeBaselinesOptions extends Omit<MedMergeOptions, 'target'> {
 
 async function lpFt(
   net: TargetNetwork,
-  data: { train: Dataset; test: Dataset },
+  data: SiteSplits,
   spec: TaskSpec,
   o: { lpEpochs: number; ftEpochs: number; lpLr: number; ftLr: number; batchSize: number; seed: number; lpTraining: boolean; reestimate: boolean },
 ): Promise<{ afterLp?: TaskScores; final: TaskScores }> {

@@ -24,6 +24,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset, Sample } from '../data/types';
+import type { SiteSplits } from '../data/site';
 import { loadSamples, toBatch } from '../data/batch';
 import { createRng } from '../util/rng';
 import { bceDiceLoss, type LossFunction } from '../metrics/losses';
@@ -44,11 +45,8 @@ import { loadBalancingLoss, modalityOneHot, splitStats, type BalanceLoss } from 
 import type { MoEGate } from './swin-moe-block';
 import { SubsetAdam } from './optim';
 
-/** Train and test data of one modality. */
-export interface M4oEData {
-  train: Dataset;
-  test: Dataset;
-}
+/** Train and test data of one modality. @deprecated Use {@link SiteSplits} (../data/site); this alias stays for existing callers. */
+export type M4oEData = SiteSplits;
 
 /** Which backbone {@link trainM4oE} builds. */
 export type M4oEBuilder = 'swin' | 'unet';
