@@ -32,7 +32,7 @@ export interface BuiltSites {
 /**
  * Decoded (resized) samples kept in memory by the real-data loaders, so every
  * epoch does not decode the full-size files again: 4096 images at 64x64x3 is
- * about 200 MB. Larger datasets decode the rest lazily.
+ * about 200 MiB. Larger datasets decode the rest lazily.
  */
 const DECODED_CACHE = 4096;
 

@@ -8,6 +8,7 @@ import type { Dataset } from '../data/types';
 import { runFederated } from './rounds';
 import type { FederatedResult, ModelConfig, RoundRecord, StrategyConfig } from './types';
 import type { Site } from '../data/site';
+import { formatBytes } from '../util/table';
 
 /** Options of {@link compareStrategies}. */
 export interface CompareOptions {
@@ -135,20 +136,13 @@ export async function compareStrategies(sites: readonly Site[], options: Compare
   return { rows, results };
 }
 
-function human(bytes: number): string {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(2)} MB`;
-  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
-  return `${bytes} B`;
-}
-
-/** The comparison as a fixed-width text table (Dice to 3 decimals, bytes human-readable). */
+/** The comparison as a fixed-width text table (Dice to 3 decimals, bytes in binary units via formatBytes). */
 export function formatComparison(rows: readonly ComparisonRow[]): string {
   const sites = [...new Set(rows.flatMap((r) => Object.keys(r.dicePerSite)))].sort();
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
   const withGlobal = rows.some((r) => Number.isFinite(r.globalDice));
   const head = ['strategy', ...sites, 'pooled', ...(withGlobal ? ['global'] : []), 'bytes/round', 'seconds'];
-  const body = rows.map((r) => [r.label, ...sites.map((s) => f(r.dicePerSite[s] ?? NaN)), f(r.pooledDice), ...(withGlobal ? [f(r.globalDice)] : []), human(r.bytesPerRound), r.seconds.toFixed(1)]);
+  const body = rows.map((r) => [r.label, ...sites.map((s) => f(r.dicePerSite[s] ?? NaN)), f(r.pooledDice), ...(withGlobal ? [f(r.globalDice)] : []), formatBytes(r.bytesPerRound), r.seconds.toFixed(1)]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
