@@ -9,7 +9,7 @@
  */
 import { naturalId, NaturalIdPartitioner } from '../partition/natural-id';
 import { SiteNamedDataset, type SitePartitioner } from '../partition/base';
-import { trainTestSplit, type GroupKey } from './split';
+import { trainTestSplit, type GroupKey, type TrainTestSplitOptions } from './split';
 import { SubsetDataset, type Dataset } from './types';
 
 /**
@@ -53,6 +53,8 @@ export interface BuildSitesOptions {
    * no grouping (every sample on its own).
    */
   groupKey?: GroupKey | false;
+  /** Stratify each site's split by image label (`true`) or a function's value (see `trainTestSplit`). Default false. */
+  stratify?: TrainTestSplitOptions['stratify'];
   /** Seed of the splits. Default 0. */
   seed?: number;
 }
@@ -93,10 +95,12 @@ function autoGroupKey(ds: Dataset): GroupKey | undefined {
  *   `meta.site`) that is the site names in natural order (numbers compared
  *   numerically: `site-2` before `site-10`).
  * - **Split**: per site, `trainTestSplit(site, { testFraction, groupKey,
- *   seed: '<seed>|<site name>' })` ({@link siteSplitSeed}) over the site's
- *   samples in the partition's order (the default keeps dataset order). The
- *   same dataset, partition, names and seed give the same sites; a site's
- *   split depends only on its own samples, its name and the seed.
+ *   stratify, seed: '<seed>|<site name>' })` ({@link siteSplitSeed}) over the site's
+ *   samples in dataset order (whatever order the partitioner returns them
+ *   in, when it is a medfl partitioner whose `sites` match its `assign`).
+ *   The same dataset, partition, names and seed give the same sites; a
+ *   site's split depends only on which samples it holds, its name and the
+ *   seed.
  * - `train` / `test` are views (`SubsetDataset`), named
  *   `<dataset>/<site>/train|test`, whose samples carry `meta.site` = the
  *   site's name (relabelled through a `SiteNamedDataset` where the
@@ -134,19 +138,33 @@ export function buildSites(dataset: Dataset, options: BuildSitesOptions = {}): S
   }
   if (new Set(names).size !== names.length) throw new Error(`buildSites: site names must be distinct, got [${names.join(', ')}]`);
   const groupKey = options.groupKey === false ? undefined : options.groupKey ?? autoGroupKey(dataset);
+  let assigned: number[][] | undefined;
+  const datasetIndices = (view: Dataset, k: number): readonly number[] | undefined => {
+    if (view instanceof SubsetDataset && view.parent === dataset) return view.indices;
+    assigned ??= partition.assign(dataset);
+    return assigned[k]?.length === view.length ? assigned[k] : undefined;
+  };
   return views.map((partView, k) => {
     const name = names[k];
-    const view = sitesNamed(partView, name) ? partView : new SiteNamedDataset(partView, name);
-    if (view.length < 2) throw new Error(`buildSites: site '${name}' of '${dataset.name}' has ${view.length} sample(s); need at least 2 for a train/test split`);
+    if (partView.length < 2) throw new Error(`buildSites: site '${name}' of '${dataset.name}' has ${partView.length} sample(s); need at least 2 for a train/test split`);
+    // Canonical order inside a site: dataset order (the partitioner's shuffle does not change the split).
+    const parentIdx = datasetIndices(partView, k);
+    const order = Array.from({ length: partView.length }, (_, j) => j);
+    if (parentIdx) order.sort((a, b) => parentIdx[a] - parentIdx[b]);
+    const named = sitesNamed(partView, name) ? partView : new SiteNamedDataset(partView, name);
     let split: { train: number[]; test: number[] };
     try {
-      split = trainTestSplit(view, { testFraction, seed: siteSplitSeed(seed, name), groupKey });
+      split = trainTestSplit(new SubsetDataset(named, order), { testFraction, seed: siteSplitSeed(seed, name), groupKey, stratify: options.stratify });
     } catch (e) {
       throw new Error(`buildSites: cannot split site '${name}' of '${dataset.name}': ${(e as Error).message}`);
     }
-    const flat = view instanceof SubsetDataset && view.parent === dataset;
-    const subset = (idx: number[], part: string) =>
-      flat ? new SubsetDataset(dataset, idx.map((j) => view.indices[j]), `${dataset.name}/${name}/${part}`) : new SubsetDataset(view, idx, `${dataset.name}/${name}/${part}`);
+    const flat = named === partView && partView instanceof SubsetDataset && partView.parent === dataset;
+    const subset = (positions: number[], part: string) => {
+      const inView = positions.map((j) => order[j]);
+      return flat
+        ? new SubsetDataset(dataset, inView.map((j) => partView.indices[j]), `${dataset.name}/${name}/${part}`)
+        : new SubsetDataset(named, inView, `${dataset.name}/${name}/${part}`);
+    };
     return { name, train: subset(split.train, 'train'), test: subset(split.test, 'test') };
   });
 }

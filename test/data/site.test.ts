@@ -41,6 +41,15 @@ test('same seed -> same sites; another seed -> another split; a site split depen
   assert.equal(shape(d), shape(a).slice(0, 2));
 });
 
+test("the partitioner's within-site order (shuffle seed, feature shift) does not change the split", () => {
+  const data = syntheticSites({ sites: 3, samplesPerSite: 10, size: 16, seed: 2, imagesPerPatient: 2 });
+  const reference = shape(buildSites(data, { seed: 4 }));
+  for (const p of [1, 2, 99]) {
+    assert.equal(shape(buildSites(data, { seed: 4, partition: naturalId({ column: 'site', seed: p }) })), reference);
+    assert.equal(shape(buildSites(data, { seed: 4, partition: featureShift(naturalId({ column: 'site', seed: p }), { seed: p }) })), reference);
+  }
+});
+
 test('the split of a site is trainTestSplit with seed "<seed>|<site>" over its samples in dataset order', () => {
   const data = fixture(['x', 'y', 'x', 'y', 'x', 'y', 'x', 'y', 'x', 'y'].map((site) => ({ site })));
   const [x] = buildSites(data, { seed: 7, testFraction: 0.4 });
