@@ -113,7 +113,6 @@ export {
   RunWriter,
 } from './fl';
 export type {
-  SiteData,
   StrategyConfig,
   FederatedConfig,
   FederatedResult,
@@ -143,6 +142,8 @@ export { loadExperiment, validateExperiment, ConfigError } from './experiment/co
 export type { ExperimentConfig } from './experiment/config';
 export { runExperiment, runExperimentConfig } from './experiment/runner';
 export { compareRuns } from './experiment/compare';
-export { buildSites } from './experiment/sites';
+export { buildExperimentSites } from './experiment/sites';
+export { buildSites, pooledTest as pooledTestSet, siteSplitSeed } from './data/site';
+export type { Site, SiteSplits, BuildSitesOptions } from './data/site';
 export { checkDataset, formatDatasetCheck } from './datasets-check';
 export { reportSvg } from './partition';

@@ -257,18 +257,19 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
   return results;
 }
 
-function mb(bytes: number | null): string {
+/** Bytes as whole MiB (a numeric column; the header names the unit). */
+function mib(bytes: number | null): string {
   return bytes == null ? '-' : (bytes / 2 ** 20).toFixed(0);
 }
 
 /** Plain-text table of benchmark results (one row per model). */
 export function formatBenchTable(results: BenchResult[]): string {
-  const header = ['model', 'params', 'train img/s', '(wall)', 'infer img/s', 'peak MB', 'heap MB', 'torch1 train', 'torch2 train', 'train ratio', 'torch1 infer', 'infer ratio'];
+  const header = ['model', 'params', 'train img/s', '(wall)', 'infer img/s', 'peak MiB', 'heap MiB', 'torch1 train', 'torch2 train', 'train ratio', 'torch1 infer', 'infer ratio'];
   const rows = results.map((r) => {
     if (r.error) return [r.model, '-', 'error: ' + r.error.slice(0, 60), '', '', '', '', '', '', '', '', ''];
     const f = (v: number | undefined, d = 1) => (v == null || !Number.isFinite(v) ? '-' : v.toFixed(d));
     return [
-      r.model, String(r.params), f(r.trainImgPerSec), f(r.trainWallImgPerSec), f(r.inferImgPerSec), mb(r.peakTensorBytes), mb(r.wasmHeapBytes),
+      r.model, String(r.params), f(r.trainImgPerSec), f(r.trainWallImgPerSec), f(r.inferImgPerSec), mib(r.peakTensorBytes), mib(r.wasmHeapBytes),
       f(r.torch?.trainImgPerSec), f(r.torch?.trainImgPerSec2Threads), f(r.trainRatio, 2), f(r.torch?.inferImgPerSec), f(r.inferRatio, 2),
     ];
   });

@@ -2,7 +2,7 @@
  * Public API of medfl's data layer: the Sample/Dataset contract, real-data
  * loaders (Kvasir-SEG, HAM10000, CVC-ClinicDB, image/mask folders, class
  * folders, NIfTI slices), image/NIfTI decoding, group-aware splits, and the
- * synthetic multi-site generator.
+ * synthetic multi-site generator, the one `Site` type and its builder.
  */
 export * from './types';
 
@@ -99,5 +99,7 @@ export {
   type SplitIndices,
   type TrainTestSplitOptions,
 } from './split';
+
+export { buildSites, pooledTest, siteSplitSeed, type Site, type SiteSplits, type BuildSitesOptions } from './site';
 
 export * from './synthetic';

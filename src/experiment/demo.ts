@@ -13,15 +13,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../backend';
 import { syntheticSites } from '../data/synthetic';
-import { splitByGroup } from '../data/split';
-import type { InMemoryDataset } from '../data/types';
+import { buildSites, pooledTest } from '../data/site';
+import type { Dataset, SubsetDataset } from '../data/types';
 import { createModel } from '../models/registry';
 import { evaluateSegmentation, type SegmentationSummary } from '../train';
-import { sitesFromDataset, pooledTest } from '../fl/sites';
 import { compareStrategies, formatComparison, DEFAULT_COMPARISON, type ComparisonRow } from '../fl/compare';
 import type { FederatedResult, StrategyConfig } from '../fl/types';
 import { formatTable, formatSeconds, formatBytes, type Cell } from '../util/table';
-import { hashSeed } from '../util/rng';
 
 /** Options of {@link runDemo} (defaults: about 2-3 minutes on 2 CPU cores). */
 export interface DemoOptions {
@@ -76,23 +74,17 @@ export interface DemoResult {
   seconds: number;
 }
 
-/** Per-site train/test indices of a multi-site dataset, split by patient within each site. */
-export function splitSitesByPatient(data: InMemoryDataset, testFraction: number, seed: number): { train: number[]; test: number[] } {
-  const bySite = new Map<string, number[]>();
-  for (let i = 0; i < data.length; i++) {
-    const s = String(data.info(i).meta.site ?? 'unknown');
-    if (!bySite.has(s)) bySite.set(s, []);
-    bySite.get(s)!.push(i);
-  }
-  const train: number[] = [];
-  const test: number[] = [];
-  for (const [site, idx] of [...bySite.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    const infos = idx.map((i) => data.info(i));
-    const split = splitByGroup(infos, { fractions: [1 - testFraction, 0, testFraction], groupKey: 'patientId', seed: hashSeed(`${seed}:${site}`) });
-    train.push(...split.train.map((j) => idx[j]));
-    test.push(...split.test.map((j) => idx[j]));
-  }
-  return { train, test };
+/**
+ * Per-site train/test indices of a multi-site dataset, split by patient
+ * within each site: the sites of {@link buildSites} (`meta.site`, groups
+ * `patientId`, per-site seed `'<seed>|<site>'`) as indices into `data`,
+ * concatenated in site order (natural order of the site names), ascending
+ * within a site.
+ */
+export function splitSitesByPatient(data: Dataset, testFraction: number, seed: number): { train: number[]; test: number[] } {
+  const sites = buildSites(data, { testFraction, seed, groupKey: 'patientId' });
+  const indices = (d: Dataset): readonly number[] => (d as SubsetDataset).indices;
+  return { train: sites.flatMap((s) => indices(s.train)), test: sites.flatMap((s) => indices(s.test)) };
 }
 
 function scoreTable(rows: readonly ComparisonRow[], results: readonly FederatedResult[], metric: 'dice' | 'iou', initial?: SegmentationSummary): string {
@@ -114,7 +106,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const size = options.size ?? 64;
   const nSites = options.sites ?? 4;
   const data = syntheticSites({ sites: nSites, samplesPerSite: options.samplesPerSite ?? 32, size, task: options.task ?? 'polyp', seed });
-  const sites = sitesFromDataset(data, { testFraction: options.testFraction ?? 0.25, seed, groupKey: 'patientId' });
+  const sites = buildSites(data, { testFraction: options.testFraction ?? 0.25, seed, groupKey: 'patientId' });
   const trainImages = sites.reduce((s, x) => s + x.train.length, 0);
   const testImages = sites.reduce((s, x) => s + x.test.length, 0);
   out(`[medfl] data: ${data.name}, ${nSites} sites (${sites.map((s) => `${s.name} ${s.train.length}/${s.test.length}`).join(', ')} train/test) at ${size}x${size}`);

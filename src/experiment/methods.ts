@@ -49,8 +49,9 @@ import { openCvcClinicDb } from '../data/folder';
 import { trainTestSplit } from '../data/split';
 import { createModel } from '../models/registry';
 import { createClassifier, cloneModel, evaluateTask, formatMergeTable, mergeBaselines, primaryScore, trainTask, type TaskKind, type TaskSpec } from '../merge';
-import { forgeBaselines, medForge, type ForgeSite } from '../forge';
-import { compareM4oE, type M4oEData } from '../moe';
+import { forgeBaselines, medForge } from '../forge';
+import { compareM4oE } from '../moe';
+import { buildSites, type Site, type SiteSplits } from '../data/site';
 import { writeFileAtomic } from '../fl/results';
 import { formatTable, type Cell } from '../util/table';
 import { createRng } from '../util/rng';
@@ -519,16 +520,14 @@ export async function medforgeCommand(argv: string[], out?: MethodsOut): Promise
     const backend = await initBackend(undefined, { log: io.log });
 
     // --- data
-    let sites: ForgeSite[] = [];
+    let sites: Site[] = [];
     let publicSet: InMemoryDataset;
     let classNames: readonly string[];
-    const toSite = (name: string, ds: InMemoryDataset, k: number): ForgeSite => ({ name, ...split(ds, 0.3, c.seed + 7 * k, !seg) });
+    // The one site builder: sites by meta.site (natural order = arrival order), 30 % of each site's patients held out, stratified for classification.
+    const toSites = (ds: Dataset): Site[] => buildSites(ds, { testFraction: 0.3, seed: c.seed, groupKey: 'patientId', stratify: !seg });
     if (c.data === 'embedded') {
       const all = syntheticSites({ sites: nSites, samplesPerSite: n, size, task: 'lesion', seed: c.seed + 600, heterogeneity: 1, classMix: 'skewed', name: 'synthetic lesion' });
-      for (let k = 0; k < nSites; k++) {
-        const idx = all.samples.map((s, i) => (s.meta.siteIndex === k ? i : -1)).filter((i) => i >= 0);
-        sites.push(toSite(`site-${k}`, all.subset(idx), k));
-      }
+      sites = toSites(all);
       publicSet = syntheticSites({ sites: 1, samplesPerSite: 2 * n, size, task: 'lesion', seed: c.seed + 500, heterogeneity: 0, name: 'public (synthetic)' });
       classNames = all.classNames;
     } else {
@@ -538,12 +537,8 @@ export async function medforgeCommand(argv: string[], out?: MethodsOut): Promise
       const names = [...new Set(ham.samples.map((s) => s.meta.site).filter((s): s is string => typeof s === 'string'))].sort();
       if (publicSite !== undefined && !names.includes(publicSite)) throw new UsageError(`--public-site '${publicSite}' is not a HAM10000 source (valid: ${names.join(', ')})`);
       const bySite = (name: string) => ham.subset(ham.samples.map((s, i) => (s.meta.site === name ? i : -1)).filter((i) => i >= 0), name);
-      names.forEach((name, k) => {
-        if (name === publicSite) return;
-        let ds = bySite(name);
-        if (c.quick || c.samples !== undefined) ds = cap(ds, n, c.seed + k);
-        sites.push(toSite(name, ds, k));
-      });
+      const contributing = names.flatMap((name, k) => (name === publicSite ? [] : [c.quick || c.samples !== undefined ? cap(bySite(name), n, c.seed + k) : bySite(name)]));
+      sites = toSites(new InMemoryDataset(ham.name, contributing.flatMap((d) => d.samples), ham.task, ham.classNames, ham.maskClasses));
       publicSet = publicSite
         ? bySite(publicSite)
         : syntheticSites({ sites: 1, samplesPerSite: 2 * n, size, task: 'lesion', seed: c.seed + 500, heterogeneity: 0, name: 'public (synthetic)' });
@@ -691,7 +686,7 @@ export async function m4oeCommand(argv: string[], out?: MethodsOut): Promise<num
       }
       sets = [kvasir, ham];
     }
-    const data: Record<string, M4oEData> = {};
+    const data: Record<string, SiteSplits> = {};
     names.forEach((name, k) => {
       const ds = sets[k];
       const s = c.data === 'embedded' ? { train: ds.subset(Array.from({ length: n }, (_, i) => i)), test: ds.subset(Array.from({ length: nTest }, (_, i) => n + i)) } : split(ds, 0.3, c.seed + k);

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import { runFederated } from '../fl/rounds';
-import { pooledTest } from '../fl/sites';
+import { pooledTest } from '../data/site';
 import { writeFileAtomic } from '../fl/results';
 import { setWeights } from '../models/weights';
 import type { FederatedResult, StrategyConfig } from '../fl/types';
@@ -26,7 +26,7 @@ import { siteInferenceAttack } from '../fl/privacy/site-inference';
 import { lineChart, groupedBarChart, figureHtml } from '../viz';
 import { formatTable, formatSeconds, formatBytes } from '../util/table';
 import { loadExperiment, type ExperimentConfig } from './config';
-import { buildSites } from './sites';
+import { buildExperimentSites } from './sites';
 
 /** Options of {@link runExperiment}. */
 export interface RunOptions {
@@ -139,7 +139,7 @@ export async function runExperimentConfig(cfg: ExperimentConfig, options: RunOpt
   }
   if (!stored) writeFileAtomic(expFile, JSON.stringify({ config: cfg, seed: cfg.seed, backend: info.name, quick: !!options.quick, startedAt: new Date().toISOString() }, null, 2) + '\n');
 
-  const built = await buildSites(cfg, options.baseDir ?? process.cwd());
+  const built = await buildExperimentSites(cfg, options.baseDir ?? process.cwd());
   for (const l of built.describe) log(`[medfl] ${l}`);
   const first = await built.sites[0].train.load(0);
   const evalSites = built.sites.filter((s) => s.test.length > 0);

@@ -15,23 +15,16 @@ import { openHam10000 } from '../data/ham10000';
 import { openImageMaskFolder, openCvcClinicDb } from '../data/folder';
 import { openNiftiSlices } from '../data';
 import { ConcatDataset } from '../data/lazy';
-import { trainTestSplit } from '../data/split';
-import { iid, dirichlet, pathological, quantity, naturalId, featureShift, withSiteNames, type SitePartitioner } from '../partition';
-import { copyPasteSamples } from '../oversample';
+import { buildSites as buildDatasetSites, type Site } from '../data/site';
+import { iid, dirichlet, pathological, quantity, naturalId, featureShift, type SitePartitioner } from '../partition';
+import { copyPasteSamples, randomOverSampler, syntheticCohort } from '../oversample';
 import { hashSeed } from '../util/rng';
 import type { ExperimentConfig } from './config';
 
-/** One site of an experiment: private train split and held-out test split. */
-export interface ExperimentSite {
-  name: string;
-  train: Dataset;
-  test: Dataset;
-}
-
-/** What {@link buildSites} produced, with a description for logs. */
+/** What {@link buildExperimentSites} produced, with a description for logs. */
 export interface BuiltSites {
   dataset: Dataset;
-  sites: ExperimentSite[];
+  sites: Site[];
   /** Human-readable lines describing the sites. */
   describe: string[];
 }
@@ -39,7 +32,7 @@ export interface BuiltSites {
 /**
  * Decoded (resized) samples kept in memory by the real-data loaders, so every
  * epoch does not decode the full-size files again: 4096 images at 64x64x3 is
- * about 200 MB. Larger datasets decode the rest lazily.
+ * about 200 MiB. Larger datasets decode the rest lazily.
  */
 const DECODED_CACHE = 4096;
 
@@ -128,55 +121,76 @@ function partitioner(cfg: ExperimentConfig): SitePartitioner {
   }
 }
 
-/** Build the experiment's sites (see module doc). */
-export async function buildSites(cfg: ExperimentConfig, baseDir = process.cwd()): Promise<BuiltSites> {
+/**
+ * Build the experiment's sites (see module doc): the config's partition
+ * (plus feature shift) through the one site builder ({@link buildDatasetSites}:
+ * site order = the partition's, per-site split seed `'<seed>|<site>'`,
+ * patient / lesion groups kept whole), then the config's oversampling
+ * through the oversampling library, as notebook 03 does:
+ * `oversample.mode 'per-site'` grows each site's training split by
+ * `factor x n` samples of its own (`copyPasteSamples`, or
+ * `randomOverSampler` for `method: 'random'`); `'synthetic-cohort'` adds
+ * the embedded generator's cohort (an unshifted scanner, `factor x` the
+ * largest site's training size) as one more client via `syntheticCohort`.
+ */
+export async function buildExperimentSites(cfg: ExperimentConfig, baseDir = process.cwd()): Promise<BuiltSites> {
   const dataset = await openExperimentData(cfg, baseDir);
   const base = partitioner(cfg);
-  const part = cfg.featureShift && cfg.featureShift.enabled !== false ? featureShift(base, { seed: hashSeed(`${cfg.seed}:shift`) }) : base;
-  const siteSets = part.sites(dataset);
-  const names = siteSets.map((s, i) => {
-    const first = s.length ? s.info(0).meta.site : undefined;
-    return cfg.partition.scheme === 'natural-id' && first !== undefined ? String(first) : `site-${i}`;
-  });
+  const partition = cfg.featureShift && cfg.featureShift.enabled !== false ? featureShift(base, { seed: hashSeed(`${cfg.seed}:shift`) }) : base;
+  const built = buildDatasetSites(dataset, { partition, testFraction: cfg.split.testFraction, seed: cfg.seed });
   const describe: string[] = [`data: ${dataset.name}, ${dataset.length} images at ${cfg.data.size}x${cfg.data.size}`, `partition: ${cfg.partition.scheme}${cfg.featureShift ? ' + feature shift' : ''}`];
-  const sites: ExperimentSite[] = [];
-  for (let k = 0; k < siteSets.length; k++) {
-    const siteDs = withSiteNames([siteSets[k]], [names[k]])[0];
-    if (siteDs.length < 2) throw new Error(`site '${names[k]}' has ${siteDs.length} image(s); need at least 2 for a train/test split (fewer sites or more data)`);
-    const groupKey = siteDs.info(0).meta.patientId !== undefined ? 'patientId' : undefined;
-    const split = trainTestSplit(siteDs, { testFraction: cfg.split.testFraction, seed: hashSeed(`${cfg.seed}:${names[k]}`), groupKey });
-    let train: Dataset = new SubsetDataset(siteDs, split.train, `${names[k]}/train`);
-    const test: Dataset = new SubsetDataset(siteDs, split.test, `${names[k]}/test`);
-    if (cfg.oversample && (cfg.oversample.mode ?? 'per-site') === 'per-site') train = await oversampleSite(train, cfg, names[k]);
-    sites.push({ name: names[k], train, test });
-    describe.push(`  ${names[k]}: ${train.length} train / ${test.length} test`);
+  const perSite = cfg.oversample && (cfg.oversample.mode ?? 'per-site') === 'per-site';
+  const sites: Site[] = [];
+  for (const site of built) {
+    const train = perSite ? await oversampleSite(site.train, cfg, site.name) : site.train;
+    sites.push({ ...site, train });
+    describe.push(`  ${site.name}: ${train.length} train / ${site.test.length} test`);
   }
   if (cfg.oversample && cfg.oversample.mode === 'synthetic-cohort') {
     const n = Math.max(2, Math.round(((cfg.oversample.factor as number) ?? 0.5) * Math.max(...sites.map((s) => s.train.length))));
-    const cohort = syntheticSites({ sites: 1, samplesPerSite: n, size: cfg.data.size, task: (cfg.data.task as 'polyp') ?? 'polyp', seed: hashSeed(`${cfg.seed}:cohort`), channels: (cfg.data.channels as 1 | 3) ?? 3 });
-    if (cohort.classNames.join() !== dataset.classNames.join() || cohort.maskClasses.join() !== dataset.maskClasses.join()) {
-      throw new Error(`oversample.mode 'synthetic-cohort' uses the embedded generator, whose classes [${cohort.classNames}] differ from the dataset's [${dataset.classNames}]`);
-    }
-    const relabelled = new InMemoryDataset('synthetic-cohort', cohort.samples.map((s) => ({ ...s, meta: { ...s.meta, site: 'synthetic-cohort' } })), dataset.task, dataset.classNames, dataset.maskClasses);
+    const generated = syntheticSites({ sites: 1, samplesPerSite: n, size: cfg.data.size, task: (cfg.data.task as 'polyp') ?? 'polyp', heterogeneity: 0, seed: hashSeed(`${cfg.seed}:cohort`), channels: (cfg.data.channels as 1 | 3) ?? 3 });
+    const cohort = syntheticCohort(sites.map((s) => s.train), generated, { name: 'synthetic-cohort', site: 'synthetic-cohort' }).at(-1) as Dataset;
     // The cohort only trains; it has no test split of its own (its images are not patients).
-    sites.push({ name: 'synthetic-cohort', train: relabelled, test: new SubsetDataset(relabelled, [], 'synthetic-cohort/test') });
+    sites.push({ name: 'synthetic-cohort', train: cohort, test: new SubsetDataset(cohort, [], 'synthetic-cohort/test') });
     describe.push(`  synthetic-cohort: ${n} train (extra client)`);
   }
   return { dataset, sites, describe };
 }
 
-/** Copy-paste (or random duplication) inside one site: adds factor x n samples. */
+/**
+ * @deprecated Renamed {@link buildExperimentSites} (config -> sites); the one
+ * `buildSites` (dataset -> sites) is ../data/site's. Kept until the public
+ * index exports both.
+ */
+export const buildSites = buildExperimentSites;
+
+/**
+ * Oversampling inside one site (nothing leaves it): adds `factor x n`
+ * samples with the library's copy-paste (`copyPasteSamples`) or random
+ * oversampler (`randomOverSampler`, with replacement, seeded; images and
+ * masks copied from the drawn sample). Seed: `hashSeed('<oversample.seed ??
+ * seed>:<site>')`.
+ */
 async function oversampleSite(train: Dataset, cfg: ExperimentConfig, site: string): Promise<Dataset> {
   const o = cfg.oversample!;
   const count = Math.round(((o.factor as number) ?? 0.5) * train.length);
   if (count === 0) return train;
   const real = await materialize(train, `${site}/train`);
+  const seed = hashSeed(`${(o.seed as number) ?? cfg.seed}:${site}`);
   let extra: Sample[];
   if (o.method === 'copy-paste') {
-    extra = copyPasteSamples(real.samples, { count, seed: hashSeed(`${(o.seed as number) ?? cfg.seed}:${site}`) });
+    extra = copyPasteSamples(real.samples, { count, seed });
   } else {
-    const idx = Array.from({ length: count }, (_, k) => k % real.length);
-    extra = idx.map((i, k) => ({ ...real.get(i), id: `${real.get(i).id}+dup${k}` }));
+    // One pseudo-class holding every image: grow it from n to n + count.
+    const drawn = randomOverSampler(
+      real.samples.map((s) => s.image),
+      real.samples.map(() => 0),
+      { samplingStrategy: { 0: real.length + count }, seed },
+    );
+    extra = drawn.provenance.map((p, k) => {
+      const src = real.get(p.source);
+      return { ...src, id: `${src.id}+ros${k}`, image: drawn.samples[k], meta: { ...src.meta, synthetic: 'random' } };
+    });
   }
   return new InMemoryDataset(`${site}/train+${o.method}`, [...real.samples, ...extra], train.task, train.classNames, train.maskClasses);
 }

@@ -7,7 +7,9 @@
 import type { Dataset } from '../data/types';
 import { runFederated } from './rounds';
 import { strategyLabel } from './registry';
-import type { FederatedResult, ModelConfig, RoundRecord, SiteData, StrategyConfig } from './types';
+import { formatBytes } from '../util/table';
+import type { FederatedResult, ModelConfig, RoundRecord, StrategyConfig } from './types';
+import type { Site } from '../data/site';
 
 /** Options of {@link compareStrategies}. */
 export interface CompareOptions {
@@ -78,7 +80,7 @@ export const DEFAULT_COMPARISON: readonly StrategyConfig[] = [
  * shared CPU cores with the wasm backend (load average 8-10); pooled Dice
  * centralized 0.53 > splitfed 0.35 ~ fedavg 0.34 > local 0.23.
  */
-export async function compareStrategies(sites: readonly SiteData[], options: CompareOptions = {}): Promise<Comparison> {
+export async function compareStrategies(sites: readonly Site[], options: CompareOptions = {}): Promise<Comparison> {
   if (sites.length === 0) throw new Error('compareStrategies: no sites');
   let model = options.model;
   if (!model) {
@@ -122,20 +124,13 @@ export async function compareStrategies(sites: readonly SiteData[], options: Com
   return { rows, results };
 }
 
-function human(bytes: number): string {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(2)} GB`;
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(2)} MB`;
-  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
-  return `${bytes} B`;
-}
-
-/** The comparison as a fixed-width text table (Dice to 3 decimals, bytes human-readable). */
+/** The comparison as a fixed-width text table (Dice to 3 decimals, bytes in binary units via formatBytes). */
 export function formatComparison(rows: readonly ComparisonRow[]): string {
   const sites = [...new Set(rows.flatMap((r) => Object.keys(r.dicePerSite)))].sort();
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '-');
   const withGlobal = rows.some((r) => Number.isFinite(r.globalDice));
   const head = ['strategy', ...sites, 'pooled', ...(withGlobal ? ['global'] : []), 'bytes/round', 'seconds'];
-  const body = rows.map((r) => [r.label, ...sites.map((s) => f(r.dicePerSite[s] ?? NaN)), f(r.pooledDice), ...(withGlobal ? [f(r.globalDice)] : []), human(r.bytesPerRound), r.seconds.toFixed(1)]);
+  const body = rows.map((r) => [r.label, ...sites.map((s) => f(r.dicePerSite[s] ?? NaN)), f(r.pooledDice), ...(withGlobal ? [f(r.globalDice)] : []), formatBytes(r.bytesPerRound), r.seconds.toFixed(1)]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');

@@ -28,7 +28,7 @@ import { Worker } from 'worker_threads';
 import type { ModelOptions } from '../models/types';
 import type { Sample } from '../data/types';
 import type { ClientConfig, LocalTrainSettings, TrainInstruction, TrainResult } from './strategy';
-import type { SiteData } from './types';
+import type { Site } from '../data/site';
 
 /** Data every worker starts with. */
 export interface WorkerInit {
@@ -41,7 +41,7 @@ export interface SiteTrainerPoolOptions extends WorkerInit {
   /** Number of worker threads (>= 1). */
   workers: number;
   /** All sites of the run (fixes the site -> worker pinning). */
-  sites: SiteData[];
+  sites: Site[];
 }
 
 /** Messages main -> worker. */
@@ -117,7 +117,7 @@ export class SiteTrainerPool {
     return h;
   }
 
-  private async ensureData(h: Handle, site: SiteData): Promise<void> {
+  private async ensureData(h: Handle, site: Site): Promise<void> {
     if (h.sent.has(site.name)) return;
     const ds = site.train;
     const samples: Sample[] = [];

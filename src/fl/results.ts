@@ -21,7 +21,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Dataset } from '../data/types';
-import type { RoundRecord, RunSummary, SiteData } from './types';
+import type { RoundRecord, RunSummary } from './types';
+import type { Site } from '../data/site';
 
 /** What a strategy saves after a round: named weight lists plus JSON metadata. */
 export interface CheckpointState {
@@ -54,7 +55,7 @@ function idsHash(ds: Dataset): string {
 }
 
 /** The fingerprint of `sites` (sample ids read with `info`, no image decoded). */
-export function dataFingerprint(sites: readonly SiteData[], inputShape: readonly number[]): DataFingerprint {
+export function dataFingerprint(sites: readonly Site[], inputShape: readonly number[]): DataFingerprint {
   return {
     inputShape: [...inputShape],
     sites: sites.map((s) => ({ name: s.name, train: s.train.length, test: s.test.length, trainIds: idsHash(s.train), testIds: idsHash(s.test) })),

@@ -21,8 +21,9 @@ import type { LoggedSplitMessage } from './splitfed';
 import { isStrategyObject, resolveRunConfig, roundSeed, trainClient, type ClientFailure, type ClientRun, type ResolvedConfig, type RoundContext, type Strategy, type TrainInstruction, type TrainResult } from './strategy';
 import { evaluateSegmentation, type SegmentationSummary } from '../train';
 import type { Dataset } from '../data/types';
-import { SiteFailureError, type DroppedSite, type FederatedConfig, type FederatedResult, type PooledScores, type RoundRecord, type RunHooks, type RunSummary, type SiteData } from './types';
+import { SiteFailureError, type DroppedSite, type FederatedConfig, type FederatedResult, type PooledScores, type RoundRecord, type RunHooks, type RunSummary } from './types';
 import { cloneWeights, getWeights, setWeights, weightSpecs } from '../models/weights';
+import type { Site } from '../data/site';
 
 /** Hooks of {@link runFederated}, plus the split-message observer. */
 export interface FederatedHooks extends RunHooks {
@@ -30,7 +31,7 @@ export interface FederatedHooks extends RunHooks {
   onSplitMessage?: (m: LoggedSplitMessage) => void;
 }
 
-function checkSites(sites: readonly SiteData[]): void {
+function checkSites(sites: readonly Site[]): void {
   if (sites.length === 0) throw new Error('runFederated: no sites');
   const seen = new Set<string>();
   for (const s of sites) {
@@ -42,10 +43,10 @@ function checkSites(sites: readonly SiteData[]): void {
 }
 
 /** Apply `dropout`: scheduled absences for round r, then each remaining site drops with `probability` (seeded per (seed, r, site)). */
-export function applyDropout(config: ResolvedConfig, selected: readonly SiteData[], round: number): { present: SiteData[]; dropped: DroppedSite[] } {
+export function applyDropout(config: ResolvedConfig, selected: readonly Site[], round: number): { present: Site[]; dropped: DroppedSite[] } {
   const scheduled = new Set(config.dropout.sites?.[String(round)] ?? []);
   const p = config.dropout.probability ?? 0;
-  const present: SiteData[] = [];
+  const present: Site[] = [];
   const dropped: DroppedSite[] = [];
   for (const s of selected) {
     if (scheduled.has(s.name)) dropped.push({ site: s.name, reason: 'scheduled' });
@@ -116,7 +117,7 @@ function buildModel(unlock: (() => void) | null, build: () => tf.LayersModel): t
  * The tfjs backend must be initialised by the caller (`initBackend`).
  * Tensor memory: one model for the run, disposed at the end.
  */
-export async function runFederated(config: FederatedConfig, sites: readonly SiteData[], globalTest?: Dataset, hooks: FederatedHooks = {}): Promise<FederatedResult> {
+export async function runFederated(config: FederatedConfig, sites: readonly Site[], globalTest?: Dataset, hooks: FederatedHooks = {}): Promise<FederatedResult> {
   const cfg = resolveRunConfig(config, defaultRounds(config.strategy));
   checkSites(sites);
   const log = hooks.log ?? (() => {});

@@ -47,7 +47,8 @@ import { createRng } from '../util/rng';
 import { WeightedAverager, mergeShared } from './aggregate';
 import type { StrategyDefinition } from './registry';
 import type { ClientFailure, Strategy, StrategyInit, TrainResult } from './strategy';
-import type { SiteData, SplitFedConfig } from './types';
+import type { SplitFedConfig } from './types';
+import type { Site } from '../data/site';
 
 /** A split message seen by {@link SplitTrainHooks.onMessage}, with where it happened. */
 export interface LoggedSplitMessage extends SplitMessage {
@@ -78,7 +79,7 @@ export interface SplitClientOptions {
  * `serverOptimizer`. Returns the mean loss of the last epoch and the bytes
  * sent up / down.
  */
-export async function trainSplitClient(net: SplitNetwork, data: SiteData['train'], o: SplitClientOptions): Promise<{ loss: number; up: number; down: number }> {
+export async function trainSplitClient(net: SplitNetwork, data: Site['train'], o: SplitClientOptions): Promise<{ loss: number; up: number; down: number }> {
   let up = 0;
   let down = 0;
   const logs = await trainBatches(data, {

@@ -29,12 +29,13 @@ import { trainSegmentation } from '../train';
 import type { MaskEncoding } from '../data/batch';
 import { createRng } from '../util/rng';
 import type { CheckpointState } from './results';
-import type { DropoutConfig, FederatedConfig, ModelConfig, PooledScores, SiteData, StrategyConfig } from './types';
+import type { DropoutConfig, FederatedConfig, ModelConfig, PooledScores, StrategyConfig } from './types';
 import type { SegmentationSummary } from '../train';
 import { getWeights, setWeights, type WeightSpec } from '../models/weights';
 import { privatizeUpdate, noiseSeed } from './privacy/dp';
 import { subtract } from './aggregate';
 import type { LoggedSplitMessage } from './splitfed';
+import type { Site } from '../data/site';
 
 /** {@link FederatedConfig} with every default applied. */
 export interface ResolvedConfig {
@@ -133,7 +134,7 @@ export interface ClientConfig {
 
 /** One client's job in a round (Flower's train Message: arrays + config). */
 export interface TrainInstruction {
-  site: SiteData;
+  site: Site;
   /** Starting weights (full `model.weights` list). Sequential strategies: only the first is used, each next site starts from the previous result. */
   weights: Float32Array[];
   /** Batch-order seed (by convention `ctx.seedFor(site.name)`). */
@@ -214,9 +215,9 @@ export interface Strategy {
    */
   readonly execution: 'parallel' | 'sequential';
   /** Sites sampled this round (before dropout). Default: all, in site order. */
-  selectClients?(ctx: RoundContext, sites: readonly SiteData[]): SiteData[];
+  selectClients?(ctx: RoundContext, sites: readonly Site[]): Site[];
   /** One instruction per present site (or fewer; or one pooled site for centralized training). */
-  configureTrain(ctx: RoundContext, global: Float32Array[], sites: readonly SiteData[]): TrainInstruction[];
+  configureTrain(ctx: RoundContext, global: Float32Array[], sites: readonly Site[]): TrainInstruction[];
   /**
    * Run the instructions itself (split learning, where the server takes part
    * in every batch). Default: the loop runs {@link trainClient} per instruction.
@@ -245,7 +246,7 @@ export interface StrategyInit {
   /** Its initial weights (built with the run seed). */
   initial: Float32Array[];
   specs: WeightSpec[];
-  sites: SiteData[];
+  sites: Site[];
   /** SplitFed: observer of every client/server message. */
   onSplitMessage?: (m: LoggedSplitMessage) => void;
 }

@@ -6,17 +6,10 @@
  * Everything in a {@link FederatedConfig} is plain JSON (it is written
  * verbatim to `config.json`), so a run folder fully describes its run.
  */
-import type { Dataset } from '../data/types';
+import type { Site } from '../data/site';
 import type { OutputActivation } from '../models/types';
 import type { SegmentationSummary } from '../train';
 
-/** One participating institution: its private training split and its held-out test split. */
-export interface SiteData {
-  /** Unique site name (used as key in records and checkpoints). */
-  name: string;
-  train: Dataset;
-  test: Dataset;
-}
 
 /** The network every strategy trains (built with `createModel(name, {...options, seed})`). */
 export interface ModelConfig {

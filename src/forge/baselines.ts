@@ -18,7 +18,7 @@ import { cloneModel, getWeights, setWeights, weightSpecs } from '../models/weigh
 import { fedAvgFamily } from '../fl/fedavg';
 import type { RoundContext, TrainResult } from '../fl/strategy';
 import { evaluateTask, primaryScore, trainTask, type TaskScores, type TaskSpec } from '../train/task';
-import type { ForgeSite } from './medforge';
+import type { Site } from '../data/site';
 
 /** One baseline row: scores on every site's test set. */
 export interface ForgeBaselineRow {
@@ -33,7 +33,7 @@ export interface ForgeBaselineRow {
 /** Options of {@link forgeBaselines}. */
 export interface ForgeBaselinesOptions {
   base: tf.LayersModel;
-  sites: ForgeSite[];
+  sites: Site[];
   spec: TaskSpec;
   /** Single-site fine-tuning epochs (default 5). */
   epochs?: number;
@@ -48,7 +48,7 @@ export interface ForgeBaselinesOptions {
   seed?: number;
 }
 
-async function scoreModel(model: tf.LayersModel, sites: readonly ForgeSite[], spec: TaskSpec, label: string, bytes: number): Promise<ForgeBaselineRow> {
+async function scoreModel(model: tf.LayersModel, sites: readonly Site[], spec: TaskSpec, label: string, bytes: number): Promise<ForgeBaselineRow> {
   const metrics: Record<string, TaskScores> = {};
   const perSite: Record<string, number> = {};
   let sum = 0;
@@ -60,7 +60,7 @@ async function scoreModel(model: tf.LayersModel, sites: readonly ForgeSite[], sp
   return { label, metrics, perSite, mean: sum / Math.max(1, sites.length), bytes };
 }
 
-function fit(model: tf.LayersModel, site: ForgeSite, spec: TaskSpec, epochs: number, o: ForgeBaselinesOptions, seed: number) {
+function fit(model: tf.LayersModel, site: Site, spec: TaskSpec, epochs: number, o: ForgeBaselinesOptions, seed: number) {
   return trainTask(site.train, {
     spec,
     epochs,

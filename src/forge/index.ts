@@ -37,7 +37,6 @@ export {
   mixOutputs,
 } from './fusion';
 export {
-  type ForgeSite,
   type MedForgeOptions,
   type ForgeBytes,
   type ForgeVersion,

@@ -24,27 +24,22 @@
  * loss (cross-entropy / BCE + Dice).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Dataset, Sample } from '../data/types';
+import type { Sample } from '../data/types';
 import { materialize } from '../data/types';
 import { weightEntries, cloneModel, writeWeights } from '../models/weights';
 import { checkTaskSpec, evaluateTask, primaryScore, taskBatch, taskLoss, trainTask, type TaskKind, type TaskScores, type TaskSpec } from '../train/task';
+import type { Site } from '../data/site';
 import { LoraPlugin, pluginBytes, forwardWith, effectiveWeightsOf, type ForgeDelta, type LoraOptions, type PluginState } from './lora';
 import { syntheticSet, syntheticBytes, type SyntheticMethod, type DistributionMatchingOptions } from './distill';
 import { minimize, l1Penalty, type SearchMethod } from './search';
 import { combineDeltas, composeMixtureWeights, deltaLayers, mixOutputs, splitCoefficients, type CoefficientLevel, type FusionSpace } from './fusion';
 
-/** One hospital. */
-export interface ForgeSite {
-  name: string;
-  train: Dataset;
-  test: Dataset;
-}
 
 /** Options of {@link medForge}. */
 export interface MedForgeOptions {
   /** The main-branch model (kept frozen; never modified). */
   base: tf.LayersModel;
-  sites: ForgeSite[];
+  sites: Site[];
   /** Arrival order: site names or indices (default: the given order). */
   order?: readonly (string | number)[];
   task: TaskKind;
@@ -134,7 +129,7 @@ export interface MedForgeResult {
   final: { kind: 'fusion'; delta: ForgeDelta | null } | { kind: 'mixture'; weights: number[]; components: ForgeDelta[] };
 }
 
-function resolveOrder(sites: readonly ForgeSite[], order?: readonly (string | number)[]): ForgeSite[] {
+function resolveOrder(sites: readonly Site[], order?: readonly (string | number)[]): Site[] {
   if (!order) return [...sites];
   return order.map((o) => {
     const s = typeof o === 'number' ? sites[o] : sites.find((x) => x.name === o);
@@ -143,7 +138,7 @@ function resolveOrder(sites: readonly ForgeSite[], order?: readonly (string | nu
   });
 }
 
-async function scoreAll(predict: (x: tf.Tensor4D) => tf.Tensor, sites: readonly ForgeSite[], spec: TaskSpec): Promise<{ metrics: Record<string, TaskScores>; meanScore: number }> {
+async function scoreAll(predict: (x: tf.Tensor4D) => tf.Tensor, sites: readonly Site[], spec: TaskSpec): Promise<{ metrics: Record<string, TaskScores>; meanScore: number }> {
   const metrics: Record<string, TaskScores> = {};
   let sum = 0;
   for (const s of sites) {

@@ -19,6 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/types';
 import { cloneModel, weightEntries, writeWeights, architectureSignature } from '../models/weights';
+import type { SiteSplits } from '../data/site';
 import { mergeTensors } from './coefficients';
 import { backboneOf, buildTargetNetwork, findHead, reestimateBatchNorm, sourceBackbones, type TargetNetwork } from './network';
 import { evaluateTask, primaryScore, trainTask, type TaskKind, type TaskScores, type TaskSpec } from '../train/task';
@@ -83,7 +84,7 @@ export interface MergeBaselineRow {
 
 /** Options of {@link mergeBaselines}. */
 export interface MergeBaselinesOptions extends Omit<MedMergeOptions, 'target'> {
-  target: { train: Dataset; test: Dataset };
+  target: SiteSplits;
   /** Common base model for task arithmetic (same architecture as the sources). Without it that row is skipped. */
   base?: tf.LayersModel;
   /** Task-arithmetic scaling (default 0.3; note lambda = 1/K makes it uniform averaging). */
@@ -94,7 +95,7 @@ export interface MergeBaselinesOptions extends Omit<MedMergeOptions, 'target'> {
 
 async function lpFt(
   net: TargetNetwork,
-  data: { train: Dataset; test: Dataset },
+  data: SiteSplits,
   spec: TaskSpec,
   o: { lpEpochs: number; ftEpochs: number; lpLr: number; ftLr: number; batchSize: number; seed: number; lpTraining: boolean; reestimate: boolean },
 ): Promise<{ afterLp?: TaskScores; final: TaskScores }> {

@@ -70,7 +70,6 @@ export {
 } from './build';
 export { type SubsetAdamOptions, SubsetAdam } from './optim';
 export {
-  type M4oEData,
   type M4oEBuilder,
   type TrainM4oEOptions,
   type M4oEEpochLog,

@@ -25,6 +25,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset, Sample } from '../data/types';
 import { toBatch } from '../data/batch';
+import type { SiteSplits } from '../data/site';
 import { createRng } from '../util/rng';
 import { bceDiceLoss, type LossFunction } from '../metrics/losses';
 import { CumulativeSegmentationMetric } from '../metrics/cumulative';
@@ -44,11 +45,6 @@ import { loadBalancingLoss, modalityOneHot, splitStats, type BalanceLoss } from 
 import type { MoEGate } from './swin-moe-block';
 import { SubsetAdam } from './optim';
 
-/** Train and test data of one modality. */
-export interface M4oEData {
-  train: Dataset;
-  test: Dataset;
-}
 
 /** Which backbone {@link trainM4oE} builds. */
 export type M4oEBuilder = 'swin' | 'unet';
@@ -60,7 +56,7 @@ export interface TrainM4oEOptions {
   /** Modalities (order = modality id = expert = head). */
   modalities: readonly M4oEModality[];
   /** Data per modality name. Images share one `[H, W, C]`; masks are class maps < numClasses (binary heads: > 0 = foreground). */
-  data: Readonly<Record<string, M4oEData>>;
+  data: Readonly<Record<string, SiteSplits>>;
   /** Phase-1 epochs (hard routing, per-modality batches). */
   phase1Epochs: number;
   /** Phase-2 epochs (soft routing, mixed batches, + load balancing). */

@@ -14,7 +14,8 @@
  * variation is the EMD under the 0/1 ground metric, i.e. the meaningful variant.
  * `mean` is the unweighted mean over non-empty sites; empty sites report `null`.
  */
-import * as dfd from 'danfojs-node';
+import type * as dfd from 'danfojs-node';
+import { danfo } from '../util/dataframe';
 
 /** One site in the report. */
 export interface SiteSummary {
@@ -128,7 +129,7 @@ function classNamesOf(r: PartitionReport): string[] {
   return r.sites.length ? Object.keys(r.sites[0].classCounts) : [];
 }
 
-/** Per-site table as a danfojs DataFrame: columns site, size, one per class, js, tv, hellinger. */
+/** Per-site table as a danfojs DataFrame: columns site, size, one per class, js, tv, hellinger (loads danfojs-node on first use). */
 export function reportDataFrame(r: PartitionReport): dfd.DataFrame {
   const names = classNamesOf(r);
   const data: Record<string, (number | string | null)[]> = { site: r.sites.map((_, s) => s), size: r.sites.map((x) => x.size) };
@@ -136,7 +137,7 @@ export function reportDataFrame(r: PartitionReport): dfd.DataFrame {
   data.js = r.heterogeneity.jsDivergence.perSite;
   data.tv = r.heterogeneity.totalVariation.perSite;
   data.hellinger = r.heterogeneity.hellinger.perSite;
-  return new dfd.DataFrame(data);
+  return new (danfo().DataFrame)(data);
 }
 
 /** A plotly trace (plain JSON). */

@@ -10,7 +10,7 @@ import { isDataFrameLike, tableRows, type PlotlyFigure, type TableInput } from '
 
 /** Where the plotly.js code comes from. */
 export type PlotlySource =
-  /** Inline the whole `plotly.js-dist-min` bundle (~4.7 MB; works offline). Default. */
+  /** Inline the whole `plotly.js-dist-min` bundle (~4.6 MiB; works offline). Default. */
   | 'inline'
   /** A `<script src>` to the same version on jsDelivr (needs internet when viewed). */
   | 'cdn'

@@ -9,10 +9,11 @@ import { createModel } from '../../src/models/registry';
 import { getWeights } from '../../src/models/weights';
 import { runFederated } from '../../src/fl/rounds';
 import { checkStrategyConfig } from '../../src/fl/registry';
-import type { DpConfig, FederatedConfig, SiteData } from '../../src/fl/types';
+import type { DpConfig, FederatedConfig } from '../../src/fl/types';
+import type { Site } from '../../src/data/site';
 
 const data = syntheticSites({ sites: 2, samplesPerSite: 8, size: 32, heterogeneity: 1, seed: 4 });
-const sites: SiteData[] = [
+const sites: Site[] = [
   { name: 'site-0', train: new SubsetDataset(data, [0, 1, 2, 3, 4, 5]), test: new SubsetDataset(data, [6, 7]) },
   { name: 'site-1', train: new SubsetDataset(data, [8, 9, 10, 11, 12, 13]), test: new SubsetDataset(data, [14, 15]) },
 ];

@@ -2,11 +2,12 @@
 import { syntheticSites } from '../../src/data/synthetic';
 import type { Dataset, Sample } from '../../src/data/types';
 import { sitesFromDataset } from '../../src/fl/sites';
-import type { FederatedConfig, SiteData, StrategyConfig } from '../../src/fl/types';
+import type { FederatedConfig, StrategyConfig } from '../../src/fl/types';
+import type { Site } from '../../src/data/site';
 import type { Strategy } from '../../src/fl/strategy';
 
 /** `n` sites x `perSite` images of `size`^2 (3 channels), 25% test per site. */
-export function tinySites(n = 2, perSite = 8, size = 16, seed = 1): SiteData[] {
+export function tinySites(n = 2, perSite = 8, size = 16, seed = 1): Site[] {
   return sitesFromDataset(syntheticSites({ sites: n, samplesPerSite: perSite, size, seed }), { seed });
 }
 

@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { syntheticSites } from '../../src/data/synthetic';
-import { buildForTraining, compareM4oE, isGateWeight, expertWeights, trainM4oE, type M4oEData, type TrainM4oEOptions } from '../../src/moe';
+import { buildForTraining, compareM4oE, isGateWeight, expertWeights, trainM4oE, type TrainM4oEOptions } from '../../src/moe';
+import type { SiteSplits } from '../../src/data/site';
 
 test.before(async () => {
   await initBackend('wasm', { log: () => {} });
@@ -14,7 +15,7 @@ const MODS = [
   { name: 'B', numClasses: 2 }, // lesion, 2-class softmax head
 ];
 
-function twoModalities(n: number, size: number): Record<string, M4oEData> {
+function twoModalities(n: number, size: number): Record<string, SiteSplits> {
   const a = syntheticSites({ sites: 1, samplesPerSite: n + 8, size, task: 'polyp', seed: 1 });
   const b = syntheticSites({ sites: 1, samplesPerSite: n + 8, size, task: 'lesion', seed: 2 });
   const idx = (k: number, s: number): number[] => Array.from({ length: k }, (_, i) => s + i);

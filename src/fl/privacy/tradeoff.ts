@@ -32,7 +32,8 @@ import { setWeights } from '../../models/weights';
 import { computeEpsilon } from './dp';
 import { siteInferenceAttack, type SiteInferenceOptions } from './site-inference';
 import { membershipInferenceAttack, type MembershipOptions } from './membership';
-import type { DpConfig, SiteData } from '../types';
+import type { DpConfig } from '../types';
+import type { Site } from '../../data/site';
 
 /** Where the Gaussian noise is added (see the module doc). */
 export type NoisePlacement = 'client' | 'server';
@@ -141,7 +142,7 @@ export async function privacyTradeoff(options: PrivacyTradeoffOptions): Promise<
       bySite.get(s)![part].push(i);
     }
   }
-  const sites: SiteData[] = [...bySite.entries()]
+  const sites: Site[] = [...bySite.entries()]
     .filter(([, v]) => v.train.length > 0)
     .sort((a, b) => a[0].localeCompare(b[0], undefined, { numeric: true }))
     .map(([name, v]) => ({ name, train: new SubsetDataset(data, v.train, `${name}/train`), test: new SubsetDataset(data, v.test, `${name}/test`) }));
