@@ -1,0 +1,18 @@
+/** `medfl run <experiment.json>`: run an experiment config ({@link runExperiment}). */
+import { defineCommand, flag, string } from './args';
+
+/** The `run` command. */
+export const runCommandSpec = defineCommand({
+  name: 'run',
+  summary: 'run an experiment config (every strategy, every seed), writing its run folder',
+  positionals: { name: '<experiment.json>', help: 'the config, e.g. experiments/multisite-fedavg.json' },
+  options: {
+    quick: flag("apply the config's quick overrides (small data, few rounds)"),
+    results: string('where run folders go', { metavar: 'DIR', defaultHelp: 'experiments/results' }),
+  },
+  async run({ values, positionals }, io) {
+    const { runExperiment } = await import('../experiment/runner');
+    await runExperiment(positionals[0], { quick: values.quick, resultsDir: values.results, log: io.log });
+    return 0;
+  },
+});
