@@ -175,23 +175,24 @@ function isNumeric(s: string): boolean {
   return NUMERIC.test(s) || /^[+-]?Infinity$/.test(s);
 }
 
-/** Levenshtein distance (small strings only). */
+/** Edit distance with adjacent transpositions (optimal string alignment); small strings only. */
 export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
-    prev = cur;
   }
-  return prev[b.length];
+  return d[a.length][b.length];
 }
 
 /**
- * The candidate closest to `word` when it is plausibly a typo (edit distance
- * at most a third of the word, at least 1 and at most 3, or one is a prefix of
- * the other); undefined otherwise. Ties go to the earlier candidate.
+ * The candidate closest to `word` when it is plausibly a typo (a word of 3+
+ * characters within edit distance max(1, min(3, length / 3)), or a 2+
+ * character prefix of the candidate or the other way round); undefined
+ * otherwise. Ties go to the earlier candidate.
  */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
@@ -200,7 +201,7 @@ export function closest(word: string, candidates: readonly string[]): string | u
   for (const c of candidates) {
     const d = editDistance(word, c);
     const prefix = word.length >= 2 && (c.startsWith(word) || word.startsWith(c));
-    if ((d <= limit || prefix) && d < bestD) {
+    if (((word.length >= 3 && d <= limit) || prefix) && d < bestD) {
       best = c;
       bestD = d;
     }
@@ -383,8 +384,12 @@ function formatDefault(spec: OptionSpec): string | undefined {
 }
 
 /** The help line(s) of one option: `  -x, --name METAVAR  help (range; default D)`. */
+function optionHead(name: string, spec: OptionSpec | undefined): string {
+  return spec === undefined ? '-h, --help' : `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.type === 'boolean' ? '' : ` ${metavarOf(spec)}`}`;
+}
+
 function optionLines(name: string, spec: OptionSpec | undefined, width: number): string[] {
-  const head = spec === undefined ? '-h, --help' : `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.type === 'boolean' ? '' : ` ${metavarOf(spec)}`}`;
+  const head = optionHead(name, spec);
   const notes: string[] = [];
   if (spec && (spec.type === 'int' || spec.type === 'number')) {
     const r = rangeText(spec);
@@ -416,7 +421,8 @@ export function formatHelp<T extends OptionTable>(spec: HelpSpec<T>): string {
   const pos = spec.positionals;
   const posUsage = pos ? ((pos.max ?? 1) > 1 ? `${pos.name}...` : pos.name) : '';
   const usage = spec.usage ?? ['[options]', (pos?.min ?? 1) === 0 ? `[${posUsage}]` : posUsage].filter(Boolean).join(' ');
-  const width = 30;
+  const heads = [...Object.entries(spec.options).map(([n, s]) => optionHead(n, s)), optionHead('help', undefined)];
+  const width = Math.min(34, Math.max(...heads.map((h) => h.length + 4)));
   const lines = [`usage: medfl ${spec.name} ${usage}`, '', spec.summary];
   if (spec.description) lines.push('', spec.description);
   if (pos) lines.push('', 'arguments:', `  ${posUsage.padEnd(width - 2)}${pos.help}`);

@@ -1,5 +1,6 @@
 /** `medfl bench`: train / infer images per second and memory of every architecture, with the PyTorch ratio ({@link runBench}). */
 import { defineCommand, flag, int, list, string } from './args';
+import { runBench } from '../bench';
 
 /** The `bench` command; defaults are `runBench`'s. */
 export const benchCommand = defineCommand({
@@ -16,7 +17,6 @@ export const benchCommand = defineCommand({
     json: string('also write the results as JSON', { metavar: 'FILE' }),
   },
   async run({ values: v }, io) {
-    const { runBench } = await import('../bench');
     await runBench({
       models: v.models,
       size: v.size,

@@ -1,5 +1,6 @@
 /** `medfl compare <run dir>...`: one table over finished experiment runs ({@link compareRuns}). */
 import { defineCommand, string } from './args';
+import { compareRuns } from '../experiment/compare';
 
 /** The `compare` command. */
 export const compareCommand = defineCommand({
@@ -10,7 +11,6 @@ export const compareCommand = defineCommand({
     html: string('also write the comparison as an HTML page', { metavar: 'FILE' }),
   },
   async run({ values, positionals }, io) {
-    const { compareRuns } = await import('../experiment/compare');
     io.log(compareRuns(positionals, { html: values.html }));
     return 0;
   },

@@ -1,8 +1,10 @@
 /** `medfl demo`: centralized vs local vs FedAvg vs SplitFed on the embedded multi-site data ({@link runDemo}). */
 import { choice, defineCommand, int, string } from './args';
+import { runDemo } from '../experiment/demo';
+import type { BackendName } from '../backend';
 
 /** Engines `--backend` accepts (as `parseBackendName`). */
-const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
+const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const satisfies readonly BackendName[];
 
 /** The `demo` command; defaults are `runDemo`'s. */
 export const demoCommand = defineCommand({
@@ -23,7 +25,6 @@ export const demoCommand = defineCommand({
     backend: choice(BACKENDS, 'force the engine', { defaultHelp: 'env MEDFL_BACKEND, else the fastest available' }),
   },
   async run({ values: v }, io) {
-    const { runDemo } = await import('../experiment/demo');
     await runDemo({
       sites: v.sites,
       samplesPerSite: v.samples,

@@ -7,7 +7,7 @@
  * Exit codes: 0 ok, 2 bad arguments (`medfl <cmd>: message` + a hint to
  * `--help`), 1 any other failure (`MEDFL_DEBUG=1` adds the stack).
  */
-import { UsageError, consoleIo, closest, runCommand, type Command, type Io } from './args';
+import { UsageError, consoleIo, closest, runCommand, type Command, type Io, type OptionTable } from './args';
 import { demoCommand } from './demo';
 import { partitionCommand } from './partition';
 import { runCommandSpec } from './run';
@@ -20,7 +20,7 @@ import { benchCommand } from './bench';
 import { zooCommand } from './zoo';
 
 /** Every command, in the order the usage lists them. */
-export const COMMANDS: readonly Command<any>[] = [
+export const COMMANDS: readonly Command<OptionTable>[] = [
   demoCommand,
   partitionCommand,
   runCommandSpec,

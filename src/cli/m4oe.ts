@@ -2,6 +2,7 @@
 import { choice, defineCommand, int } from './args';
 import { METHOD_OPTIONS, checkSettings, methodOptions } from './method-options';
 import { writeJsonAtomic } from './output';
+import { resolveM4oESettings, runM4oEComparison, formatM4oEComparison } from '../moe/command';
 
 /** The `m4oe` command; exit 0 ok, 2 bad options, 1 data / run error. */
 export const m4oeCommand = defineCommand({
@@ -22,7 +23,6 @@ export const m4oeCommand = defineCommand({
     ...METHOD_OPTIONS,
   },
   async run({ values: v }, io) {
-    const { resolveM4oESettings, runM4oEComparison, formatM4oEComparison } = await import('../moe/command');
     const options = { ...methodOptions(v), builder: v.builder, size: v.size, phase1Epochs: v.phase1, phase2Epochs: v.phase2, log: io.log };
     checkSettings(() => resolveM4oESettings(options));
     const r = await runM4oEComparison(options);

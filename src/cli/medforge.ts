@@ -2,6 +2,7 @@
 import { UsageError, choice, defineCommand, int, string } from './args';
 import { METHOD_OPTIONS, checkSettings, methodOptions } from './method-options';
 import { writeJsonAtomic } from './output';
+import { resolveMedForgeSettings, runMedForgeComparison, formatMedForgeComparison } from '../forge/command';
 
 /** The `medforge` command; exit 0 ok, 2 bad options, 1 data / run error. */
 export const medforgeCommand = defineCommand({
@@ -27,7 +28,6 @@ export const medforgeCommand = defineCommand({
   },
   async run({ values: v }, io) {
     if (v['public-site'] !== undefined && v.data !== 'real') throw new UsageError('--public-site applies to --data real only');
-    const { resolveMedForgeSettings, runMedForgeComparison, formatMedForgeComparison } = await import('../forge/command');
     const options = {
       ...methodOptions(v),
       mode: v.mode,

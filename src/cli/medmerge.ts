@@ -2,6 +2,7 @@
 import { choice, defineCommand, int } from './args';
 import { METHOD_OPTIONS, checkSettings, methodOptions } from './method-options';
 import { writeJsonAtomic } from './output';
+import { resolveMedMergeSettings, runMedMergeComparison, formatMedMergeComparison } from '../merge/command';
 
 /** The `medmerge` command; exit 0 ok, 2 bad options, 1 data / run error. */
 export const medmergeCommand = defineCommand({
@@ -24,7 +25,6 @@ export const medmergeCommand = defineCommand({
     ...METHOD_OPTIONS,
   },
   async run({ values: v }, io) {
-    const { resolveMedMergeSettings, runMedMergeComparison, formatMedMergeComparison } = await import('../merge/command');
     const options = {
       ...methodOptions(v),
       task: v.task,

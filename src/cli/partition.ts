@@ -1,8 +1,10 @@
 /** `medfl partition`: preview a site partition of a dataset (labels and metadata only) as a text table or JSON report. */
 import { UsageError, choice, defineCommand, flag, int, number, string } from './args';
-
-/** Scheme names (as `PARTITION_SCHEMES`; kept here so `--help` loads no library code). */
-const SCHEMES = ['iid', 'dirichlet', 'inner-dirichlet', 'pathological', 'quantity', 'natural-id'] as const;
+import { CLASS_ASSIGNMENTS, PARTITION_SCHEMES, PREVIEW_QUANTITY_SCHEMES, buildPartitioner, loadPartitionInput, previewPartition } from '../partition/preview';
+import { reportText } from '../partition/report';
+import type { Partitioner } from '../partition/base';
+import { reportSvg } from '../partition/svg';
+import { writeTextAtomic } from './output';
 
 /** The `partition` command; exit 0 ok, 2 bad arguments, 1 data / partition error. */
 export const partitionCommand = defineCommand({
@@ -13,7 +15,7 @@ export const partitionCommand = defineCommand({
     'or a folder with one sub-folder per class.',
   options: {
     dataset: string('what to partition', { metavar: 'SPEC', default: 'embedded' }),
-    scheme: choice(SCHEMES, 'partition scheme', { default: 'iid' }),
+    scheme: choice(PARTITION_SCHEMES, 'partition scheme', { default: 'iid' }),
     sites: int('number of sites', { min: 1, defaultHelp: '4 (natural-id: one per column value)' }),
     alpha: number('Dirichlet concentration / quantity parameter', { gt: 0, defaultHelp: '0.5 (quantity: 1)' }),
     k: int('classes per site (pathological)', { min: 1, default: 2 }),
@@ -21,16 +23,14 @@ export const partitionCommand = defineCommand({
     'group-by': string('metadata key whose samples stay on one site (e.g. lesion_id)', { metavar: 'KEY' }),
     seed: int('seed of the assignment', { default: 42 }),
     'min-size': int("Dirichlet's minimum site size (Flower's minPartitionSize)", { min: 0, default: 10 }),
-    'size-scheme': choice(['linear', 'square', 'exponential', 'power-law', 'dirichlet'], 'quantity scheme', { default: 'power-law' }),
-    'class-assignment': choice(['random', 'first-class', 'deterministic'], 'pathological class assignment', { default: 'random' }),
+    'size-scheme': choice(PREVIEW_QUANTITY_SCHEMES, 'quantity scheme', { default: 'power-law' }),
+    'class-assignment': choice(CLASS_ASSIGNMENTS, 'pathological class assignment', { default: 'random' }),
     json: flag('print the report as JSON'),
     svg: string('also write the report as an SVG figure', { metavar: 'FILE' }),
   },
   async run({ values: v }, io) {
-    const { buildPartitioner, loadPartitionInput, previewPartition } = await import('../partition/preview');
-    const { reportText } = await import('../partition/report');
     const warnings: string[] = [];
-    let partitioner;
+    let partitioner: Partitioner;
     try {
       partitioner = buildPartitioner({
         scheme: v.scheme,
@@ -53,8 +53,6 @@ export const partitionCommand = defineCommand({
     const scheme = v['group-by'] ? `${v.scheme} (groupBy ${v['group-by']})` : v.scheme;
     const p = previewPartition(input, partitioner, { scheme, seed: v.seed, warnings });
     if (v.svg) {
-      const { reportSvg } = await import('../partition/svg');
-      const { writeTextAtomic } = await import('./output');
       writeTextAtomic(v.svg, reportSvg(p.report, { title: `${p.dataset}: ${scheme}, ${p.assignment.length} sites, seed ${v.seed}` }));
     }
     if (v.json) io.log(JSON.stringify(p.report, null, 2));

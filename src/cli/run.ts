@@ -1,5 +1,6 @@
 /** `medfl run <experiment.json>`: run an experiment config ({@link runExperiment}). */
 import { defineCommand, flag, string } from './args';
+import { runExperiment } from '../experiment/runner';
 
 /** The `run` command. */
 export const runCommandSpec = defineCommand({
@@ -11,7 +12,6 @@ export const runCommandSpec = defineCommand({
     results: string('where run folders go', { metavar: 'DIR', defaultHelp: 'experiments/results' }),
   },
   async run({ values, positionals }, io) {
-    const { runExperiment } = await import('../experiment/runner');
     await runExperiment(positionals[0], { quick: values.quick, resultsDir: values.results, log: io.log });
     return 0;
   },

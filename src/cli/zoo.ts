@@ -1,5 +1,7 @@
 /** `medfl zoo`: parameters and training speed of every registered architecture ({@link zooTable}). */
 import { defineCommand, flag, int, list } from './args';
+import { initBackend } from '../backend';
+import { zooTable, formatZoo } from '../experiment/zoo';
 
 /** The `zoo` command. */
 export const zooCommand = defineCommand({
@@ -14,8 +16,6 @@ export const zooCommand = defineCommand({
     json: flag('print JSON instead of the table'),
   },
   async run({ values: v }, io) {
-    const { initBackend } = await import('../backend');
-    const { zooTable, formatZoo } = await import('../experiment/zoo');
     const info = await initBackend(undefined, { log: v.json ? () => {} : io.log });
     const rows = await zooTable({
       size: v.size,
