@@ -102,7 +102,7 @@ const BAD: [string, string, string[], RegExp][] = [
   ['unknown option', 'medmerge', ['--bogus'], /unknown option --bogus\nvalid options: --task, --size, /],
   ['did you mean', 'medmerge', ['--lp-epoch', '2'], /unknown option --lp-epoch; did you mean --lp-epochs\?/],
   ['bad --task', 'medmerge', ['--task', 'detection'], /--task must be one of segmentation, classification; got 'detection'/],
-  ['U-Net size', 'medmerge', ['--size', '40'], /--size 40: the U-Net needs a multiple of 16 \(nearest: 48\)/],
+  ['U-Net size', 'medmerge', ['--size', '40'], /: size 40: the U-Net needs a multiple of 16 \(nearest: 48\)/],
   ['classifier size', 'medforge', ['--task', 'classification', '--size', '18'], /size 18: the classifier needs a multiple of 4 \(nearest: 20\)/],
   ['bad --data', 'medforge', ['--data', 'cloud'], /--data must be one of embedded, real; got 'cloud'/],
   ['bad --mode', 'medforge', ['--mode', 'merge'], /--mode must be one of fusion, mixture, both; got 'merge'/],
