@@ -383,7 +383,7 @@ function formatDefault(spec: OptionSpec): string | undefined {
   return Array.isArray(spec.default) ? spec.default.join(',') : String(spec.default);
 }
 
-/** The help line(s) of one option: `  -x, --name METAVAR  help (range; default D)`. */
+/** The help line(s) of one option: `  -x, --name METAVAR  help [range; default D]`. */
 function optionHead(name: string, spec: OptionSpec | undefined): string {
   return spec === undefined ? '-h, --help' : `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.type === 'boolean' ? '' : ` ${metavarOf(spec)}`}`;
 }
@@ -398,7 +398,8 @@ function optionLines(name: string, spec: OptionSpec | undefined, width: number):
   if (spec && spec.type === 'list' && spec.choices) notes.push(`of ${spec.choices.join(', ')}`);
   const d = spec && formatDefault(spec);
   if (d !== undefined) notes.push(`default ${d}`);
-  const text = `${spec ? spec.help : 'print this help and exit'}${notes.filter(Boolean).length ? ` (${notes.filter(Boolean).join('; ')})` : ''}`;
+  const kept = notes.filter(Boolean);
+  const text = `${spec ? spec.help : 'print this help and exit'}${kept.length ? ` [${kept.join('; ')}]` : ''}`;
   const left = `  ${head}`;
   if (left.length + 2 <= width) return [`${left.padEnd(width)}${text}`];
   return [left, `${' '.repeat(width)}${text}`];

@@ -5,7 +5,7 @@ import { runExperiment } from '../experiment/runner';
 /** The `run` command. */
 export const runCommandSpec = defineCommand({
   name: 'run',
-  summary: 'run an experiment config (every strategy, every seed), writing its run folder',
+  summary: 'run (or resume) an experiment config, writing its run folder under --results',
   positionals: { name: '<experiment.json>', help: 'the config, e.g. experiments/multisite-fedavg.json' },
   options: {
     quick: flag("apply the config's quick overrides (small data, few rounds)"),

@@ -145,11 +145,11 @@ test('formatHelp: usage, every option with metavar, range and default, and -h', 
   const text = formatHelp({ name: 'x', summary: 'does x', options: OPTIONS, positionals: { name: '<file>', help: 'input file', max: Infinity } });
   assert.match(text, /^usage: medfl x \[options\] <file>\.\.\.\n\ndoes x\n/);
   assert.match(text, /<file>\.\.\. +input file/);
-  assert.match(text, /--sites N +sites \(integer >= 1; default 4\)/);
-  assert.match(text, /--alpha X +alpha \(> 0; default 0\.5\)/);
-  assert.match(text, /--frac X +fraction \(>= 0 and <= 1\)/);
-  assert.match(text, /--mode fusion\|mixture\|both +mode \(default both\)/);
-  assert.match(text, /--kinds x,y,\.\.\. +kinds \(of x, y, z; default x\)/);
+  assert.match(text, /--sites N +sites \[integer >= 1; default 4\]/);
+  assert.match(text, /--alpha X +alpha \[> 0; default 0\.5\]/);
+  assert.match(text, /--frac X +fraction \[>= 0 and <= 1\]/);
+  assert.match(text, /--mode fusion\|mixture\|both +mode \[default both\]/);
+  assert.match(text, /--kinds x,y,\.\.\. +kinds \[of x, y, z; default x\]/);
   assert.match(text, /-q, --quick +quick\n/);
   assert.match(text, /-o, --out DIR +out\n/);
   assert.match(text, /-h, --help +print this help and exit$/);
