@@ -1,11 +1,12 @@
 /** The options `medmerge`, `medforge` and `m4oe` share, and how they map onto the drivers' options. */
 import { UsageError, choice, flag, int, string, type OptionValues } from './args';
+import { DATA_SOURCES, type DataSource } from '../data/sources';
 
 /** Options common to the three method comparisons (each command adds its own and a `--size` with its default). */
 export const METHOD_OPTIONS = {
   quick: flag('about a minute on 2 CPU cores (smaller data and budgets; real sets capped at --samples)'),
   seed: int('seed of data, splits, weights and batch order', { min: 0, default: 0 }),
-  data: choice(['embedded', 'real'], 'embedded synthetic data or the real samples', { default: 'embedded' }),
+  data: choice(DATA_SOURCES, 'embedded synthetic data or the real samples', { default: 'embedded' }),
   'data-root': string('real data folder', { metavar: 'DIR', defaultHelp: '$MEDFL_SHARED_DATA, else ../shared/data next to the repository' }),
   json: string('also write the rows as JSON (atomically)', { metavar: 'FILE' }),
   samples: int('images per set (advanced)', { min: 2 }),
@@ -18,7 +19,7 @@ export const METHOD_OPTIONS = {
 export function methodOptions(v: OptionValues<typeof METHOD_OPTIONS>): {
   quick: boolean;
   seed: number;
-  data: 'embedded' | 'real';
+  data: DataSource;
   dataRoot?: string;
   samples?: number;
   epochs?: number;

@@ -3,6 +3,7 @@ import { UsageError, choice, defineCommand, flag, int, number, string } from './
 import { CLASS_ASSIGNMENTS, PARTITION_SCHEMES, PREVIEW_QUANTITY_SCHEMES, buildPartitioner, loadPartitionInput, previewPartition } from '../partition/preview';
 import { reportText } from '../partition/report';
 import type { Partitioner } from '../partition/base';
+import { DataError } from '../data/errors';
 import { reportSvg } from '../partition/svg';
 import { writeTextAtomic } from './output';
 
@@ -49,7 +50,10 @@ export const partitionCommand = defineCommand({
       // the partitioner rejects a combination of the options given
       throw new UsageError(e instanceof Error ? e.message : String(e));
     }
-    const input = await loadPartitionInput(v.dataset, v.seed);
+    const input = await loadPartitionInput(v.dataset, v.seed).catch((e: unknown) => {
+      if (e instanceof DataError && e.kind === 'invalid-option') throw new UsageError(`--dataset ${e.message}`);
+      throw e;
+    });
     const scheme = v['group-by'] ? `${v.scheme} (groupBy ${v['group-by']})` : v.scheme;
     const p = previewPartition(input, partitioner, { scheme, seed: v.seed, warnings });
     if (v.svg) {

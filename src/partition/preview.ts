@@ -12,6 +12,7 @@
  */
 import * as path from 'path';
 import type { Dataset } from '../data/types';
+import { DataError } from '../data/errors';
 import { syntheticSites } from '../data/synthetic';
 import { openHam10000 } from '../data/ham10000';
 import { openKvasirSeg } from '../data/kvasir';
@@ -32,7 +33,8 @@ export const PARTITION_SCHEMES = ['iid', 'dirichlet', 'inner-dirichlet', 'pathol
 
 /**
  * Labels + metadata of the dataset named by `spec` (see module doc); `seed`
- * seeds the embedded synthetic set. Throws when the spec names nothing.
+ * seeds the embedded synthetic set. A spec that names nothing throws a
+ * `DataError` of kind 'invalid-option'; loader failures throw as the loaders do.
  */
 export async function loadPartitionInput(spec: string, seed: number): Promise<PartitionInput & { name: string }> {
   const withName = (ds: Dataset): PartitionInput & { name: string } => {
@@ -79,7 +81,7 @@ export async function loadPartitionInput(spec: string, seed: number): Promise<Pa
   }
   if (spec.startsWith('kvasir:')) return withName(await openKvasirSeg({ root: path.resolve(spec.slice('kvasir:'.length)) }));
   if (await isDir(spec)) return withName(await openClassFolder({ root: path.resolve(spec) }));
-  throw new Error(`dataset '${spec}': expected embedded, ham10000:<dir>, kvasir:<dir> or an existing folder`);
+  throw new DataError({ file: spec, kind: 'invalid-option', problem: 'names no dataset', expected: 'embedded, ham10000:<dir or csv>, kvasir:<dir> or an existing folder' });
 }
 
 /** Quantity schemes a preview can use (`sizes` needs explicit sizes). */

@@ -86,6 +86,9 @@ test('medfl partition: HAM10000 CSV, text and JSON; exit codes', async () => {
   assert.match(bad.err, /--scheme must be one of iid, dirichlet, .*; got 'bogus'/);
   assert.is((await medfl(['partition', '--sites', 'x'])).code, 2);
   assert.is((await medfl(['partition', '--scheme', 'dirichlet', '--alpha', '0'])).code, 2);
+  const spec = await medfl(['partition', '--dataset', 'no-such-folder']);
+  assert.is(spec.code, 2);
+  assert.match(spec.err, /--dataset no-such-folder: names no dataset \(expected embedded, ham10000:/);
   // a column the data does not have: data error
   const data = await medfl(['partition', '--dataset', `ham10000:${HAM_CSV}`, '--scheme', 'natural-id', '--column', 'scanner']);
   assert.is(data.code, 1, data.text);
