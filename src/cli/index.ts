@@ -37,7 +37,7 @@ export const COMMANDS: readonly Command<OptionTable>[] = [
 export function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
-    'usage: medfl <command> [options]     (medfl <command> --help for its options)',
+    'usage: medfl <command> [options]     (medfl <command> --help, or medfl help <command>, for its options)',
     '',
     'commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -52,6 +52,7 @@ export function usage(): string {
  */
 export async function main(argv: readonly string[], io: Io = consoleIo): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest.length > 0) return main([rest[0], '--help'], io);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     (name ? io.log : io.error)(usage());
     return name ? 0 : 2;

@@ -2,6 +2,7 @@
 import { UsageError, choice, defineCommand, int, string } from './args';
 import { METHOD_OPTIONS, checkSettings, methodOptions } from './method-options';
 import { writeJsonAtomic } from './output';
+import { DataError } from '../data/errors';
 import { resolveMedForgeSettings, runMedForgeComparison, formatMedForgeComparison } from '../forge/command';
 
 /** The `medforge` command; exit 0 ok, 2 bad options, 1 data / run error. */
@@ -40,7 +41,11 @@ export const medforgeCommand = defineCommand({
       log: io.log,
     };
     checkSettings(() => resolveMedForgeSettings(options));
-    const r = await runMedForgeComparison(options);
+    const r = await runMedForgeComparison(options).catch((e: unknown) => {
+      // an option the data cannot honour (e.g. --public-site naming no HAM10000 source)
+      if (e instanceof DataError && e.kind === 'invalid-option') throw new UsageError(e.message);
+      throw e;
+    });
     io.log('');
     io.log(formatMedForgeComparison(r));
     if (v.json) {

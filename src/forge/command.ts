@@ -9,11 +9,14 @@
  * - real: HAM10000 split by its acquisition sources (the `dataset` column of
  *   the subset CSV); every source contributes and the base is pre-trained on
  *   the embedded synthetic lesion set, unless `publicSite` names one HAM10000
- *   source, which then pre-trains the base instead of contributing.
+ *   source, which then pre-trains the base instead of contributing (a name
+ *   that is no source throws a `DataError` of kind 'invalid-option').
  */
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import type { InMemoryDataset } from '../data/types';
+import { DataError } from '../data/errors';
 import { syntheticSites } from '../data/synthetic';
 import { type DataSource, HAM_REDUCED_CLASSES, capSamples, checkImageSize, hamReducedLabels, openRealHam10000, sharedDataRoot, splitByPatient, subsetWhere, withLabels } from '../data/sources';
 import { createModel } from '../models/registry';
@@ -150,7 +153,9 @@ async function forgeData(s: MedForgeSettings): Promise<{ sites: ForgeSite[]; pub
   if (!seg) ham = hamReducedLabels(ham);
   const names = [...new Set(ham.samples.map((x) => x.meta.site).filter((x): x is string => typeof x === 'string'))].sort();
   const pub = s.publicSite;
-  if (pub !== undefined && !names.includes(pub)) throw new Error(`publicSite '${pub}' is not a HAM10000 source (valid: ${names.join(', ')})`);
+  if (pub !== undefined && !names.includes(pub)) {
+    throw new DataError({ file: path.join(s.dataRoot, 'ham10000'), kind: 'invalid-option', problem: `publicSite '${pub}' is not a HAM10000 source`, expected: `one of ${names.join(', ')}` });
+  }
   names.forEach((name, k) => {
     if (name === pub) return;
     let ds = subsetWhere(ham, 'site', name);

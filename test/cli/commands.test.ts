@@ -43,6 +43,9 @@ test('medfl / medfl --help / unknown command', async () => {
   const help = await medfl(['--help']);
   assert.is(help.code, 0);
   assert.match(help.out, /^usage: medfl <command>/);
+  const sub = await medfl(['help', 'zoo']);
+  assert.is(sub.code, 0);
+  assert.match(sub.out, /^usage: medfl zoo/);
   const bad = await medfl(['partiton']);
   assert.is(bad.code, 2);
   assert.match(bad.err, /unknown command 'partiton'; did you mean 'partition'\?/);

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { medfl } from './helpers';
+import { SHARED_DATA } from '../data/helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'medfl-methods-'));
 
@@ -134,6 +135,14 @@ test('--data real with a missing folder fails (exit 1) naming the path', async (
     assert.match(text, /--data-root or MEDFL_SHARED_DATA/);
   }
 });
+
+if (fs.existsSync(path.join(SHARED_DATA, 'ham10000', 'HAM10000_metadata_subset_with_dataset.csv'))) {
+  test('medforge --data real --public-site naming no HAM10000 source: exit 2 listing the sources', async () => {
+    const { code, text } = await run('medforge', ['--data', 'real', '--data-root', SHARED_DATA, '--public-site', 'nope', '--quick']);
+    assert.is(code, 2, text);
+    assert.match(text, /publicSite 'nope' is not a HAM10000 source \(expected one of .*rosendahl/);
+  });
+}
 
 test('--help prints the usage and exits 0', async () => {
   const { code, text } = await run('m4oe', ['--help']);
