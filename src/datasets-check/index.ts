@@ -6,7 +6,6 @@
  * Layouts: datasets/README.md.
  */
 import * as path from 'path';
-import { parseArgs } from 'util';
 import { checkCvc, checkKvasir } from './kvasir';
 import { checkHam10000 } from './ham10000';
 import { checkNifti, isNiftiName } from './nifti';
@@ -92,44 +91,4 @@ export function formatDatasetCheck(c: DatasetCheck): string {
   for (const p of c.problems) lines.push(`  problem:  ${p}`);
   for (const n of c.notes) lines.push(`  note:     ${n}`);
   return lines.join('\n');
-}
-
-const USAGE = `usage: medfl datasets check <path>... [--kind ${DATASET_KINDS.join('|')}] [--json]`;
-
-/**
- * `medfl datasets check <path>... [--kind K] [--json]` (argv = the arguments
- * after `datasets`). Exit code 0 when every path is OK, 1 when one is not,
- * 2 for bad arguments.
- */
-export async function datasetsCheckCommand(argv: string[], out: (s: string) => void = (s) => console.log(s)): Promise<number> {
-  const args = argv[0] === 'check' ? argv.slice(1) : argv;
-  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { kind: { type: 'string', default: 'auto' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
-    });
-  } catch (err) {
-    out(`medfl datasets check: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.values.help) {
-    out(USAGE);
-    return 0;
-  }
-  const kind = String(parsed.values.kind) as DatasetKindOption;
-  if (!DATASET_KINDS.includes(kind)) {
-    out(`medfl datasets check: --kind '${kind}' is not one of ${DATASET_KINDS.join(', ')}\n${USAGE}`);
-    return 2;
-  }
-  if (parsed.positionals.length === 0) {
-    out(`medfl datasets check: no path given\n${USAGE}`);
-    return 2;
-  }
-  const results: DatasetCheck[] = [];
-  for (const p of parsed.positionals) results.push(await checkDataset(p, kind));
-  if (parsed.values.json) out(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
-  else out(results.map(formatDatasetCheck).join('\n\n'));
-  return results.every((r) => r.ok) ? 0 : 1;
 }

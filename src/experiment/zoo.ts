@@ -1,11 +1,10 @@
 /**
- * `medfl zoo` / `npm run zoo`: one line per registered architecture with its
+ * The architecture zoo table (`medfl zoo` / `npm run zoo`): one line per registered architecture with its
  * parameter count at the default and the paper width, and forward+backward
  * (training step: loss, gradients, Adam update) images/s on the current backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { parseArgs } from 'node:util';
-import { initBackend, createAdam } from '../backend';
+import { createAdam } from '../backend';
 import { MODEL_NAMES, createModel, getModelSpec } from '../models/registry';
 import { bceDiceLoss } from '../metrics/losses';
 import { formatTable } from '../util/table';
@@ -103,34 +102,4 @@ export function formatZoo(rows: readonly ZooRow[], size = 128, batch = 8): strin
     rows.map((r) => [r.displayName, r.defaultWidth, r.paramsDefault, r.paperWidth, r.paramsPaper, r.trainImagesPerSecond]),
     { digits: 2 },
   );
-}
-
-/** CLI: `medfl zoo [--size 128] [--batch 8] [--steps 3] [--models a,b] [--no-paper] [--json]`. */
-export async function zooCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      size: { type: 'string' },
-      batch: { type: 'string' },
-      steps: { type: 'string' },
-      models: { type: 'string' },
-      'no-paper': { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
-    strict: true,
-  });
-  const size = values.size ? Number(values.size) : 128;
-  const batch = values.batch ? Number(values.batch) : 8;
-  const info = await initBackend(undefined, { log: values.json ? () => {} : (m) => console.log(m) });
-  const rows = await zooTable({
-    size,
-    batch,
-    steps: values.steps ? Number(values.steps) : 3,
-    models: values.models ? values.models.split(',') : undefined,
-    paper: !values['no-paper'],
-    log: values.json ? undefined : (l) => console.log(l),
-  });
-  if (values.json) console.log(JSON.stringify({ backend: info.name, size, batch, rows }, null, 2));
-  else console.log(`\nbackend: ${info.name}\n${formatZoo(rows, size, batch)}`);
-  return rows.some((r) => r.error) ? 1 : 0;
 }

@@ -9,5 +9,15 @@ export * from './natural-id';
 export * from './feature-shift';
 export * from './report';
 export { largestRemainder } from './sizes';
-export { partitionCommand, PARTITION_SCHEMES } from './cli';
+export {
+  PARTITION_SCHEMES,
+  PREVIEW_QUANTITY_SCHEMES,
+  CLASS_ASSIGNMENTS,
+  buildPartitioner,
+  loadPartitionInput,
+  previewPartition,
+  type PartitionerOptions,
+  type PartitionPreview,
+  type PartitionScheme,
+} from './preview';
 export { reportSvg, type ReportSvgOptions } from './svg';

@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { checkDataset, datasetsCheckCommand, detectDatasetKind, classifyVolume, formatDatasetCheck } from '../../src/datasets-check';
+import { checkDataset, detectDatasetKind, classifyVolume, formatDatasetCheck } from '../../src/datasets-check';
+import { medfl } from '../cli/helpers';
 import { encodeNifti1 } from '../../src/data/nifti';
 
 const SHARED = '/work/shared/data';
@@ -147,20 +148,24 @@ test('nifti: nnU-Net pairs, a label on another grid, no volumes', async () => {
   assert.equal(e.missing, ['*.nii / *.nii.gz volumes']);
 });
 
-test('datasetsCheckCommand: exit codes, text and JSON output', async () => {
-  const lines: string[] = [];
-  const out = (s: string) => lines.push(s);
-  assert.is(await datasetsCheckCommand(['check'], out), 2);
-  assert.match(lines.pop()!, /no path given/);
-  assert.is(await datasetsCheckCommand(['check', tmp, '--kind', 'dicom'], out), 2);
-  assert.is(await datasetsCheckCommand(['check', path.join(tmp, 'kv-nomasks'), '--kind', 'kvasir'], out), 1);
-  assert.match(lines.pop()!, /kvasir — NOT OK\n.*\n  missing:  masks\//);
+test('medfl datasets check: exit codes, text and JSON output', async () => {
+  const none = await medfl(['datasets', 'check']);
+  assert.is(none.code, 2);
+  assert.match(none.err, /no path given/);
+  assert.is((await medfl(['datasets', 'check', tmp, '--kind', 'dicom'])).code, 2);
+  const bad = await medfl(['datasets', 'check', path.join(tmp, 'kv-nomasks'), '--kind', 'kvasir']);
+  assert.is(bad.code, 1);
+  assert.match(bad.out, /kvasir — NOT OK\n.*\n  missing:  masks\//);
   const root = path.join(tmp, 'nn-ok');
   nifti(path.join(root, 'a_image.nii'), [2, 2, 2]);
   nifti(path.join(root, 'a_seg.nii'), [2, 2, 2]);
-  assert.is(await datasetsCheckCommand([root, '--json'], out), 0);
-  const j = JSON.parse(lines.pop()!);
+  // `check` is optional
+  const ok = await medfl(['datasets', root, '--json']);
+  assert.is(ok.code, 0, ok.text);
+  const j = JSON.parse(ok.out);
   assert.equal([j.kind, j.ok, j.found.pairs], ['nifti', true, 1]);
+  const two = await medfl(['datasets', 'check', root, root, '--json']);
+  assert.is(JSON.parse(two.out).length, 2);
 });
 
 test.run();

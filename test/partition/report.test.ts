@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hellinger, jsDivergence, partitionReport, reportDataFrame, reportFigure, reportText, totalVariation } from '../../src/partition/report';
-import { partitionCommand } from '../../src/partition/cli';
+import { medfl } from '../cli/helpers';
 import { HAM_CSV } from './helpers';
 
 const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) < eps, `${a} vs ${b}`);
@@ -67,27 +67,35 @@ test('reportDataFrame, reportFigure and reportText', () => {
   assert.match(txt, /\nall\s+4\s+1\s+2\s+1/);
 });
 
-test('partitionCommand: HAM10000 CSV, text and JSON; exit codes', async () => {
-  const lines: string[] = [];
-  const code = await partitionCommand(
-    ['--dataset', `ham10000:${HAM_CSV}`, '--scheme', 'dirichlet', '--alpha', '0.3', '--sites', '5', '--seed', '42', '--group-by', 'lesion_id', '--json'],
-    (s) => lines.push(s),
-  );
-  assert.is(code, 0);
-  const json = JSON.parse(lines.join('\n'));
+test('medfl partition: HAM10000 CSV, text and JSON; exit codes', async () => {
+  const r = await medfl(['partition', '--dataset', `ham10000:${HAM_CSV}`, '--scheme', 'dirichlet', '--alpha', '0.3', '--sites', '5', '--seed', '42', '--group-by', 'lesion_id', '--json']);
+  assert.is(r.code, 0, r.text);
+  const json = JSON.parse(r.out);
   assert.equal(Object.keys(json), ['sites', 'heterogeneity', 'scheme', 'seed']);
   assert.is(json.sites.length, 5);
   assert.is(json.sites.reduce((a: number, s: { size: number }) => a + s.size, 0), 119);
   assert.equal(Object.keys(json.sites[0].classCounts), ['akiec', 'bcc', 'bkl', 'df', 'mel', 'nv', 'vasc']);
   assert.is(json.seed, 42);
-  const text: string[] = [];
-  assert.is(await partitionCommand(['--dataset', `ham10000:${HAM_CSV}`, '--scheme', 'natural-id', '--column', 'dataset'], (s) => text.push(s)), 0);
-  assert.match(text.join('\n'), /sites: 4/);
-  const err: string[] = [];
-  assert.is(await partitionCommand(['--scheme', 'bogus'], (s) => err.push(s)), 2);
-  assert.match(err.join('\n'), /--scheme 'bogus' is not one of/);
-  assert.is(await partitionCommand(['--sites', 'x'], () => {}), 2);
-  assert.is(await partitionCommand(['--dataset', `ham10000:${HAM_CSV}`, '--scheme', 'natural-id', '--column', 'scanner'], () => {}), 1);
+  assert.is(json.scheme, 'dirichlet (groupBy lesion_id)');
+  const text = await medfl(['partition', '--dataset', `ham10000:${HAM_CSV}`, '--scheme', 'natural-id', '--column', 'dataset']);
+  assert.is(text.code, 0, text.text);
+  assert.match(text.out, /^dataset: HAM10000 \(119 samples\)/);
+  assert.match(text.out, /sites: 4/);
+  const bad = await medfl(['partition', '--scheme', 'bogus']);
+  assert.is(bad.code, 2);
+  assert.match(bad.err, /--scheme must be one of iid, dirichlet, .*; got 'bogus'/);
+  assert.is((await medfl(['partition', '--sites', 'x'])).code, 2);
+  assert.is((await medfl(['partition', '--scheme', 'dirichlet', '--alpha', '0'])).code, 2);
+  const spec = await medfl(['partition', '--dataset', 'no-such-folder']);
+  assert.is(spec.code, 2);
+  assert.match(spec.err, /--dataset no-such-folder: names no dataset \(expected embedded, ham10000:/);
+  // a column the data does not have: data error
+  const data = await medfl(['partition', '--dataset', `ham10000:${HAM_CSV}`, '--scheme', 'natural-id', '--column', 'scanner']);
+  assert.is(data.code, 1, data.text);
+  assert.match(data.err, /^medfl partition: /);
+  const embedded = await medfl(['partition', '--scheme', 'dirichlet', '--alpha', '0.5', '--min-size', '0', '--seed', '-3']);
+  assert.is(embedded.code, 0, embedded.text);
+  assert.match(embedded.out, /^dataset: synthetic/);
 });
 
 test.run();

@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
-import { medmergeCommand, medforgeCommand, m4oeCommand, repositoryRoot, sharedDataRoot } from '../../src/experiment/methods';
+import { medfl } from './helpers';
+import { SHARED_DATA } from '../data/helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'medfl-methods-'));
 
@@ -17,11 +18,9 @@ test.after(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Run a handler, capturing its lines. */
-async function run(cmd: (argv: string[], out?: (s: string) => void) => Promise<number>, argv: string[]): Promise<{ code: number; text: string }> {
-  const lines: string[] = [];
-  const code = await cmd(argv, (s) => lines.push(s));
-  return { code, text: lines.join('\n') };
+/** Run `medfl <cmd> argv`, capturing its lines. */
+function run(cmd: string, argv: string[]): Promise<{ code: number; text: string }> {
+  return medfl([cmd, ...argv]);
 }
 
 const TINY = ['--quick', '--size', '16', '--epochs', '1'];
@@ -29,7 +28,7 @@ const TINY = ['--quick', '--size', '16', '--epochs', '1'];
 test('medmerge --quick (embedded, segmentation): table of MedMerge and every baseline; --json rows; no leaks', async () => {
   const file = path.join(tmp, 'sub', 'medmerge.json');
   const before = tf.memory().numTensors;
-  const { code, text } = await run(medmergeCommand, [...TINY, '--samples', '8', '--width', '2', '--json', file]);
+  const { code, text } = await run('medmerge', [...TINY, '--samples', '8', '--width', '2', '--json', file]);
   assert.is(code, 0, text);
   assert.is(tf.memory().numTensors, before, 'no leaked tensors');
   for (const row of ['ft (src 0)', 'ft (src 1)', 'lp-ft (src 0)', 'lp-ft (src 1)', 'uniform', 'task-arithmetic', 'medmerge']) {
@@ -50,7 +49,7 @@ test('medmerge --quick (embedded, segmentation): table of MedMerge and every bas
 });
 
 test('medmerge --task classification prints accuracy / macro-F1 columns', async () => {
-  const { code, text } = await run(medmergeCommand, [...TINY, '--task', 'classification', '--samples', '12', '--width', '2']);
+  const { code, text } = await run('medmerge', [...TINY, '--task', 'classification', '--samples', '12', '--width', '2']);
   assert.is(code, 0, text);
   assert.match(text, /LP accuracy \| LP macroF1 \| FT accuracy \| FT macroF1/);
   assert.match(text, /\nmedmerge\s+\|/);
@@ -59,7 +58,7 @@ test('medmerge --task classification prints accuracy / macro-F1 columns', async 
 test('medforge --quick --mode both: versions per site, plugins, single-site + FedAvg with bytes', async () => {
   const file = path.join(tmp, 'medforge.json');
   const before = tf.memory().numTensors;
-  const { code, text } = await run(medforgeCommand, [...TINY, '--samples', '6', '--sites', '2', '--budget', '3', '--width', '2', '--rank', '1', '--json', file]);
+  const { code, text } = await run('medforge', [...TINY, '--samples', '6', '--sites', '2', '--budget', '3', '--width', '2', '--rank', '1', '--json', file]);
   assert.is(code, 0, text);
   assert.is(tf.memory().numTensors, before, 'no leaked tensors');
   for (const row of ['v0 (base)', 'fusion v1 (+site-0)', 'fusion v2 (+site-1)', 'mixture v2 (+site-1)', 'plugin site-0 alone', 'single-site site-1', 'FedAvg (1 rounds)']) {
@@ -83,7 +82,7 @@ test('medforge --quick --mode both: versions per site, plugins, single-site + Fe
 test('m4oe --quick: M4oE vs shared vs separate with params and expert utilisation', async () => {
   const file = path.join(tmp, 'm4oe.json');
   const before = tf.memory().numTensors;
-  const { code, text } = await run(m4oeCommand, [...TINY, '--samples', '4', '--width', '2', '--json', file]);
+  const { code, text } = await run('m4oe', [...TINY, '--samples', '4', '--width', '2', '--json', file]);
   assert.is(code, 0, text);
   assert.is(tf.memory().numTensors, before, 'no leaked tensors');
   assert.match(text, /\| method \| params \| Dice polyp \| Dice lesion \| mean Dice \| seconds \| expert utilization \|/);
@@ -100,59 +99,56 @@ test('m4oe --quick: M4oE vs shared vs separate with params and expert utilisatio
   assert.equal(json.modalities, [{ name: 'polyp', train: 4, test: 4 }, { name: 'lesion', train: 4, test: 4 }]);
 });
 
-const BAD: [string, (argv: string[], out?: (s: string) => void) => Promise<number>, string[], RegExp][] = [
-  ['unknown option', medmergeCommand, ['--bogus'], /Unknown option '--bogus'/],
-  ['bad --task', medmergeCommand, ['--task', 'detection'], /--task must be 'segmentation' or 'classification', got 'detection'/],
-  ['U-Net size', medmergeCommand, ['--size', '40'], /--size 40: the U-Net needs a multiple of 16 \(nearest: 48\)/],
-  ['bad --data', medforgeCommand, ['--data', 'cloud'], /--data must be 'embedded' or 'real', got 'cloud'/],
-  ['bad --mode', medforgeCommand, ['--mode', 'merge'], /--mode must be 'fusion' or 'mixture' or 'both'/],
-  ['--public-site without real data', medforgeCommand, ['--public-site', 'rosendahl'], /--public-site applies to --data real only/],
-  ['negative seed', m4oeCommand, ['--seed=-1'], /--seed must be an integer >= 0, got '-1'/],
-  ['swin size', m4oeCommand, ['--builder', 'swin', '--size', '48'], /the Swin-Unet needs a multiple of 32/],
-  ['bad --builder', m4oeCommand, ['--builder', 'resnet'], /--builder must be 'unet' or 'swin'/],
-  ['missing option value', m4oeCommand, ['--json'], /--json/],
+const BAD: [string, string, string[], RegExp][] = [
+  ['unknown option', 'medmerge', ['--bogus'], /unknown option --bogus\nvalid options: --task, --size, /],
+  ['did you mean', 'medmerge', ['--lp-epoch', '2'], /unknown option --lp-epoch; did you mean --lp-epochs\?/],
+  ['bad --task', 'medmerge', ['--task', 'detection'], /--task must be one of segmentation, classification; got 'detection'/],
+  ['U-Net size', 'medmerge', ['--size', '40'], /: size 40: the U-Net needs a multiple of 16 \(nearest: 48\)/],
+  ['classifier size', 'medforge', ['--task', 'classification', '--size', '18'], /size 18: the classifier needs a multiple of 4 \(nearest: 20\)/],
+  ['bad --data', 'medforge', ['--data', 'cloud'], /--data must be one of embedded, real; got 'cloud'/],
+  ['bad --mode', 'medforge', ['--mode', 'merge'], /--mode must be one of fusion, mixture, both; got 'merge'/],
+  ['--public-site without real data', 'medforge', ['--public-site', 'rosendahl'], /--public-site applies to --data real only/],
+  ['negative seed', 'm4oe', ['--seed=-1'], /--seed must be an integer >= 0, got -1/],
+  ['negative seed, separate value', 'm4oe', ['--seed', '-1'], /--seed must be an integer >= 0, got -1/],
+  ['swin size', 'm4oe', ['--builder', 'swin', '--size', '48'], /the Swin-Unet needs a multiple of 32/],
+  ['bad --builder', 'm4oe', ['--builder', 'resnet'], /--builder must be one of unet, swin; got 'resnet'/],
+  ['missing option value', 'm4oe', ['--json'], /--json needs a value \(FILE\)/],
+  ['size below the minimum', 'm4oe', ['--size', '8'], /--size must be an integer >= 16, got 8/],
 ];
 
 for (const [name, cmd, argv, message] of BAD) {
-  test(`usage error -> exit 2 with a message and the usage: ${name}`, async () => {
+  test(`usage error -> exit 2 with a message and the --help hint: ${name}`, async () => {
     const { code, text } = await run(cmd, argv);
     assert.is(code, 2, text);
     assert.match(text, message);
-    assert.match(text, /usage: medfl (medmerge|medforge|m4oe)/);
+    assert.match(text, new RegExp(`^medfl ${cmd}: `));
+    assert.match(text, new RegExp(`run 'medfl ${cmd} --help'`));
   });
 }
 
 test('--data real with a missing folder fails (exit 1) naming the path', async () => {
   const missing = path.join(tmp, 'no-such-data');
-  for (const cmd of [medmergeCommand, medforgeCommand, m4oeCommand]) {
+  for (const cmd of ['medmerge', 'medforge', 'm4oe']) {
     const { code, text } = await run(cmd, ['--data', 'real', '--data-root', missing, '--quick']);
     assert.is(code, 1, text);
-    assert.ok(text.includes(path.join(missing, cmd === medforgeCommand ? 'ham10000' : 'kvasir-seg')), text);
+    assert.ok(text.includes(path.join(missing, cmd === 'medforge' ? 'ham10000' : 'kvasir-seg')), text);
     assert.match(text, /--data-root or MEDFL_SHARED_DATA/);
   }
 });
 
+if (fs.existsSync(path.join(SHARED_DATA, 'ham10000', 'HAM10000_metadata_subset_with_dataset.csv'))) {
+  test('medforge --data real --public-site naming no HAM10000 source: exit 2 listing the sources', async () => {
+    const { code, text } = await run('medforge', ['--data', 'real', '--data-root', SHARED_DATA, '--public-site', 'nope', '--quick']);
+    assert.is(code, 2, text);
+    assert.match(text, /publicSite 'nope' is not a HAM10000 source \(expected one of .*rosendahl/);
+  });
+}
+
 test('--help prints the usage and exits 0', async () => {
-  const { code, text } = await run(m4oeCommand, ['--help']);
+  const { code, text } = await run('m4oe', ['--help']);
   assert.is(code, 0);
   assert.match(text, /^usage: medfl m4oe/);
-});
-
-test('data root: --data-root > MEDFL_SHARED_DATA > <repo>/../shared/data', () => {
-  const root = repositoryRoot();
-  assert.is(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).name, 'medfl');
-  assert.is(repositoryRoot(path.join(root, 'src', 'experiment')), root);
-  const saved = process.env.MEDFL_SHARED_DATA;
-  try {
-    delete process.env.MEDFL_SHARED_DATA;
-    assert.is(sharedDataRoot(), path.resolve(root, '..', 'shared', 'data'));
-    process.env.MEDFL_SHARED_DATA = tmp;
-    assert.is(sharedDataRoot(), tmp);
-    assert.is(sharedDataRoot('rel/dir'), path.resolve('rel/dir'));
-  } finally {
-    if (saved === undefined) delete process.env.MEDFL_SHARED_DATA;
-    else process.env.MEDFL_SHARED_DATA = saved;
-  }
+  assert.match(text, /--phase1 N/);
 });
 
 test.run();

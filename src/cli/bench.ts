@@ -1,0 +1,33 @@
+/** `medfl bench`: train / infer images per second and memory of every architecture, with the PyTorch ratio ({@link runBench}). */
+import { defineCommand, flag, int, list, string } from './args';
+import { runBench } from '../bench';
+
+/** The `bench` command; defaults are `runBench`'s. */
+export const benchCommand = defineCommand({
+  name: 'bench',
+  summary: 'benchmark every architecture (train/infer img/s, memory) and the PyTorch ratio',
+  options: {
+    models: list('architectures (registry names, see `medfl zoo`)', { defaultHelp: 'all' }),
+    size: int('input side in pixels (square)', { min: 1, defaultHelp: '128' }),
+    batch: int('batch size', { min: 1, defaultHelp: '8' }),
+    width: int('model width (base channels)', { min: 1, defaultHelp: "each model's default" }),
+    repeats: int('timed steps per measurement (median reported)', { min: 1, defaultHelp: '5' }),
+    warmup: int('untimed steps first', { min: 0, defaultHelp: '3' }),
+    'no-torch': flag('skip the PyTorch twins'),
+    json: string('also write the results as JSON', { metavar: 'FILE' }),
+  },
+  async run({ values: v }, io) {
+    await runBench({
+      models: v.models,
+      size: v.size,
+      batch: v.batch,
+      width: v.width,
+      repeats: v.repeats,
+      warmup: v.warmup,
+      torch: !v['no-torch'],
+      json: v.json,
+      out: io.log,
+    });
+    return 0;
+  },
+});
