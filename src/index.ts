@@ -1,34 +1,38 @@
 /**
  * medfl: collaborative (federated, split-federated, merged, mixture-of-experts)
- * medical image analysis in TypeScript. This file is the whole public surface.
+ * medical image analysis in TypeScript. This file is the whole public surface,
+ * grouped by layer (docs/architecture.md); every name is exported once.
  *
  * Conventions: images NHWC float32 in [0, 1]; masks are class maps [H, W]
  * (0 = background); every random choice takes a `seed`.
  */
 
-// Engine
-export { initBackend, currentBackend, parseBackendName, dilateFilter } from './backend';
+// ---- engine
+export { initBackend, currentBackend } from './backend';
 export type { BackendName, BackendInfo } from './backend';
 
-// Randomness and small utilities
-export { Rng, createRng, hashSeed } from './util/rng';
+// ---- utilities (seeded randomness, tables, units)
+export { createRng, type Rng } from './util/rng';
 export { formatTable, formatBytes, formatSeconds } from './util/table';
 
-// Data
+// ---- data: datasets, loaders, the synthetic generator, sites
 export type { Sample, SampleInfo, SampleMeta, Dataset, DatasetTask } from './data/types';
 export { InMemoryDataset, SubsetDataset, materialize } from './data/types';
 export { DataError } from './data/errors';
-export { decodeImage, decodeMask, encodeOverlayPng, writePng } from './data/image';
+export { decodeImage, decodeMask, writePng } from './data/image';
+export { readCsv } from './data/files';
 export { openKvasirSeg } from './data/kvasir';
 export { openHam10000, HAM10000_CLASSES } from './data/ham10000';
 export { openImageMaskFolder, openClassFolder, openCvcClinicDb } from './data/folder';
 export { readNifti, CT_WINDOWS, openNiftiSlices } from './data';
 export { splitByGroup, trainTestSplit } from './data/split';
-export { syntheticSites, siteProfiles, syntheticSample, writePreviewPng, previewGrid, LESION_CLASSES, POLYP_CLASSES } from './data/synthetic';
+export { syntheticSites, siteProfiles, previewGrid, writePreviewPng, LESION_CLASSES, POLYP_CLASSES } from './data/synthetic';
 export type { SyntheticSitesOptions, SiteProfile, SyntheticTask } from './data/synthetic';
-export { toBatch, type Batch, type MaskEncoding } from './data/batch';
+export { buildSites, pooledTest } from './data/site';
+export type { Site, SiteSplits, BuildSitesOptions } from './data/site';
+export { checkDataset, formatDatasetCheck } from './datasets-check';
 
-// Partitioning and oversampling
+// ---- partition: sites from one dataset, and what they look like
 export {
   iid,
   dirichlet,
@@ -42,29 +46,30 @@ export {
   reportDataFrame,
   reportFigure,
   reportText,
-  withSiteNames,
-  namedSites,
+  reportSvg,
+  jsDivergence,
 } from './partition';
 export type { PartitionInput, SitePartitioner, PartitionReport } from './partition';
+
+// ---- oversample
 export { randomOverSampler, smote, borderlineSmote, adasyn, copyPaste, copyPasteSamples, oversamplePerSite, syntheticCohort } from './oversample';
 
-// Models
-export { createModel, MODEL_NAMES, getModelSpec, resolveModelOptions } from './models/registry';
+// ---- models: the ten architectures, weights, split learning
+export { createModel, MODEL_NAMES, getModelSpec } from './models/registry';
 export type { ModelName } from './models/registry';
-export type { ModelOptions, ResolvedModelOptions, ModelCapabilities, ModelSpec, SplitPoints, OutputActivation } from './models/types';
+export type { ModelOptions, ModelCapabilities, ModelSpec, SplitPoints, OutputActivation } from './models/types';
+export { createClassifier } from './models/classifier';
+export { getWeights, setWeights, cloneModel } from './models/weights';
 export { splitModel, splitStep, defaultCut } from './models/split';
-export type { SplitMode, SplitSpec, SplitNetwork, SplitPart, SplitMessage, SplitStepResult, BoundaryTensor } from './models/split';
+export type { SplitMode, SplitSpec, SplitNetwork, SplitPart, SplitMessage, SplitStepResult } from './models/split';
 
-// Metrics and losses
+// ---- metrics and losses
 export {
-  confusionStats,
   dice,
   iou,
   precision,
   recall,
-  f1,
   specificity,
-  pixelAccuracy,
   segmentationMetrics,
   hd95,
   hausdorffDistance,
@@ -84,36 +89,42 @@ export {
   focalLoss,
   tverskyLoss,
 } from './metrics';
-export type { LossFunction, SegmentationScore, ConfusionStats } from './metrics';
+export type { LossFunction, SegmentationScore } from './metrics';
 
-// Training
-export { trainSegmentation, evaluateSegmentation } from './train';
-export type { TrainOptions, EpochLog, EvaluateOptions, SegmentationEvaluation, SegmentationSummary } from './train';
-
-// Experiments
-export { runDemo, splitSitesByPatient } from './experiment/demo';
-export type { DemoOptions, DemoResult } from './experiment/demo';
-export { zooTable, formatZoo } from './experiment/zoo';
-
-// Federated and split-federated training
-export {
-  runFederated,
-  compareStrategies,
-  formatComparison,
-  DEFAULT_COMPARISON,
-  sitesFromDataset,
-  pooledTest,
-  fedAvg,
-  WeightedAverager,
-  serverUpdate,
-  clipAndNoise,
-  getWeights,
-  setWeights,
-  byteCount,
-  RunWriter,
-} from './fl';
+// ---- train: the one training and evaluation core
+export { trainSegmentation, evaluateSegmentation, trainTask, evaluateTask, primaryScore, trainBatches, evaluateBatches } from './train';
 export type {
+  TrainOptions,
+  EpochLog,
+  BatchLog,
+  EvaluateOptions,
+  SegmentationEvaluation,
+  SegmentationSummary,
+  TaskKind,
+  TaskSpec,
+  TaskScores,
+  TrainTaskOptions,
+  TrainBatchesOptions,
+} from './train';
+
+// ---- fl: strategies (Flower-shaped contract + registry), the round loop, privacy
+export { runFederated, registerStrategy, strategyNames, strategyLabel, compareStrategies, formatComparison, DEFAULT_COMPARISON, fedAvgFamily } from './fl';
+export type {
+  Strategy,
+  StrategyDefinition,
+  StrategyInit,
+  RoundContext,
+  TrainInstruction,
+  TrainResult,
+  ClientConfig,
+  ClientFailure,
+  TrainAggregate,
+  EvaluatePlan,
   StrategyConfig,
+  FedAvgConfig,
+  SplitFedConfig,
+  ServerOptimizerConfig,
+  DpConfig,
   FederatedConfig,
   FederatedResult,
   RoundRecord,
@@ -122,28 +133,33 @@ export type {
   Comparison,
   CompareOptions,
 } from './fl';
-export { siteInferenceAttack, membershipInferenceAttack, privatizeUpdate, computeEpsilon, privacyTradeoff } from './fl/privacy';
-export type { SiteInferenceReport, MembershipReport } from './fl/privacy';
+export { SiteFailureError } from './fl/types';
+export { siteInferenceAttack, membershipInferenceAttack, computeEpsilon, privacyTradeoff } from './fl/privacy';
+export type { SiteInferenceReport, MembershipReport, TradeoffRow } from './fl/privacy';
 
-// Collaborative model building (each module's full API under a namespace)
-export * as merge from './merge';
-export * as forge from './forge';
-export * as moe from './moe';
-export { medMerge, mergeBaselines, mergeModels, taskArithmetic } from './merge';
-export { medForge, forgeBaselines, LoraPlugin } from './forge';
+// ---- merge (MedMerge, arXiv:2403.11646)
+export { medMerge, mergeBaselines, mergeModels, taskArithmetic, formatMergeTable } from './merge';
+export type { MedMergeOptions, MedMergeResult, MergeBaselineRow, MergeBaselinesOptions } from './merge';
+export { runMedMergeComparison, formatMedMergeComparison } from './merge/command';
+
+// ---- moe (M4oE, arXiv:2405.09446)
 export { buildM4oESwin, buildMoeUnet, trainM4oE, evaluateM4oE, compareM4oE } from './moe';
+export type { M4oEModality, TrainM4oEOptions, M4oEResult, M4oEEvaluation, M4oEComparison } from './moe';
+export { runM4oEComparison, formatM4oEComparison } from './moe/command';
 
-// Plots and notebook display
-export * as viz from './viz';
-export { show, showTable, figureHtml, writeFigureHtml } from './viz';
+// ---- forge (MedForge, arXiv:2502.16055)
+export { medForge, forgeBaselines, formatForgeTable, LoraPlugin } from './forge';
+export type { MedForgeOptions, MedForgeResult, ForgeBaselineRow } from './forge';
+export { runMedForgeComparison, formatMedForgeComparison } from './forge/command';
 
-// Experiments and datasets
+// ---- experiment: configs, the runner, the demo
 export { loadExperiment, validateExperiment, ConfigError } from './experiment/config';
 export type { ExperimentConfig } from './experiment/config';
 export { runExperiment, runExperimentConfig } from './experiment/runner';
 export { compareRuns } from './experiment/compare';
-export { buildExperimentSites } from './experiment/sites';
-export { buildSites, pooledTest as pooledTestSet, siteSplitSeed } from './data/site';
-export type { Site, SiteSplits, BuildSitesOptions } from './data/site';
-export { checkDataset, formatDatasetCheck } from './datasets-check';
-export { reportSvg } from './partition';
+export { runDemo, splitSitesByPatient } from './experiment/demo';
+export type { DemoOptions, DemoResult } from './experiment/demo';
+export { zooTable, formatZoo } from './experiment/zoo';
+
+// ---- viz: plotly figures and notebook display (medfl.viz.*)
+export * as viz from './viz';

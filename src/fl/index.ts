@@ -53,5 +53,4 @@ export { trimmedMean } from './trimmed-avg';
 export { krumSelect } from './krum';
 export { withDifferentialPrivacy } from './dp-wrapper';
 export { SiteTrainerPool, startWorker, type SiteTrainerPoolOptions, type WorkerInit } from './parallel';
-export { sitesFromDataset, pooledTest, type SitesFromDatasetOptions } from './sites';
 export { compareStrategies, formatComparison, DEFAULT_COMPARISON, type CompareOptions, type ComparisonRow, type Comparison } from './compare';

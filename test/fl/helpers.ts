@@ -1,14 +1,14 @@
 /** Shared fixtures of the fl tests: tiny synthetic sites and configs. */
 import { syntheticSites } from '../../src/data/synthetic';
 import type { Dataset, Sample } from '../../src/data/types';
-import { sitesFromDataset } from '../../src/fl/sites';
+import { buildSites } from '../../src/data/site';
 import type { FederatedConfig, StrategyConfig } from '../../src/fl/types';
 import type { Site } from '../../src/data/site';
 import type { Strategy } from '../../src/fl/strategy';
 
 /** `n` sites x `perSite` images of `size`^2 (3 channels), 25% test per site. */
 export function tinySites(n = 2, perSite = 8, size = 16, seed = 1): Site[] {
-  return sitesFromDataset(syntheticSites({ sites: n, samplesPerSite: perSite, size, seed }), { seed });
+  return buildSites(syntheticSites({ sites: n, samplesPerSite: perSite, size, seed }), { seed, groupKey: false });
 }
 
 /** A tiny U-Net run config (width 2). */
