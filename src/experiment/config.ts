@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { MODEL_NAMES } from '../models/registry';
-import { checkStrategyConfig, strategyLabel } from '../fl/registry';
+import { checkStrategyConfig, LABEL_PATTERN, strategyLabel } from '../fl/registry';
 import type { StrategyConfig } from '../fl/types';
 import { checkShape, isObject, typeName, type Shape } from '../util/schema';
 
@@ -138,8 +138,29 @@ export function mergeDeep(base: Record<string, unknown>, over: Record<string, un
  */
 export function validateExperiment(raw: unknown, file = '<config>', options: { quick?: boolean } = {}): ExperimentConfig {
   const problems: string[] = [];
-  let top = checkShape(raw, TOP, '', problems);
-  if (options.quick && isObject(top.quick)) top = mergeDeep(top, top.quick as Record<string, unknown>);
+  const given = checkShape(raw, TOP, '', problems);
+  if (isObject(given.quick)) {
+    // The quick block is validated like the rest: its own keys here, the merged config below
+    // (in normal runs its problems are reported too, marked as coming from the quick overrides).
+    const { quick: _q, $schema: _s, ...allowed } = TOP;
+    checkShape(given.quick, Object.fromEntries(Object.entries(allowed).map(([k, f]) => [k, { ...f, required: false }])), 'quick', problems);
+    if (!options.quick) {
+      const merged: string[] = [];
+      collect(mergeDeep(given, given.quick), merged);
+      for (const m of merged) if (!problems.includes(m)) problems.push(`${m} (with the quick overrides)`);
+    }
+  }
+  const top = options.quick && isObject(given.quick) ? mergeDeep(given, given.quick) : given;
+  const cfg = collect(top, problems);
+  if (problems.length) throw new ConfigError(file, problems);
+  return cfg as ExperimentConfig;
+}
+
+/** Validate the (merged) top-level object; appends problems; returns the config with defaults (meaningful only without problems). */
+function collect(top: Record<string, unknown>, problems: string[]): ExperimentConfig {
+  if (typeof top.name === 'string' && !LABEL_PATTERN.test(top.name)) {
+    problems.push(`name: ${JSON.stringify(top.name)} is not a safe folder name (letters, digits, '.', '_', '-'; not starting with '.' or '-')`);
+  }
   const dataRaw = isObject(top.data) ? top.data : {};
   const source = dataRaw.source as DataSource;
   const dataShape: Shape = { ...DATA_COMMON, ...(DATA_SOURCES.includes(source) ? DATA_BY_SOURCE[source] : {}) };
@@ -170,7 +191,6 @@ export function validateExperiment(raw: unknown, file = '<config>', options: { q
       strategies.push({ ...(s as unknown as StrategyConfig), label });
     });
   }
-  if (problems.length) throw new ConfigError(file, problems);
   return {
     name: top.name as string,
     description: (top.description as string) ?? '',

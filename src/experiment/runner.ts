@@ -20,7 +20,9 @@ import { runFederated } from '../fl/rounds';
 import { pooledTest } from '../data/site';
 import { writeFileAtomic } from '../fl/results';
 import { setWeights } from '../models/weights';
-import type { FederatedResult, StrategyConfig } from '../fl/types';
+import { SiteFailureError, type FederatedResult, type StrategyConfig } from '../fl/types';
+import { acquireRunLock } from '../fl/results';
+import { LABEL_PATTERN } from '../fl/registry';
 import { createModel } from '../models/registry';
 import { siteInferenceAttack } from '../fl/privacy/site-inference';
 import { lineChart, groupedBarChart, figureHtml } from '../viz';
@@ -52,6 +54,10 @@ export interface ExperimentRow {
   /** Site-inference attack accuracy on the final model (NaN when not run). */
   siteAttackAccuracy: number;
   siteAttackChance: number;
+  /** Sites whose training threw, as 'site (rounds r, ...): message'; empty when none. */
+  siteFailures: string[];
+  /** Set when a site failed in every round it was selected: the row is not a valid result. */
+  failed?: string;
 }
 
 /** What {@link runExperiment} produced. */
@@ -75,9 +81,9 @@ function csvCell(v: unknown): string {
 /** Rows as CSV (one column per site's Dice). */
 export function rowsToCsv(rows: readonly ExperimentRow[]): string {
   const sites = [...new Set(rows.flatMap((r) => Object.keys(r.dicePerSite)))].sort();
-  const head = ['strategy', ...sites.map((s) => `dice_${s}`), 'pooled_dice', 'pooled_iou', 'bytes_per_round', 'total_bytes', 'seconds', 'site_attack_accuracy', 'site_attack_chance'];
+  const head = ['strategy', ...sites.map((s) => `dice_${s}`), 'pooled_dice', 'pooled_iou', 'bytes_per_round', 'total_bytes', 'seconds', 'site_attack_accuracy', 'site_attack_chance', 'site_failures', 'failed'];
   const lines = rows.map((r) =>
-    [r.strategy, ...sites.map((s) => r.dicePerSite[s]), r.pooledDice, r.pooledIou, r.bytesPerRound, r.totalBytes, r.seconds, r.siteAttackAccuracy, r.siteAttackChance].map(csvCell).join(','),
+    [r.strategy, ...sites.map((s) => r.dicePerSite[s]), r.pooledDice, r.pooledIou, r.bytesPerRound, r.totalBytes, r.seconds, r.siteAttackAccuracy, r.siteAttackChance, (r.siteFailures ?? []).join('; '), r.failed ?? ''].map(csvCell).join(','),
   );
   return [head.join(','), ...lines].join('\n') + '\n';
 }
@@ -97,7 +103,13 @@ export function formatRows(rows: readonly ExperimentRow[]): string {
       ...(attack ? [Number.isFinite(r.siteAttackAccuracy) ? `${r.siteAttackAccuracy.toFixed(3)} (chance ${r.siteAttackChance.toFixed(2)})` : '-'] : []),
       r.seconds,
     ]),
-  );
+  ) + failureLines(rows);
+}
+
+/** One line per site failure (empty string when none): drops are never silent. */
+function failureLines(rows: readonly ExperimentRow[]): string {
+  const lines = rows.flatMap((r) => [...(r.failed ? [`${r.strategy}: FAILED (a site failed in every round)`] : []), ...(r.siteFailures ?? []).map((f) => `${r.strategy}: site ${f}`)]);
+  return lines.length ? `\n\nsite failures:\n${lines.map((l) => `  ${l}`).join('\n')}` : '';
 }
 
 function report(cfg: ExperimentConfig, rows: readonly ExperimentRow[], results: readonly FederatedResult[]): string {
@@ -129,32 +141,54 @@ function report(cfg: ExperimentConfig, rows: readonly ExperimentRow[], results: 
 export async function runExperimentConfig(cfg: ExperimentConfig, options: RunOptions & { quick?: boolean } = {}): Promise<ExperimentRun> {
   const log = options.log ?? ((l: string) => console.log(l));
   const info = await initBackend(undefined, { log });
-  const resultsDir = options.resultsDir ?? path.resolve('experiments', 'results');
-  const dir = path.join(resultsDir, `${cfg.name}${options.quick ? '-quick' : ''}`);
+  const resultsDir = path.resolve(options.resultsDir ?? path.join('experiments', 'results'));
+  const dir = inside(resultsDir, `${cfg.name}${options.quick ? '-quick' : ''}`);
+  const unlock = acquireRunLock(dir);
+  try {
+    return await runLocked(cfg, options, dir, log, info.name);
+  } finally {
+    unlock();
+  }
+}
+
+/** `root/name`, refusing any name that would resolve outside `root` (path traversal). */
+function inside(root: string, name: string): string {
+  const p = path.resolve(root, name);
+  if (!p.startsWith(root + path.sep) || !LABEL_PATTERN.test(path.basename(p)) || path.dirname(p) !== root) {
+    throw new Error(`'${name}' would write outside the results folder '${root}': names and labels must be plain folder names (letters, digits, '.', '_', '-')`);
+  }
+  return p;
+}
+
+async function runLocked(cfg: ExperimentConfig, options: RunOptions, dir: string, log: (line: string) => void, backendName: string): Promise<ExperimentRun> {
   fs.mkdirSync(dir, { recursive: true });
   const expFile = path.join(dir, 'experiment.json');
   const stored = fs.existsSync(expFile) ? (JSON.parse(fs.readFileSync(expFile, 'utf8')) as { config: ExperimentConfig }) : null;
   if (stored && JSON.stringify(stored.config) !== JSON.stringify(cfg)) {
     throw new Error(`${dir} holds a run of a different config; delete the folder or rename the experiment to start over`);
   }
-  if (!stored) writeFileAtomic(expFile, JSON.stringify({ config: cfg, seed: cfg.seed, backend: info.name, quick: !!options.quick, startedAt: new Date().toISOString() }, null, 2) + '\n');
+  if (!stored) writeFileAtomic(expFile, JSON.stringify({ config: cfg, seed: cfg.seed, backend: backendName, quick: !!options.quick, startedAt: new Date().toISOString() }, null, 2) + '\n');
 
   const built = await buildExperimentSites(cfg, options.baseDir ?? process.cwd());
   for (const l of built.describe) log(`[medfl] ${l}`);
-  const first = await built.sites[0].train.load(0);
+  // Every loader resizes to data.size and converts to data.channels (default 3): the input shape is known without decoding an image.
+  const inputShape: [number, number, number] = [cfg.data.size, cfg.data.size, (cfg.data.channels as number | undefined) ?? 3];
   const evalSites = built.sites.filter((s) => s.test.length > 0);
   const globalTest = pooledTest(evalSites);
-  const model = { name: cfg.model.name, inputShape: first.shape, numClasses: 1, width: cfg.model.width };
+  const model = { name: cfg.model.name, inputShape, numClasses: 1, width: cfg.model.width };
   const total = cfg.strategies.length * cfg.budget.rounds;
   let done = 0;
   const t0 = Date.now();
   const rows: ExperimentRow[] = [];
   const results: FederatedResult[] = [];
   for (const s of cfg.strategies) {
-    const sdir = path.join(dir, s.label);
+    const sdir = inside(dir, s.label);
     const resume = fs.existsSync(path.join(sdir, 'config.json'));
     log(`[medfl] ${s.label}: ${resume ? 'resuming' : 'starting'} (${cfg.budget.rounds} rounds x ${cfg.budget.localEpochs} local epochs)`);
-    const res = await runFederated(
+    let res: FederatedResult;
+    let failed: string | undefined;
+    try {
+      res = await runFederated(
       {
         strategy: strategyConfig(s),
         model,
@@ -173,9 +207,16 @@ export async function runExperimentConfig(cfg: ExperimentConfig, options: RunOpt
           done++;
           const el = (Date.now() - t0) / 1000;
           log(`  ${s.label.padEnd(24)} round ${rec.round + 1}/${cfg.budget.rounds}  pooled Dice ${rec.pooled ? rec.pooled.dice.toFixed(3) : '  -  '}  [${done}/${total}] elapsed ${formatSeconds(el)} ETA ${formatSeconds((el / done) * (total - done))}`);
+          for (const d of rec.dropped) if (d.reason === 'error') log(`  ${s.label.padEnd(24)} round ${rec.round + 1}: site '${d.site}' dropped: ${d.message}`);
         },
       },
     );
+    } catch (e) {
+      if (!(e instanceof SiteFailureError)) throw e;
+      res = e.result;
+      failed = e.message;
+      log(`[medfl] ${s.label}: FAILED: ${e.message}`);
+    }
     const fin = res.summary.final;
     let attack = { accuracy: NaN, chance: NaN };
     if (cfg.privacy.siteInference) {
@@ -183,7 +224,7 @@ export async function runExperimentConfig(cfg: ExperimentConfig, options: RunOpt
       const weightSets = res.globalWeights.length ? [res.globalWeights] : Object.values(res.siteWeights);
       const accs: number[] = [];
       for (const w of weightSets) {
-        const m = createModel(cfg.model.name, { inputShape: first.shape, numClasses: 1, width: cfg.model.width, seed: cfg.seed });
+        const m = createModel(cfg.model.name, { inputShape, numClasses: 1, width: cfg.model.width, seed: cfg.seed });
         try {
           setWeights(m, w);
           const rep = await siteInferenceAttack(m, globalTest, { seed: cfg.seed });
@@ -205,16 +246,22 @@ export async function runExperimentConfig(cfg: ExperimentConfig, options: RunOpt
       seconds: res.summary.seconds,
       siteAttackAccuracy: attack.accuracy,
       siteAttackChance: attack.chance,
+      siteFailures: res.summary.siteFailures.map((f) => `${f.site} (round${f.rounds.length > 1 ? 's' : ''} ${f.rounds.join(', ')}): ${f.message}`),
+      ...(failed ? { failed } : {}),
     });
     results.push(res);
   }
   writeFileAtomic(path.join(dir, 'summary.csv'), rowsToCsv(rows));
-  writeFileAtomic(path.join(dir, 'summary.json'), JSON.stringify({ name: cfg.name, quick: !!options.quick, backend: info.name, rows }, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, 'summary.json'), JSON.stringify({ name: cfg.name, quick: !!options.quick, backend: backendName, rows }, null, 2) + '\n');
   writeFileAtomic(path.join(dir, 'report.html'), report(cfg, rows, results));
   log('');
   log(formatRows(rows));
   log(`\n[medfl] results in ${dir}`);
   if (tf.memory().numTensors < 0) log('unreachable');
+  const bad = rows.filter((r) => r.failed);
+  if (bad.length) {
+    throw new Error(`${bad.length} strateg${bad.length > 1 ? 'ies' : 'y'} failed (results in ${dir} are flagged):\n${bad.map((r) => `  ${r.strategy}: ${r.failed}`).join('\n')}`);
+  }
   return { dir, config: cfg, rows, results };
 }
 

@@ -261,12 +261,17 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
         if (globalTest) {
           const list = plan.global ? [plan.global] : sites.map((s) => plan.site(s.name));
           const res: SegmentationSummary[] = [];
-          for (const w of list) {
-            setWeights(model, w);
-            res.push((await evaluateSegmentation(model, globalTest, evalOpts)).overall);
+          try {
+            for (const w of list) {
+              setWeights(model, w);
+              res.push((await evaluateSegmentation(model, globalTest, evalOpts)).overall);
+            }
+            global_ = res.length === 1 ? res[0] : meanSummary(res);
+          } catch (e) {
+            (evalErrors ??= {})['(global test set)'] = (e as Error).message;
           }
-          global_ = res.length === 1 ? res[0] : meanSummary(res);
         }
+        for (const [site, message] of Object.entries(evalErrors ?? {})) log(`[medfl] round ${round}: evaluation of '${site}' failed: ${message}`);
       }
       const evalSeconds = (Date.now() - te) / 1000;
       const totalUp = Object.values(agg.up).reduce((a, b) => a + b, 0);
@@ -310,9 +315,13 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
       globalWeights: plan.global ?? [],
       siteWeights: strat.keptSiteWeights ? strat.keptSiteWeights(global) : {},
     };
-    if (summary.failedEveryRound.length && (config.siteFailures ?? 'fail') === 'fail') {
-      const lines = summary.siteFailures.filter((f) => summary.failedEveryRound.includes(f.site)).map((f) => `site '${f.site}': ${f.message}`);
-      throw new SiteFailureError(`runFederated: ${label}: ${summary.failedEveryRound.length} site(s) failed in every round they were selected, so the result does not include them:\n  - ${lines.join('\n  - ')}\n(set siteFailures: 'skip' to accept such a run)`, result);
+    const finalEvalErrors = Object.entries([...records].reverse().find((r) => r.test)?.evalErrors ?? {});
+    if ((summary.failedEveryRound.length || finalEvalErrors.length) && (config.siteFailures ?? 'fail') === 'fail') {
+      const lines = [
+        ...summary.siteFailures.filter((f) => summary.failedEveryRound.includes(f.site)).map((f) => `site '${f.site}' failed in every round it was selected: ${f.message}`),
+        ...finalEvalErrors.map(([site, message]) => `the final evaluation of '${site}' failed: ${message}`),
+      ];
+      throw new SiteFailureError(`runFederated: ${label}: the result is incomplete:\n  - ${lines.join('\n  - ')}\n(set siteFailures: 'skip' to accept such a run)`, result);
     }
     return result;
   } finally {

@@ -38,7 +38,7 @@ test('a site whose data fails every round fails the run, naming it; results writ
   const dir = path.join(tmp, 'broken');
   const e = await failure(runFederated({ ...tinyConfig({ name: 'fedavg' }, { rounds: 2 }), outDir: dir }, sites, undefined, { log: (l) => lines.push(l) }));
   assert.instance(e, SiteFailureError);
-  assert.match(e.message, new RegExp(`site '${sites[1].name}': cannot decode 'images/cju0.jpg'`));
+  assert.match(e.message, new RegExp(`site '${sites[1].name}' failed in every round it was selected: cannot decode 'images/cju0.jpg'`));
   const res = (e as SiteFailureError).result;
   assert.equal(res.summary.failedEveryRound, [sites[1].name]);
   assert.equal(res.summary.siteFailures[0].rounds, [0, 1]);
