@@ -140,3 +140,32 @@ export function checkImageSize(size: number, divisor: number, owner: string): vo
     throw new Error(`size ${size}: ${owner} needs a multiple of ${divisor} (nearest: ${Math.max(divisor, Math.round(size / divisor) * divisor)})`);
   }
 }
+
+/** Options every method driver (MedMerge, MedForge, M4oE comparisons) shares. */
+export interface MethodDataOptions {
+  /** 'embedded' synthetic data or the 'real' samples. Default 'embedded'. */
+  data?: DataSource;
+  /** Real data folder (data 'real'). Default {@link sharedDataRoot}(). */
+  dataRoot?: string;
+  /** Smaller data and budgets (about a minute on 2 CPU cores). Default false. */
+  quick?: boolean;
+  /** Seed of data, splits, weights and batch order. Default 0. */
+  seed?: number;
+}
+
+/** {@link MethodDataOptions} with the defaults applied (every driver's settings start with these). */
+export interface MethodDataSettings {
+  data: DataSource;
+  dataRoot: string;
+  quick: boolean;
+  seed: number;
+  /** True when real sets are capped to the driver's `samples` (quick, or `samples` given). */
+  capReal: boolean;
+}
+
+/** Apply the shared defaults: embedded data, the shared data root for real data, not quick, seed 0. */
+export function resolveMethodData(o: MethodDataOptions & { samples?: number }): MethodDataSettings {
+  const data = o.data ?? 'embedded';
+  const quick = o.quick ?? false;
+  return { data, dataRoot: data === 'real' ? sharedDataRoot(o.dataRoot) : '', quick, seed: o.seed ?? 0, capReal: quick || o.samples !== undefined };
+}

@@ -18,7 +18,7 @@ import { initBackend } from '../backend';
 import { InMemoryDataset, type Dataset } from '../data/types';
 import { DataError } from '../data/errors';
 import { syntheticSites } from '../data/synthetic';
-import { type DataSource, HAM_REDUCED_CLASSES, capSamples, checkImageSize, hamReducedLabels, openRealHam10000, sharedDataRoot, subsetWhere, withLabels } from '../data/sources';
+import { type MethodDataOptions, type MethodDataSettings, resolveMethodData, type DataSource, HAM_REDUCED_CLASSES, capSamples, checkImageSize, hamReducedLabels, openRealHam10000, sharedDataRoot, subsetWhere, withLabels } from '../data/sources';
 import { createModel } from '../models/registry';
 import { createClassifier } from '../models/classifier';
 import { primaryScore, trainTask, type TaskKind, type TaskSpec } from '../train';
@@ -31,19 +31,11 @@ import { forgeBaselines, type ForgeBaselineRow } from './baselines';
 export type MedForgeComparisonMode = 'fusion' | 'mixture' | 'both';
 
 /** Options of {@link runMedForgeComparison}; every field has a default. */
-export interface MedForgeComparisonOptions {
+export interface MedForgeComparisonOptions extends MethodDataOptions {
   /** Default 'both'. */
   mode?: MedForgeComparisonMode;
   /** Default 'segmentation'. */
   task?: TaskKind;
-  /** Default 'embedded'. */
-  data?: DataSource;
-  /** Real data folder. Default {@link sharedDataRoot}(). */
-  dataRoot?: string;
-  /** Smaller data and budgets. Default false. */
-  quick?: boolean;
-  /** Default 0. */
-  seed?: number;
   /** Square image side; a multiple of 16 (U-Net) or 4 (classifier). Default 48 (quick 32). */
   size?: number;
   /** Images per site. Default 40 (quick 16); real sites are capped to it only when given or quick. */
@@ -67,16 +59,11 @@ export interface MedForgeComparisonOptions {
 }
 
 /** {@link MedForgeComparisonOptions} with every default applied. */
-export interface MedForgeSettings {
+export interface MedForgeSettings extends MethodDataSettings {
   mode: MedForgeComparisonMode;
   task: TaskKind;
-  data: DataSource;
-  dataRoot: string;
-  quick: boolean;
-  seed: number;
   size: number;
   samples: number;
-  capReal: boolean;
   sites: number;
   budget: number;
   rank: number;
@@ -112,21 +99,17 @@ export interface MedForgeComparison {
 export function resolveMedForgeSettings(o: MedForgeComparisonOptions = {}): MedForgeSettings {
   const task = o.task ?? 'segmentation';
   const seg = task === 'segmentation';
-  const quick = o.quick ?? false;
-  const data = o.data ?? 'embedded';
+  const common = resolveMethodData(o);
+  const { quick, data } = common;
   const size = o.size ?? (quick ? 32 : 48);
   checkImageSize(size, seg ? 16 : 4, seg ? 'the U-Net' : 'the classifier');
   if (o.publicSite !== undefined && data !== 'real') throw new Error(`publicSite '${o.publicSite}' applies to real data only`);
   return {
     mode: o.mode ?? 'both',
     task,
-    data,
-    dataRoot: data === 'real' ? sharedDataRoot(o.dataRoot) : '',
-    quick,
-    seed: o.seed ?? 0,
+    ...common,
     size,
     samples: o.samples ?? (quick ? 16 : 40),
-    capReal: quick || o.samples !== undefined,
     sites: o.sites ?? (quick ? 3 : 4),
     budget: o.budget ?? (quick ? 12 : 40),
     rank: o.rank ?? 4,

@@ -26,7 +26,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import type { Dataset, InMemoryDataset } from '../data/types';
 import { syntheticSites } from '../data/synthetic';
-import { type DataSource, capSamples, checkImageSize, hamReducedLabels, openRealCvc, openRealHam10000, openRealKvasir, sharedDataRoot, splitByPatient, withLabels } from '../data/sources';
+import { type MethodDataOptions, type MethodDataSettings, resolveMethodData, type DataSource, capSamples, checkImageSize, hamReducedLabels, openRealCvc, openRealHam10000, openRealKvasir, sharedDataRoot, splitByPatient, withLabels } from '../data/sources';
 import { createModel } from '../models/registry';
 import { createClassifier } from '../models/classifier';
 import { cloneModel } from '../models/weights';
@@ -34,17 +34,9 @@ import { evaluateTask, primaryScore, trainTask, type TaskKind, type TaskSpec } f
 import { formatMergeTable, mergeBaselines, type MergeBaselineRow } from './baselines';
 
 /** Options of {@link runMedMergeComparison}; every field has a default. */
-export interface MedMergeComparisonOptions {
+export interface MedMergeComparisonOptions extends MethodDataOptions {
   /** Default 'segmentation'. */
   task?: TaskKind;
-  /** Default 'embedded'. */
-  data?: DataSource;
-  /** Real data folder (data 'real'). Default {@link sharedDataRoot}(). */
-  dataRoot?: string;
-  /** Smaller data and budgets (about a minute on 2 CPU cores). Default false. */
-  quick?: boolean;
-  /** Seed of data, splits, weights and batch order. Default 0. */
-  seed?: number;
   /** Square image side; a multiple of 16 (U-Net) or 4 (classifier). Default 64 (quick 32). */
   size?: number;
   /** Images per set: segmentation 96 (quick 48), classification 192 (quick 96); real sets are capped to it only when given or quick. */
@@ -66,16 +58,10 @@ export interface MedMergeComparisonOptions {
 }
 
 /** {@link MedMergeComparisonOptions} with every default applied. */
-export interface MedMergeSettings {
+export interface MedMergeSettings extends MethodDataSettings {
   task: TaskKind;
-  data: DataSource;
-  dataRoot: string;
-  quick: boolean;
-  seed: number;
   size: number;
   samples: number;
-  /** True when real sets are capped to `samples`. */
-  capReal: boolean;
   sourceEpochs: number;
   lpEpochs: number;
   ftEpochs: number;
@@ -110,21 +96,17 @@ export function medMergeSizeMultiple(task: TaskKind): number {
 export function resolveMedMergeSettings(o: MedMergeComparisonOptions = {}): MedMergeSettings {
   const task = o.task ?? 'segmentation';
   const seg = task === 'segmentation';
-  const quick = o.quick ?? false;
-  const data = o.data ?? 'embedded';
+  const common = resolveMethodData(o);
+  const { quick, data } = common;
   // budgets: [quick, default] per task (the classifier is ~50x cheaper per image than the U-Net)
   const pick = (segQuick: number, segFull: number, clsQuick: number, clsFull: number): number => (seg ? (quick ? segQuick : segFull) : quick ? clsQuick : clsFull);
   const size = o.size ?? (quick ? 32 : 64);
   checkImageSize(size, medMergeSizeMultiple(task), seg ? 'the U-Net' : 'the classifier');
   return {
     task,
-    data,
-    dataRoot: data === 'real' ? sharedDataRoot(o.dataRoot) : '',
-    quick,
-    seed: o.seed ?? 0,
+    ...common,
     size,
     samples: o.samples ?? pick(48, 96, 96, 192),
-    capReal: quick || o.samples !== undefined,
     sourceEpochs: o.sourceEpochs ?? o.epochs ?? pick(8, 10, 10, 15),
     lpEpochs: o.lpEpochs ?? o.epochs ?? pick(4, 5, 6, 8),
     ftEpochs: o.ftEpochs ?? o.epochs ?? pick(4, 5, 6, 8),

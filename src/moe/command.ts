@@ -12,23 +12,15 @@
 import { initBackend } from '../backend';
 import type { InMemoryDataset } from '../data/types';
 import { syntheticSites } from '../data/synthetic';
-import { type DataSource, capSamples, checkImageSize, openRealHam10000, openRealKvasir, sharedDataRoot, splitByPatient } from '../data/sources';
+import { type MethodDataOptions, type MethodDataSettings, resolveMethodData, type DataSource, capSamples, checkImageSize, openRealHam10000, openRealKvasir, sharedDataRoot, splitByPatient } from '../data/sources';
 import { compareM4oE, formatComparison, type M4oEComparisonRow } from './compare';
 import type { M4oEBuilder } from './train';
 import type { SiteSplits } from '../data/site';
 
 /** Options of {@link runM4oEComparison}; every field has a default. */
-export interface M4oEComparisonOptions {
+export interface M4oEComparisonOptions extends MethodDataOptions {
   /** MoE U-Net ('unet', CPU-scale) or the paper's Swin-Unet ('swin'). Default 'unet'. */
   builder?: M4oEBuilder;
-  /** Default 'embedded'. */
-  data?: DataSource;
-  /** Real data folder. Default {@link sharedDataRoot}(). */
-  dataRoot?: string;
-  /** Smaller data and budgets. Default false. */
-  quick?: boolean;
-  /** Default 0. */
-  seed?: number;
   /** Square image side; multiple of 16 (unet) or 32 (swin). Default 48 (swin 64); quick 32. */
   size?: number;
   /** Train images per modality. Default 48 (quick 24); real sets are capped only when given or quick. */
@@ -48,16 +40,11 @@ export interface M4oEComparisonOptions {
 }
 
 /** {@link M4oEComparisonOptions} with every default applied. */
-export interface M4oESettings {
+export interface M4oESettings extends MethodDataSettings {
   builder: M4oEBuilder;
-  data: DataSource;
-  dataRoot: string;
-  quick: boolean;
-  seed: number;
   size: number;
   samples: number;
   test: number;
-  capReal: boolean;
   phase1Epochs: number;
   phase2Epochs: number;
   width?: number;
@@ -85,21 +72,17 @@ export interface M4oEComparisonReport {
 export function resolveM4oESettings(o: M4oEComparisonOptions = {}): M4oESettings {
   const builder = o.builder ?? 'unet';
   const swin = builder === 'swin';
-  const quick = o.quick ?? false;
-  const data = o.data ?? 'embedded';
+  const common = resolveMethodData(o);
+  const { quick, data } = common;
   const size = o.size ?? (quick ? 32 : swin ? 64 : 48);
   checkImageSize(size, swin ? 32 : 16, swin ? 'the Swin-Unet' : 'the MoE U-Net');
   const samples = o.samples ?? (quick ? 24 : 48);
   return {
     builder,
-    data,
-    dataRoot: data === 'real' ? sharedDataRoot(o.dataRoot) : '',
-    quick,
-    seed: o.seed ?? 0,
+    ...common,
     size,
     samples,
     test: Math.max(4, Math.round(samples / 2)),
-    capReal: quick || o.samples !== undefined,
     phase1Epochs: o.phase1Epochs ?? o.epochs ?? (quick ? 3 : 5),
     phase2Epochs: o.phase2Epochs ?? o.epochs ?? (quick ? 3 : 5),
     width: o.width,
