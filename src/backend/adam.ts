@@ -258,3 +258,51 @@ export function adamSimdAvailable(): boolean {
 export function createAdam(learningRate = 0.001, beta1 = 0.9, beta2 = 0.999, epsilon?: number): tf.AdamOptimizer {
   return new FusedAdamOptimizer(learningRate, beta1, beta2, epsilon ?? null);
 }
+
+/** A copy of an Adam optimizer's whole state (moments, iterations, bias-correction accumulators), independent of the optimizer. */
+export interface AdamSnapshot {
+  /** `optimizer.getWeights()` with every tensor cloned. */
+  weights: { name: string; tensor: tf.Tensor }[];
+  accBeta1: number;
+  accBeta2: number;
+}
+
+/** Copy the state of `opt` (e.g. before a step that may have to be undone). Dispose with {@link disposeAdamSnapshot}. */
+export async function snapshotAdam(opt: tf.AdamOptimizer): Promise<AdamSnapshot> {
+  const self = opt as unknown as AdamInternals;
+  const current = await opt.getWeights();
+  const weights = current.map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
+  // getWeights makes a new scalar for the iteration count (the moments are the optimizer's own variables)
+  tf.dispose(current.filter((w) => !(w.tensor instanceof tf.Variable)).map((w) => w.tensor));
+  return { weights, accBeta1: (self.accBeta1.dataSync() as Float32Array)[0], accBeta2: (self.accBeta2.dataSync() as Float32Array)[0] };
+}
+
+/** Free the tensors of a snapshot. */
+export function disposeAdamSnapshot(s: AdamSnapshot): void {
+  tf.dispose(s.weights.map((w) => w.tensor));
+}
+
+/**
+ * A new optimizer (same hyper-parameters as `like`) holding exactly the state
+ * of `snapshot`, bit for bit: tfjs' `setWeights` recomputes the bias-correction
+ * accumulators as beta^(t+1), which can differ in the last bit from the
+ * running products a training run holds, so they are restored from the
+ * snapshot. The snapshot stays valid (and must still be disposed).
+ */
+export async function restoreAdam(snapshot: AdamSnapshot, like: tf.AdamOptimizer): Promise<tf.AdamOptimizer> {
+  const l = like as unknown as AdamInternals;
+  const opt = createAdam(l.learningRate, l.beta1, l.beta2, l.epsilon);
+  const copies = snapshot.weights.map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
+  try {
+    // setWeights makes variables that share the copies' data (reference-counted), so the copies can go.
+    await opt.setWeights(copies);
+  } finally {
+    tf.dispose(copies.map((c) => c.tensor));
+  }
+  const self = opt as unknown as AdamInternals;
+  tf.tidy(() => {
+    self.accBeta1.assign(tf.scalar(snapshot.accBeta1));
+    self.accBeta2.assign(tf.scalar(snapshot.accBeta2));
+  });
+  return opt;
+}

@@ -152,5 +152,5 @@ export { registerWasmGradientKernels, WASM_GRADIENT_KERNELS, WASM_OVERRIDE_KERNE
 export { setConvColumnChunk } from './conv-backprop';
 export { registerDilatedConvGradients, dilateFilter } from './dilated-gradients';
 export { registerFusedBatchNormTraining, batchNormTraining, type BatchNormTrainingResult } from './batchnorm-training';
-export { createAdam, FusedAdamOptimizer, adamSimdAvailable } from './adam';
+export { createAdam, FusedAdamOptimizer, adamSimdAvailable, snapshotAdam, restoreAdam, disposeAdamSnapshot, type AdamSnapshot } from './adam';
 export { installLinearTapeFilter, uninstallLinearTapeFilter } from './tape-gradients';

@@ -36,7 +36,7 @@
  * (4 bytes/float). v1's server copies never leave the server (0 bytes).
  */
 import * as tf from '@tensorflow/tfjs';
-import { createAdam } from '../backend';
+import { createAdam, disposeAdamSnapshot, restoreAdam, snapshotAdam } from '../backend';
 import { toBatch } from '../data/batch';
 import { bceDiceLoss } from '../metrics/losses';
 import { getModelSpec } from '../models/registry';
@@ -134,13 +134,15 @@ export function splitFedStrategy(init: StrategyInit, options: Omit<SplitFedConfi
       const settings = { epochs: ctx.config.localEpochs, batchSize: ctx.config.batchSize, encoding: ctx.config.encoding, numClasses: ctx.config.classes };
       const lr = ctx.config.learningRate;
       server = null;
-      const serverOpt = variant === 'v2' ? createAdam(lr) : null;
+      /** v2: the one server optimizer of the round; rolled back (with the server part) when a client fails mid-way. */
+      let serverOpt = variant === 'v2' ? createAdam(lr) : null;
       try {
         for (const job of instructions) {
           const start = variant === 'v2' && server ? mergeShared(job.weights, server, clientMask) : job.weights;
           setWeights(model, start);
           const clientOpt = createAdam(lr);
           const ownServerOpt = serverOpt ?? createAdam(lr);
+          const before = serverOpt ? await snapshotAdam(serverOpt) : null;
           try {
             const r = await trainSplitClient(net, job.site.train, {
               ...settings,
@@ -155,9 +157,15 @@ export function splitFedStrategy(init: StrategyInit, options: Omit<SplitFedConfi
             results.push({ site: job.site.name, weights: w, start, numExamples: job.site.train.length, loss: r.loss, metrics: { bytesUp: r.up, bytesDown: r.down } });
           } catch (e) {
             failures.push({ site: job.site.name, message: (e as Error).message });
+            // v2: the failed client's batches moved the shared server part and its Adam state.
+            // The next client starts from `server` (the last good server weights); the optimizer goes back too.
+            if (serverOpt && before) {
+              serverOpt = await restoreAdam(before, serverOpt); // the old one is disposed below
+            }
           } finally {
+            if (before) disposeAdamSnapshot(before);
             clientOpt.dispose();
-            if (!serverOpt) ownServerOpt.dispose();
+            if (ownServerOpt !== serverOpt) ownServerOpt.dispose();
           }
         }
       } finally {
