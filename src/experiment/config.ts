@@ -5,7 +5,7 @@
  * what was expected, before anything trains.
  */
 import { readFileSync } from 'node:fs';
-import { MODEL_NAMES } from '../models/registry';
+import { MODEL_NAMES, resolveModelOptions } from '../models/registry';
 import { checkStrategyConfig, LABEL_PATTERN, strategyLabel } from '../fl/registry';
 import type { StrategyConfig } from '../fl/types';
 import { checkShape, isObject, typeName, type Shape } from '../util/schema';
@@ -35,6 +35,10 @@ export interface ExperimentConfig {
   strategies: (StrategyConfig & { label: string })[];
   budget: { rounds: number; localEpochs: number; batchSize: number; learningRate: number; workers: number };
   privacy: { siteInference: boolean; membership: boolean };
+  /** Sites absent on purpose (robustness experiments): `probability` per (round, site), or `sites` by 0-based round. */
+  dropout: { probability?: number; sites?: Record<string, string[]> };
+  /** 'fail' (default): a site failing in every round fails the strategy; 'skip': recorded only. */
+  siteFailures: 'fail' | 'skip';
   /** Overrides applied by `--quick` (same shape as the top level, partial). */
   quick: Record<string, unknown>;
 }
@@ -71,7 +75,7 @@ const DATA_BY_SOURCE: Record<DataSource, Shape> = {
   cvc: { root: { kind: 'string', required: true } },
   folder: { images: { kind: 'string', required: true }, masks: { kind: 'string', required: true }, site: { kind: 'string' } },
   nifti: {
-    volumes: { kind: 'array', required: true },
+    volumes: { kind: 'array', required: true, doc: 'entries { image, label?, site?, patientId? } (paths relative to the repository)' },
     axis: { kind: 'string', enum: ['axial', 'coronal', 'sagittal'] },
     window: { kind: 'string' },
     minForeground: { kind: 'integer', min: 0 },
@@ -118,6 +122,8 @@ const TOP: Shape = {
   strategies: { kind: 'array', required: true },
   budget: { kind: 'object' },
   privacy: { kind: 'object' },
+  dropout: { kind: 'object', shape: { probability: { kind: 'number', min: 0, max: 1 }, sites: { kind: 'object' } } },
+  siteFailures: { kind: 'string', enum: ['fail', 'skip'] },
   quick: { kind: 'object' },
   $schema: { kind: 'string' },
 };
@@ -191,6 +197,7 @@ function collect(top: Record<string, unknown>, problems: string[]): ExperimentCo
       strategies.push({ ...(s as unknown as StrategyConfig), label });
     });
   }
+  checkConsistency(top, data, partition, model, problems);
   return {
     name: top.name as string,
     description: (top.description as string) ?? '',
@@ -211,6 +218,8 @@ function collect(top: Record<string, unknown>, problems: string[]): ExperimentCo
       workers: (budget.workers as number) ?? 1,
     },
     privacy: { siteInference: (privacy.siteInference as boolean) ?? false, membership: (privacy.membership as boolean) ?? false },
+    dropout: isObject(top.dropout) ? (top.dropout as ExperimentConfig['dropout']) : {},
+    siteFailures: (top.siteFailures as 'fail' | 'skip' | undefined) ?? 'fail',
     quick: isObject(top.quick) ? (top.quick as Record<string, unknown>) : {},
   };
 }
@@ -230,4 +239,44 @@ export function loadExperiment(file: string, options: { quick?: boolean } = {}):
     throw new ConfigError(file, [`not valid JSON: ${(e as Error).message}`]);
   }
   return validateExperiment(raw, file, options);
+}
+
+const VOLUME: Shape = {
+  image: { kind: 'string', required: true },
+  label: { kind: 'string' },
+  site: { kind: 'string' },
+  patientId: { kind: 'string' },
+};
+
+const SCHEMES_NEEDING_SITES: readonly SchemeName[] = ['iid', 'dirichlet', 'pathological', 'quantity'];
+
+/**
+ * Checks across sections, so a config fails before anything trains: a scheme
+ * that needs `partition.sites`, NIfTI volume entries, an image size the
+ * model cannot take, a dropout schedule with bad rounds.
+ */
+function checkConsistency(top: Record<string, unknown>, data: Record<string, unknown>, partition: Record<string, unknown>, model: Record<string, unknown>, problems: string[]): void {
+  const scheme = partition.scheme as SchemeName;
+  if (SCHEMES_NEEDING_SITES.includes(scheme) && partition.sites === undefined) problems.push(`partition.sites: required for scheme '${scheme}' (how many sites to make)`);
+  if (data.source === 'nifti' && Array.isArray(data.volumes)) {
+    if (data.volumes.length === 0) problems.push('data.volumes: expected at least one volume');
+    data.volumes.forEach((v, i) => checkShape(v, VOLUME, `data.volumes[${i}]`, problems));
+  }
+  const size = typeof data.size === 'number' ? data.size : 64;
+  if (typeof model.name === 'string' && (MODEL_NAMES as readonly string[]).includes(model.name) && Number.isInteger(size)) {
+    try {
+      resolveModelOptions(model.name, { inputShape: [size, size, (data.channels as number | undefined) ?? 3], numClasses: 1, width: model.width as number | undefined });
+    } catch (e) {
+      problems.push(`data.size: ${(e as Error).message}`);
+    }
+  }
+  const dropout = isObject(top.dropout) ? top.dropout : {};
+  if (isObject(dropout.sites)) {
+    const rounds = isObject(top.budget) && typeof top.budget.rounds === 'number' ? top.budget.rounds : 5;
+    for (const [round, names] of Object.entries(dropout.sites)) {
+      const r = Number(round);
+      if (!Number.isInteger(r) || r < 0 || r >= rounds) problems.push(`dropout.sites.${round}: not a round of this run (0-based, 0..${rounds - 1})`);
+      if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) problems.push(`dropout.sites.${round}: expected an array of site names`);
+    }
+  }
 }

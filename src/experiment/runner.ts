@@ -16,13 +16,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
-import { runFederated } from '../fl/rounds';
+import { checkDropout, runFederated } from '../fl/rounds';
+import { createStrategy, LABEL_PATTERN } from '../fl/registry';
+import { resolveRunConfig } from '../fl/strategy';
+import type { Site } from '../data/site';
 import { pooledTest } from '../data/site';
 import { writeFileAtomic } from '../fl/results';
-import { setWeights } from '../models/weights';
+import { getWeights, setWeights, weightSpecs } from '../models/weights';
 import { SiteFailureError, type FederatedResult, type StrategyConfig } from '../fl/types';
 import { acquireRunLock } from '../fl/results';
-import { LABEL_PATTERN } from '../fl/registry';
 import { createModel } from '../models/registry';
 import { siteInferenceAttack } from '../fl/privacy/site-inference';
 import { lineChart, groupedBarChart, figureHtml } from '../viz';
@@ -160,19 +162,44 @@ function inside(root: string, name: string): string {
   return p;
 }
 
+/**
+ * Build every strategy once (model, split, options) and check the dropout
+ * schedule against the built sites, so nothing trains when any strategy of the
+ * experiment cannot run (a bad split `cut`, a strategy whose factory throws).
+ */
+function preflight(cfg: ExperimentConfig, sites: readonly Site[], inputShape: [number, number, number]): void {
+  const problems = checkDropout(cfg.dropout, sites.map((s) => s.name), cfg.budget.rounds);
+  for (const s of cfg.strategies) {
+    const m = createModel(cfg.model.name, { inputShape, numClasses: 1, width: cfg.model.width, seed: cfg.seed });
+    try {
+      const config = resolveRunConfig({ strategy: s, model: { name: cfg.model.name, inputShape, width: cfg.model.width }, rounds: cfg.budget.rounds, seed: cfg.seed });
+      createStrategy(s, { config, model: m, initial: getWeights(m), specs: weightSpecs(m), sites: [...sites] }).dispose?.();
+    } catch (e) {
+      problems.push(`strategy '${s.label}': ${(e as Error).message}`);
+    } finally {
+      m.dispose();
+    }
+  }
+  if (problems.length) throw new Error(`experiment '${cfg.name}' cannot run (nothing was trained):\n  - ${problems.join('\n  - ')}`);
+}
+
 async function runLocked(cfg: ExperimentConfig, options: RunOptions, dir: string, log: (line: string) => void, backendName: string): Promise<ExperimentRun> {
+  for (const s of cfg.strategies) inside(dir, s.label); // every folder this run writes, checked before anything is
   fs.mkdirSync(dir, { recursive: true });
   const expFile = path.join(dir, 'experiment.json');
   const stored = fs.existsSync(expFile) ? (JSON.parse(fs.readFileSync(expFile, 'utf8')) as { config: ExperimentConfig }) : null;
-  if (stored && JSON.stringify(stored.config) !== JSON.stringify(cfg)) {
+  // Progress = a strategy run folder exists; a folder without progress (a run that failed before training) takes a corrected config.
+  const progress = fs.readdirSync(dir).some((e) => fs.existsSync(path.join(dir, e, 'config.json')));
+  if (stored && progress && JSON.stringify(stored.config) !== JSON.stringify(cfg)) {
     throw new Error(`${dir} holds a run of a different config; delete the folder or rename the experiment to start over`);
   }
-  if (!stored) writeFileAtomic(expFile, JSON.stringify({ config: cfg, seed: cfg.seed, backend: backendName, quick: !!options.quick, startedAt: new Date().toISOString() }, null, 2) + '\n');
 
   const built = await buildExperimentSites(cfg, options.baseDir ?? process.cwd());
   for (const l of built.describe) log(`[medfl] ${l}`);
   // Every loader resizes to data.size and converts to data.channels (default 3): the input shape is known without decoding an image.
   const inputShape: [number, number, number] = [cfg.data.size, cfg.data.size, (cfg.data.channels as number | undefined) ?? 3];
+  preflight(cfg, built.sites, inputShape);
+  if (!stored || !progress) writeFileAtomic(expFile, JSON.stringify({ config: cfg, seed: cfg.seed, backend: backendName, quick: !!options.quick, startedAt: new Date().toISOString() }, null, 2) + '\n');
   const evalSites = built.sites.filter((s) => s.test.length > 0);
   const globalTest = pooledTest(evalSites);
   const model = { name: cfg.model.name, inputShape, numClasses: 1, width: cfg.model.width };
@@ -198,6 +225,8 @@ async function runLocked(cfg: ExperimentConfig, options: RunOptions, dir: string
         learningRate: cfg.budget.learningRate,
         seed: cfg.seed,
         workers: cfg.budget.workers,
+        dropout: cfg.dropout,
+        siteFailures: cfg.siteFailures,
         ...(resume ? { resume: sdir } : { outDir: sdir }),
       },
       built.sites,

@@ -21,7 +21,7 @@ import type { LoggedSplitMessage } from './splitfed';
 import { isStrategyObject, resolveRunConfig, roundSeed, trainClient, type ClientFailure, type ClientRun, type ResolvedConfig, type RoundContext, type Strategy, type TrainInstruction, type TrainResult } from './strategy';
 import { evaluateSegmentation, type SegmentationSummary } from '../train';
 import type { Dataset } from '../data/types';
-import { SiteFailureError, type DroppedSite, type FederatedConfig, type FederatedResult, type PooledScores, type RoundRecord, type RunHooks, type RunSummary } from './types';
+import { SiteFailureError, type DropoutConfig, type DroppedSite, type FederatedConfig, type FederatedResult, type PooledScores, type RoundRecord, type RunHooks, type RunSummary } from './types';
 import { cloneWeights, getWeights, setWeights, weightSpecs } from '../models/weights';
 import type { Site } from '../data/site';
 
@@ -40,6 +40,22 @@ function checkSites(sites: readonly Site[]): void {
     seen.add(s.name);
     if (!s.train || !s.test) throw new Error(`runFederated: site '${s.name}' needs train and test datasets`);
   }
+}
+
+/**
+ * Problems of a dropout schedule against the run's sites and rounds (a
+ * misspelled site or a round outside the run would silently drop nothing).
+ */
+export function checkDropout(dropout: DropoutConfig | undefined, siteNames: readonly string[], rounds: number): string[] {
+  const problems: string[] = [];
+  for (const [round, names] of Object.entries(dropout?.sites ?? {})) {
+    const r = Number(round);
+    if (!Number.isInteger(r) || r < 0 || r >= rounds) problems.push(`dropout.sites: '${round}' is not a round of this run (0-based, 0..${rounds - 1})`);
+    for (const n of Array.isArray(names) ? names : []) {
+      if (!siteNames.includes(n)) problems.push(`dropout.sites.${round}: unknown site '${n}' (sites: ${siteNames.join(', ')})`);
+    }
+  }
+  return problems;
 }
 
 /** Apply `dropout`: scheduled absences for round r, then each remaining site drops with `probability` (seeded per (seed, r, site)). */
@@ -120,6 +136,8 @@ function buildModel(unlock: (() => void) | null, build: () => tf.LayersModel): t
 export async function runFederated(config: FederatedConfig, sites: readonly Site[], globalTest?: Dataset, hooks: FederatedHooks = {}): Promise<FederatedResult> {
   const cfg = resolveRunConfig(config, defaultRounds(config.strategy));
   checkSites(sites);
+  const dropoutProblems = checkDropout(cfg.dropout, sites.map((s) => s.name), cfg.rounds);
+  if (dropoutProblems.length) throw new Error(`runFederated: invalid dropout schedule:\n  - ${dropoutProblems.join('\n  - ')}`);
   const log = hooks.log ?? (() => {});
   const backend = tf.getBackend();
   const dir = config.resume ?? config.outDir;
