@@ -219,15 +219,66 @@ export function cvcClinicDbSequence(frame: number): number | undefined {
   return s + 1;
 }
 
+/** The folder layouts of CVC-ClinicDB that {@link findCvcClinicDbLayout} recognises. */
+export type CvcClinicDbFormat = 'tiff' | 'png' | 'pairs';
+
+/**
+ * The CVC-ClinicDB layouts, in the order they are looked for (inside the
+ * given root, or its `CVC-ClinicDB/` child):
+ * - `'tiff'`: `Original/` + `Ground Truth/` (the official release, TIFF);
+ * - `'png'`: `png/Original/` + `png/Ground Truth/` (lossless PNG copies);
+ * - `'pairs'`: `images/` + `masks/` of TIFF (or PNG) files with matching stems,
+ *   as in many mirrors of the dataset (some mirrors swap the two folders:
+ *   `medfl datasets check` reports it from the channel counts).
+ */
+export const CVC_CLINICDB_LAYOUTS: readonly { format: CvcClinicDbFormat; images: string; masks: string }[] = [
+  { format: 'tiff', images: 'Original', masks: 'Ground Truth' },
+  { format: 'png', images: path.join('png', 'Original'), masks: path.join('png', 'Ground Truth') },
+  { format: 'pairs', images: 'images', masks: 'masks' },
+];
+
+/** The layouts as one line for error messages: `Original/ + Ground Truth/ (tiff), ...`. */
+export function describeCvcClinicDbLayouts(): string {
+  return CVC_CLINICDB_LAYOUTS.map((l) => `${l.images}/ + ${l.masks}/ (${l.format})`).join(', ');
+}
+
+/** A CVC-ClinicDB layout found on disk. */
+export interface CvcClinicDbLayout {
+  /** The folder holding the layout (the given root or its `CVC-ClinicDB/` child). */
+  root: string;
+  format: CvcClinicDbFormat;
+  /** Folder of the frames. */
+  images: string;
+  /** Folder of the ground-truth masks (may not exist: the caller reports it). */
+  masks: string;
+}
+
+/**
+ * Find the CVC-ClinicDB layout under `root` (or its `CVC-ClinicDB/` child):
+ * the first of {@link CVC_CLINICDB_LAYOUTS} whose images folder exists, or
+ * only `format` when given. Null when none is there.
+ */
+export async function findCvcClinicDbLayout(root: string, format: CvcClinicDbFormat | 'auto' = 'auto'): Promise<CvcClinicDbLayout | null> {
+  const layouts = CVC_CLINICDB_LAYOUTS.filter((l) => format === 'auto' || l.format === format);
+  for (const dir of [root, path.join(root, 'CVC-ClinicDB')]) {
+    for (const l of layouts) {
+      if (await isDir(path.join(dir, l.images))) return { root: dir, format: l.format, images: path.join(dir, l.images), masks: path.join(dir, l.masks) };
+    }
+  }
+  return null;
+}
+
 /** Options of {@link openCvcClinicDb}. */
 export interface CvcClinicDbOptions extends ImageLoadOptions {
-  /** The `CVC-ClinicDB` folder (holding `Original/`, `Ground Truth/` and/or `png/`) or its parent. */
+  /** The `CVC-ClinicDB` folder (holding `Original/`, `Ground Truth/`, `png/` and/or `images/` + `masks/`) or its parent. */
   root: string;
   /**
-   * `'tiff'`: `Original/` + `Ground Truth/`; `'png'`: `png/Original/` + `png/Ground Truth/`
-   * (lossless copies). Default `'auto'`: TIFF when `Original/` exists, else PNG.
+   * Which layout of {@link CVC_CLINICDB_LAYOUTS} to read: `'tiff'`
+   * (`Original/` + `Ground Truth/`), `'png'` (`png/Original/` +
+   * `png/Ground Truth/`, lossless copies) or `'pairs'` (`images/` + `masks/`).
+   * Default `'auto'`: the first of these whose images folder exists.
    */
-  format?: 'auto' | 'tiff' | 'png';
+  format?: 'auto' | CvcClinicDbFormat;
   /** `meta.site`. Default `'CVC-ClinicDB'`. */
   site?: string;
 }
@@ -240,19 +291,25 @@ export interface CvcClinicDbOptions extends ImageLoadOptions {
  * two sequences of one patient may still land on different sides.
  * The original RGB TIFFs are mis-tagged (Photometric=BlackIsZero with 3
  * samples): {@link decodeImage} recovers the RGB bands.
+ * Throws a `missing-folder` {@link DataError} naming the root and every
+ * layout looked for when none is found.
  */
 export async function openCvcClinicDb(options: CvcClinicDbOptions): Promise<LazyDataset<ImageEntry>> {
-  let root = options.root;
-  if (!(await isDir(path.join(root, 'Original'))) && !(await isDir(path.join(root, 'png'))) && (await isDir(path.join(root, 'CVC-ClinicDB')))) {
-    root = path.join(root, 'CVC-ClinicDB');
+  const format = options.format ?? 'auto';
+  const layout = await findCvcClinicDbLayout(options.root, format);
+  if (!layout) {
+    const looked = format === 'auto' ? describeCvcClinicDbLayouts() : CVC_CLINICDB_LAYOUTS.filter((l) => l.format === format).map((l) => `${l.images}/ + ${l.masks}/ (${l.format})`).join('');
+    throw new DataError({
+      file: options.root,
+      kind: 'missing-folder',
+      expected: `a CVC-ClinicDB folder (or its parent) with ${format === 'auto' ? 'one of ' : ''}${looked}`,
+      problem: `no ${format === 'auto' ? 'CVC-ClinicDB layout' : `'${format}' layout`} found`,
+    });
   }
-  let format = options.format ?? 'auto';
-  if (format === 'auto') format = (await isDir(path.join(root, 'Original'))) ? 'tiff' : 'png';
-  const base = format === 'png' ? path.join(root, 'png') : root;
   return openImageMaskFolder({
     ...options,
-    images: path.join(base, 'Original'),
-    masks: path.join(base, 'Ground Truth'),
+    images: layout.images,
+    masks: layout.masks,
     site: options.site ?? 'CVC-ClinicDB',
     modality: 'endoscopy',
     maskClasses: ['background', 'polyp'],

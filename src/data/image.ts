@@ -214,6 +214,18 @@ export async function imageSize(src: ImageSource, failOn: FailOn = 'error'): Pro
   }
 }
 
+/** Samples per pixel from the file header (alpha included; 3 for CVC-ClinicDB's grey-tagged RGB TIFFs), without decoding pixels. */
+export async function imageChannels(src: ImageSource, failOn: FailOn = 'error'): Promise<number> {
+  try {
+    const input = typeof src === 'string' ? src : Buffer.from(src.buffer, src.byteOffset, src.byteLength);
+    const meta = await sharp(input, { failOn }).metadata();
+    if (!meta.channels) throw new Error('image has no channel count');
+    return meta.channels;
+  } catch (err) {
+    throw unreadable(src, err);
+  }
+}
+
 /**
  * Decode an image to float32 `[H, W, C]` in [0, 1].
  * Defaults: original size, 3 channels, `'linear'` kernel, `failOn: 'error'`.

@@ -3,7 +3,8 @@ import { promises as fsp } from 'fs';
 import * as path from 'path';
 import { imageSize } from '../data/image';
 import { errorMessage } from '../data/errors';
-import type { DatasetCheck, DatasetKind } from './types';
+import type { DeepItem } from './deep';
+import type { BadFile, CheckDatasetOptions, DatasetCheck, DatasetKind } from './types';
 
 /** A result under construction. */
 export class CheckBuilder {
@@ -11,12 +12,21 @@ export class CheckBuilder {
   readonly missing: string[] = [];
   readonly problems: string[] = [];
   readonly notes: string[] = [];
+  /** Files the deep pass could not decode. */
+  readonly bad: BadFile[] = [];
+  /** How many offending files to name in one problem line. */
+  readonly examples: number;
+  /** Whether every file is decoded ({@link CheckDatasetOptions.deep}). */
+  readonly deep: boolean;
 
   constructor(
     readonly kind: DatasetKind,
     public root: string,
-    readonly examples = 3,
-  ) {}
+    options: CheckDatasetOptions = {},
+  ) {
+    this.examples = options.examples ?? 3;
+    this.deep = options.deep ?? false;
+  }
 
   /** Name up to `examples` items and say how many more there are. */
   list(items: readonly string[]): string {
@@ -30,7 +40,14 @@ export class CheckBuilder {
     return r === '' ? '.' : r.startsWith('..') || path.isAbsolute(r) ? p : r;
   }
 
+  /**
+   * The result. A header-only check of a complete layout adds a note that
+   * pixel data were not decoded (a file cut after its header passes it).
+   */
   done(): DatasetCheck {
+    if (!this.deep && this.missing.length === 0) {
+      this.notes.push('headers only: pixels and voxels were not decoded (a file cut after its header passes); --deep (deep: true) decodes every file');
+    }
     return {
       kind: this.kind,
       root: this.root,
@@ -39,6 +56,8 @@ export class CheckBuilder {
       missing: this.missing,
       problems: this.problems,
       notes: this.notes,
+      deep: this.deep,
+      bad: this.bad,
     };
   }
 }
@@ -71,14 +90,15 @@ export function stem(file: string): string {
 /**
  * Pair images with masks by stem (+ suffix) and record counts and problems
  * under `found.images`, `found.masks`, `found.pairs`; compare the header
- * sizes of the first `sizeChecks` pairs.
+ * sizes of the first `sizeChecks` pairs. Returns what the loader would
+ * decode (every image, then every paired mask) for the deep pass.
  */
 export async function checkPairs(
   b: CheckBuilder,
   images: readonly string[],
   masks: readonly string[],
   opts: { maskSuffix?: string; sizeChecks: number; what: string },
-): Promise<void> {
+): Promise<DeepItem[]> {
   const suffix = opts.maskSuffix ?? '';
   const maskByStem = new Map<string, string>();
   for (const m of masks) maskByStem.set(stem(m), m);
@@ -111,4 +131,5 @@ export async function checkPairs(
     }
   }
   if (mismatched.length > 0) b.problems.push(`mask/image size mismatch (WxH): ${mismatched.slice(0, b.examples).join('; ')}`);
+  return [...images.map((file) => ({ file, role: 'image' as const })), ...pairs.map(([, file]) => ({ file, role: 'mask' as const }))];
 }

@@ -3,6 +3,7 @@ import * as path from 'path';
 import { DataError } from '../data/errors';
 import { readCsv, type CsvTable } from '../data/files';
 import { HAM10000_CLASSES, HAM10000_IMAGE_DIRS, HAM10000_REQUIRED_COLUMNS } from '../data/ham10000';
+import { deepDecode, type DeepItem } from './deep';
 import { CheckBuilder, checkPairs, entries, filesWith, isDir, isFile, stem } from './common';
 import type { CheckDatasetOptions, DatasetCheck } from './types';
 
@@ -19,7 +20,7 @@ export const HAM10000_METADATA_FILES: readonly string[] = ['HAM10000_metadata.cs
  * Rows without an image are a note, not a problem (partial copies are normal).
  */
 export async function checkHam10000(root: string, options: CheckDatasetOptions = {}): Promise<DatasetCheck> {
-  const b = new CheckBuilder('ham10000', root, options.examples);
+  const b = new CheckBuilder('ham10000', root, options);
   // Metadata: the loader's default, else another HAM10000_metadata*.csv.
   let csvFile: string | undefined;
   for (const n of HAM10000_METADATA_FILES) if (!csvFile && (await isFile(path.join(root, n)))) csvFile = path.join(root, n);
@@ -86,15 +87,17 @@ export async function checkHam10000(root: string, options: CheckDatasetOptions =
   }
 
   const maskDir = path.join(root, HAM10000_MASK_DIR);
+  let deepItems: DeepItem[] = withImage.map((file) => ({ file, role: 'image' }));
   if (await isDir(maskDir)) {
     const masks = await filesWith(maskDir, ['.png']);
-    const pairB = new CheckBuilder('ham10000', root, options.examples);
-    await checkPairs(pairB, withImage, masks, { maskSuffix: '_segmentation', sizeChecks: options.sizeChecks ?? 5, what: 'HAM10000' });
+    const pairB = new CheckBuilder('ham10000', root, options);
+    deepItems = await checkPairs(pairB, withImage, masks, { maskSuffix: '_segmentation', sizeChecks: options.sizeChecks ?? 5, what: 'HAM10000' });
     b.found.masks = masks.length;
     b.found.pairs = pairB.found.pairs;
     b.problems.push(...pairB.problems.filter((p) => !p.startsWith('no HAM10000 images')));
   } else {
     b.notes.push(`${HAM10000_MASK_DIR}/ absent: classification only (no lesion masks)`);
   }
+  if (options.deep) await deepDecode(b, deepItems, options);
   return b.done();
 }

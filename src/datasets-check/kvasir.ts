@@ -2,14 +2,17 @@
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import { IMAGE_EXTENSIONS } from '../data/files';
-import { CheckBuilder, checkPairs, filesWith, isDir, isFile } from './common';
+import { CVC_CLINICDB_LAYOUTS, describeCvcClinicDbLayouts, findCvcClinicDbLayout } from '../data/folder';
+import { imageChannels } from '../data/image';
+import { CheckBuilder, checkPairs, filesWith, isDir, isFile, stem } from './common';
+import { deepDecode, type DeepItem } from './deep';
 import type { CheckDatasetOptions, DatasetCheck } from './types';
 
 /** Check a Kvasir-SEG folder (or its parent): the layout `openKvasirSeg` reads. */
 export async function checkKvasir(root: string, options: CheckDatasetOptions = {}): Promise<DatasetCheck> {
   let dir = root;
   if (!(await isDir(path.join(dir, 'images'))) && (await isDir(path.join(dir, 'Kvasir-SEG')))) dir = path.join(dir, 'Kvasir-SEG');
-  const b = new CheckBuilder('kvasir', dir, options.examples);
+  const b = new CheckBuilder('kvasir', dir, options);
   const imgDir = path.join(dir, 'images');
   const maskDir = path.join(dir, 'masks');
   const hasImages = await isDir(imgDir);
@@ -17,10 +20,11 @@ export async function checkKvasir(root: string, options: CheckDatasetOptions = {
   if (!hasImages) b.missing.push('images/');
   if (!hasMasks) b.missing.push('masks/');
   if (hasImages && hasMasks) {
-    await checkPairs(b, await filesWith(imgDir, IMAGE_EXTENSIONS), await filesWith(maskDir, IMAGE_EXTENSIONS), {
+    const items = await checkPairs(b, await filesWith(imgDir, IMAGE_EXTENSIONS), await filesWith(maskDir, IMAGE_EXTENSIONS), {
       sizeChecks: options.sizeChecks ?? 5,
       what: 'Kvasir-SEG',
     });
+    if (options.deep) await deepDecode(b, items, options);
   } else if (hasImages) {
     b.found.images = (await filesWith(imgDir, IMAGE_EXTENSIONS)).length;
   }
@@ -38,32 +42,51 @@ export async function checkKvasir(root: string, options: CheckDatasetOptions = {
   return b.done();
 }
 
-/** Check a CVC-ClinicDB folder (or its parent): `Original/` + `Ground Truth/` (TIFF) and/or `png/Original/` + `png/Ground Truth/`. */
+/**
+ * Check a CVC-ClinicDB folder (or its parent) in any layout `openCvcClinicDb`
+ * reads ({@link CVC_CLINICDB_LAYOUTS}: `Original/` + `Ground Truth/` TIFFs,
+ * `png/Original/` + `png/Ground Truth/`, or `images/` + `masks/` pairs). For
+ * `images/` + `masks/`, frames with one channel and masks with three (from
+ * the headers of the first pair) are reported as swapped folders.
+ */
 export async function checkCvc(root: string, options: CheckDatasetOptions = {}): Promise<DatasetCheck> {
-  let dir = root;
-  if (!(await isDir(path.join(dir, 'Original'))) && !(await isDir(path.join(dir, 'png'))) && (await isDir(path.join(dir, 'CVC-ClinicDB')))) {
-    dir = path.join(dir, 'CVC-ClinicDB');
-  }
-  const b = new CheckBuilder('cvc', dir, options.examples);
-  const tiff = await isDir(path.join(dir, 'Original'));
-  const png = await isDir(path.join(dir, 'png', 'Original'));
-  if (!tiff && !png) {
-    b.missing.push('Original/ (or png/Original/)');
-    if (!(await isDir(path.join(dir, 'Ground Truth'))) && !(await isDir(path.join(dir, 'png', 'Ground Truth')))) b.missing.push('Ground Truth/ (or png/Ground Truth/)');
+  const layout = await findCvcClinicDbLayout(root);
+  const dir = layout?.root ?? ((await isDir(path.join(root, 'CVC-ClinicDB'))) ? path.join(root, 'CVC-ClinicDB') : root);
+  const b = new CheckBuilder('cvc', dir, options);
+  if (!layout) {
+    b.missing.push(`one of ${describeCvcClinicDbLayouts()}`);
     return b.done();
   }
-  // The loader's 'auto' format reads the TIFFs when Original/ exists, else the PNG copies.
-  const base = tiff ? dir : path.join(dir, 'png');
-  b.notes.push(`format: ${tiff ? 'TIFF (Original/, Ground Truth/)' : 'PNG (png/Original/, png/Ground Truth/)'}${tiff && png ? '; png/ copies also present (format: "png")' : ''}`);
-  const gt = path.join(base, 'Ground Truth');
-  if (!(await isDir(gt))) {
-    b.missing.push(path.relative(dir, gt) + '/');
-    b.found.images = (await filesWith(path.join(base, 'Original'), IMAGE_EXTENSIONS)).length;
+  const rel = (p: string) => path.relative(dir, p);
+  const others: string[] = [];
+  for (const l of CVC_CLINICDB_LAYOUTS) if (l.format !== layout.format && (await isDir(path.join(dir, l.images)))) others.push(`${l.images}/ (format: '${l.format}')`);
+  b.notes.push(`format: '${layout.format}' (${rel(layout.images)}/, ${rel(layout.masks)}/)${others.length ? `; also present: ${others.join(', ')}` : ''}`);
+  const images = await filesWith(layout.images, IMAGE_EXTENSIONS);
+  if (!(await isDir(layout.masks))) {
+    b.missing.push(rel(layout.masks) + '/');
+    b.found.images = images.length;
     return b.done();
   }
-  const images = await filesWith(path.join(base, 'Original'), IMAGE_EXTENSIONS);
-  await checkPairs(b, images, await filesWith(gt, IMAGE_EXTENSIONS), { sizeChecks: options.sizeChecks ?? 5, what: 'CVC-ClinicDB' });
+  const masks = await filesWith(layout.masks, IMAGE_EXTENSIONS);
+  const items = await checkPairs(b, images, masks, { sizeChecks: options.sizeChecks ?? 5, what: 'CVC-ClinicDB' });
+  if (layout.format === 'pairs') await checkSwapped(b, items);
   const nonNumeric = images.filter((f) => !/^\d+$/.test(path.basename(f, path.extname(f))));
   if (nonNumeric.length) b.notes.push(`${nonNumeric.length} frames are not named <number>.<ext>: no sequence / patient grouping for them (${b.list(nonNumeric)})`);
+  if (options.deep) await deepDecode(b, items, options);
   return b.done();
+}
+
+/** Problem when the first pair's frame has 1 channel and its mask 3+ (folders swapped, as in some mirrors). */
+async function checkSwapped(b: CheckBuilder, items: readonly DeepItem[]): Promise<void> {
+  const image = items.find((i) => i.role === 'image');
+  const mask = image && items.find((i) => i.role === 'mask' && stem(i.file) === stem(image.file));
+  if (!image || !mask) return;
+  try {
+    const [ci, cm] = await Promise.all([imageChannels(image.file), imageChannels(mask.file)]);
+    if (ci === 1 && cm >= 3) {
+      b.problems.push(`${b.rel(image.file)} has 1 channel but its mask ${b.rel(mask.file)} has ${cm}: images/ and masks/ look swapped (expected colour frames in images/, one-channel masks in masks/)`);
+    }
+  } catch {
+    // unreadable headers are reported by the size checks / the deep pass
+  }
 }

@@ -7,7 +7,8 @@
  *   (role words: image/img/ct/mr/t1/... vs label/seg/mask/gt/...);
  * - one image with per-structure binary masks of the same grid next to it.
  * Only headers are read (first bytes, gunzipped partially), so large
- * collections are checked quickly.
+ * collections are checked quickly; `deep: true` then reads every volume
+ * whole with `readNifti`, one at a time.
  */
 import { promises as fsp } from 'fs';
 import * as path from 'path';
@@ -15,6 +16,7 @@ import * as zlib from 'zlib';
 import { parseNiftiHeader } from '../data/nifti';
 import { errorMessage } from '../data/errors';
 import { CheckBuilder, entries } from './common';
+import { deepDecode } from './deep';
 import type { CheckDatasetOptions, DatasetCheck } from './types';
 
 const LABEL_WORDS = new Set(['seg', 'segmentation', 'segmentations', 'label', 'labels', 'mask', 'masks', 'gt', 'lbl', 'annotation']);
@@ -87,7 +89,7 @@ async function walk(dir: string, depth: number, out: string[], dicom: { n: numbe
 
 /** Check a folder tree of NIfTI volumes (depth <= 6): roles, pairs, grids (from headers). */
 export async function checkNifti(root: string, options: CheckDatasetOptions = {}): Promise<DatasetCheck> {
-  const b = new CheckBuilder('nifti', root, options.examples);
+  const b = new CheckBuilder('nifti', root, options);
   const files: string[] = [];
   const dicom = { n: 0 };
   await walk(root, 6, files, dicom);
@@ -177,5 +179,6 @@ export async function checkNifti(root: string, options: CheckDatasetOptions = {}
   if (lonelyLabels.length) b.notes.push(`${lonelyLabels.length} label volume${lonelyLabels.length > 1 ? 's' : ''} without an image: ${b.list(lonelyLabels.map((v) => v.file))}`);
   if (lonelyOthers.length) b.notes.push(`${lonelyOthers.length} volume${lonelyOthers.length > 1 ? 's' : ''} of unknown role (name them *_image / *_label): ${b.list(lonelyOthers.map((v) => v.file))}`);
   if (paired.size === 0 && b.problems.length === 0) b.problems.push('no image volume could be paired with a label volume (see notes for the naming rules)');
+  if (options.deep) await deepDecode(b, files.map((file) => ({ file, role: 'volume' as const })), options);
   return b.done();
 }

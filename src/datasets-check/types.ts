@@ -22,6 +22,20 @@ export interface DatasetCheck {
   problems: string[];
   /** Informational remarks that do not fail the check (optional files absent, partial copies). */
   notes: string[];
+  /** True when every file was decoded ({@link CheckDatasetOptions.deep}); false for the header-only check. */
+  deep: boolean;
+  /** Deep check only: every file that failed to decode, with the decoder's reason (empty otherwise). */
+  bad: BadFile[];
+}
+
+/** A file the deep check could not decode. */
+export interface BadFile {
+  /** Path relative to the checked root. */
+  file: string;
+  /** Which decoder read it: `decodeImage`, `decodeMask` or `readNifti`. */
+  role: 'image' | 'mask' | 'volume';
+  /** The decoder's reason (the `problem` of its DataError). */
+  reason: string;
 }
 
 /** Options of {@link checkDataset}. */
@@ -32,4 +46,16 @@ export interface CheckDatasetOptions {
   maxNiftiHeaders?: number;
   /** How many offending files to name in one problem line. Default 3. */
   examples?: number;
+  /**
+   * Decode every image, mask and volume the loader would read with medfl's
+   * own decoders, one file at a time, and list each file that fails
+   * (`bad`, plus one problem line). Default false: headers only (fast, but a
+   * file cut after its header passes).
+   */
+  deep?: boolean;
+  /**
+   * Progress lines of the deep check, for folders of 200 files or more (one
+   * line per 100 files). The CLI passes its diagnostics stream. Default: silent.
+   */
+  log?: (line: string) => void;
 }

@@ -20,6 +20,8 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { DataError } from '../data/errors';
+import { readCheckpointDir } from './checkpoint-file';
 import type { Dataset } from '../data/types';
 import type { RoundRecord, RunSummary } from './types';
 import type { Site } from '../data/site';
@@ -249,28 +251,46 @@ export class RunWriter {
     fs.rmSync(old, { recursive: true, force: true });
   }
 
-  /** The last complete checkpoint, or null when none was written. */
-  readCheckpoint(): { round: number; state: CheckpointState } | null {
+  /**
+   * The last complete checkpoint, or null when none was written.
+   *
+   * Every part is validated: `state.json` must be JSON with an integer
+   * `round` >= 0, a `layout` of non-negative integer lengths per key and a
+   * `meta` object; `weights.bin` must hold whole little-endian float32 values,
+   * exactly as many as the layout describes. A folder with only one of the two
+   * files is corrupt too. Any of these throws a {@link DataError} naming the
+   * file, what was found and what was expected.
+   *
+   * Fallback: when `checkpoint/` is absent or corrupt and `checkpoint.old/`
+   * (left by a crash in the middle of {@link writeCheckpoint}'s swap) is
+   * intact, that one is returned, with `recovered` saying why; its round is
+   * then the one to resume from (the caller truncates `rounds.jsonl` to it).
+   * When both are corrupt the error names the `checkpoint/` file and says
+   * what is wrong with `checkpoint.old/` too.
+   */
+  readCheckpoint(): { round: number; state: CheckpointState; recovered?: string } | null {
+    let firstError: DataError | undefined;
     for (const name of ['checkpoint', 'checkpoint.old']) {
       const dir = this.p(name);
-      const sj = path.join(dir, 'state.json');
-      const wb = path.join(dir, 'weights.bin');
-      if (!fs.existsSync(sj) || !fs.existsSync(wb)) continue;
-      const st = JSON.parse(fs.readFileSync(sj, 'utf8')) as { round: number; layout: Record<string, number[]>; meta: Record<string, unknown> };
-      const bytes = fs.readFileSync(wb);
-      const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-      const arrays: Record<string, Float32Array[]> = {};
-      let off = 0;
-      for (const k of Object.keys(st.layout).sort()) {
-        arrays[k] = st.layout[k].map((n) => {
-          const a = all.slice(off, off + n);
-          off += n;
-          return a;
-        });
+      if (!fs.existsSync(dir)) continue;
+      try {
+        const ck = readCheckpointDir(dir);
+        if (!firstError) return ck;
+        return { ...ck, recovered: `${firstError.message}; resumed from ${dir} (round ${ck.round}) instead` };
+      } catch (e) {
+        if (!(e instanceof DataError)) throw e;
+        if (firstError) {
+          throw new DataError({
+            file: firstError.file,
+            kind: firstError.kind,
+            expected: firstError.expected,
+            problem: `${firstError.problem}; the fallback ${dir} is unusable too (${e.file}: ${e.problem})`,
+          });
+        }
+        firstError = e;
       }
-      if (off !== all.length) throw new Error(`RunWriter: '${wb}' holds ${all.length} floats but state.json describes ${off}`);
-      return { round: st.round, state: { arrays, meta: st.meta } };
     }
+    if (firstError) throw firstError;
     return null;
   }
 

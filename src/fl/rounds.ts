@@ -179,6 +179,7 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
       }
       const ck = w.readCheckpoint();
       if (ck) {
+        if (ck.recovered) log(`[medfl] resume '${config.resume}': ${ck.recovered}`);
         const { global: g, ...rest } = ck.state.arrays;
         if (g) global = cloneWeights(g);
         strat.loadState?.({ arrays: rest, meta: ck.state.meta });

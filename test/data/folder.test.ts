@@ -42,6 +42,48 @@ test('CVC-ClinicDB: 29 pairs from the original TIFFs and from the PNG copies, id
   }
 });
 
+test('CVC-ClinicDB: TIFF pairs in images/ + masks/ (as in mirrors) open with format auto and pairs, same pixels as Original/', async () => {
+  const dir = tempDir('medfl-cvc-pairs-');
+  try {
+    const root = path.join(dir, 'CVC-ClinicDB');
+    for (const f of ['1', '26', '51']) {
+      for (const [from, to] of [['Original', 'images'], ['Ground Truth', 'masks']]) {
+        fs.mkdirSync(path.join(root, to), { recursive: true });
+        fs.writeFileSync(path.join(root, to, `${f}.tif`), fs.readFileSync(shared('cvc-clinicdb', 'CVC-ClinicDB', from, `${f}.tif`)));
+      }
+    }
+    const ds = await openCvcClinicDb({ root: dir });
+    const explicit = await openCvcClinicDb({ root, format: 'pairs' });
+    assert.equal([ds.length, explicit.length], [3, 3]);
+    assert.equal([0, 1, 2].map((i) => ds.info(i).meta.sequence), [1, 2, 3]);
+    const ref = await openCvcClinicDb({ root: shared('cvc-clinicdb'), format: 'tiff' });
+    const a = await ds.load(1);
+    const b = await ref.load(1);
+    assert.equal(a.shape, [288, 384, 3]);
+    assert.equal(Array.from(a.mask!), Array.from(b.mask!));
+    assert.equal(Array.from(a.image.subarray(0, 3000)), Array.from(b.image.subarray(0, 3000)));
+  } finally {
+    rmTemp(dir);
+  }
+});
+
+test('CVC-ClinicDB: no layout found is a DataError naming every layout looked for', async () => {
+  const dir = tempDir('medfl-cvc-none-');
+  try {
+    fs.mkdirSync(path.join(dir, 'Ground Truth'));
+    await rejectsDataError(() => openCvcClinicDb({ root: dir }), 'missing-folder', [
+      dir,
+      'no CVC-ClinicDB layout found',
+      'Original/ + Ground Truth/ (tiff)',
+      'png/Original/ + png/Ground Truth/ (png)',
+      'images/ + masks/ (pairs)',
+    ]);
+    await rejectsDataError(() => openCvcClinicDb({ root: dir, format: 'png' }), 'missing-folder', ["no 'png' layout found", 'png/Original/ + png/Ground Truth/ (png)']);
+  } finally {
+    rmTemp(dir);
+  }
+});
+
 test('cvcClinicDbSequence follows the README table', () => {
   const table: [number, number | undefined][] = [[1, 1], [25, 1], [26, 2], [67, 3], [68, 4], [205, 10], [206, 11], [591, 28], [592, 29], [612, 29], [613, undefined], [0, undefined]];
   for (const [frame, seq] of table) assert.is(cvcClinicDbSequence(frame), seq, `frame ${frame}`);
