@@ -23,7 +23,8 @@ export { decodeImage, decodeMask, writePng } from './data/image';
 export { readCsv } from './data/files';
 export { openKvasirSeg } from './data/kvasir';
 export { openHam10000, HAM10000_CLASSES } from './data/ham10000';
-export { openImageMaskFolder, openClassFolder, openCvcClinicDb } from './data/folder';
+export { openImageMaskFolder, openClassFolder, openCvcClinicDb, findCvcClinicDbLayout, CVC_CLINICDB_LAYOUTS } from './data/folder';
+export type { CvcClinicDbFormat, CvcClinicDbLayout, CvcClinicDbOptions } from './data/folder';
 export { readNifti, CT_WINDOWS, openNiftiSlices } from './data';
 export { splitByGroup, trainTestSplit } from './data/split';
 export { syntheticSites, siteProfiles, previewGrid, writePreviewPng, LESION_CLASSES, POLYP_CLASSES } from './data/synthetic';
@@ -31,6 +32,7 @@ export type { SyntheticSitesOptions, SiteProfile, SyntheticTask } from './data/s
 export { buildSites, pooledTest } from './data/site';
 export type { Site, SiteSplits, BuildSitesOptions } from './data/site';
 export { checkDataset, formatDatasetCheck } from './datasets-check';
+export type { CheckDatasetOptions, DatasetCheck, BadFile } from './datasets-check';
 
 // ---- partition: sites from one dataset, and what they look like
 export {
