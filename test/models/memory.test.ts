@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { ACTIVATION_FACTOR, MemoryBudgetError, WASM_TRAINING_LIMIT_BYTES, checkTrainingMemory, estimateTrainingMemory, trainingMemoryLimit } from '../../src/models/memory';
 import { runFederated } from '../../src/fl/rounds';
+import { MODEL_NAMES, createModel, getModelSpec } from '../../src/models/registry';
 import { tinyConfig, tinySites } from '../fl/helpers';
 
 test.before(async () => {
@@ -105,6 +106,20 @@ test('check: a model whose weights alone exceed the limit gets no batch size adv
     assert.match(m, /over the wasm engine's limit of 100 B\. Use a smaller model width/);
   }
   model.dispose();
+});
+
+test('estimate: every registered model, at its smallest size; weights match the model; linear in the batch size', () => {
+  for (const name of MODEL_NAMES) {
+    const caps = getModelSpec(name).capabilities;
+    const size = Math.max(caps.minSize, caps.divisibleBy);
+    const model = createModel(name, { inputShape: [size, size, 3], numClasses: 1 });
+    const one = estimateTrainingMemory(model, 1);
+    const four = estimateTrainingMemory(model, 4);
+    assert.is(one.parameters, model.countParams(), name);
+    assert.ok(one.bytesPerSample > 4 * size * size * 3, name);
+    assert.is(four.totalBytes - one.totalBytes, 3 * one.bytesPerSample, name);
+    model.dispose();
+  }
 });
 
 test('runFederated refuses an oversized run before training, and releases its model', async () => {
