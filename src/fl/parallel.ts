@@ -18,6 +18,16 @@
  * Results are delivered in job order, so aggregation order (and therefore
  * the floating-point result) does not depend on which worker finishes first.
  *
+ * A worker that dies (exits, throws an uncaught error, is killed for memory,
+ * or reports a WebAssembly trap that leaves its engine unusable) is detected:
+ * its pending jobs are rejected, the next job for its slot starts a fresh
+ * worker (the sites' data are sent again), and every job the death affected
+ * is retried ONCE on the restarted worker. A job whose retry dies too fails
+ * with `worker thread died: <exit code / error>` (the round loop records the
+ * site as failed for that round). Retried results are bit-identical to
+ * in-process training: the new worker builds the same model from the same
+ * seed and trains from the same starting weights and batch seed.
+ *
  * Worker entry: from the sources (tsx, tests) the worker is started with a
  * two-line eval script that does `require('tsx/cjs')` and requires
  * `worker.ts`; from the compiled package it starts `dist/fl/worker.js`
@@ -51,8 +61,34 @@ export type WorkerRequest =
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
-/** Messages worker -> main. */
-export type WorkerReply = { id: number; ok: true; weights?: Float32Array[]; loss?: number; metrics?: Record<string, number> } | { id: number; ok: false; error: string };
+/**
+ * Messages worker -> main. `fatal`: the job failed with a WebAssembly trap
+ * (`memory access out of bounds`, `Aborted()`), after which the worker's
+ * engine is unusable; the pool treats the worker as dead.
+ */
+export type WorkerReply = { id: number; ok: true; weights?: Float32Array[]; loss?: number; metrics?: Record<string, number> } | { id: number; ok: false; error: string; fatal?: boolean };
+
+/** A worker thread that died while (or before) running a request; the message is the reason. */
+class WorkerDiedError extends Error {}
+
+/** Observer of worker starts (see {@link observeWorkerStarts}). */
+export type WorkerStartObserver = (worker: Worker, slot: number) => void;
+
+const startObservers = new Set<WorkerStartObserver>();
+
+/**
+ * Test / monitoring seam: `observer` is called with every worker thread any
+ * {@link SiteTrainerPool} starts (first starts and restarts) and its slot
+ * (site index mod `workers`), right after the thread is created. The tests
+ * use it to kill a worker in the middle of a run. Returns a function that
+ * removes the observer. Not part of the public API.
+ */
+export function observeWorkerStarts(observer: WorkerStartObserver): () => void {
+  startObservers.add(observer);
+  return () => {
+    startObservers.delete(observer);
+  };
+}
 
 /** Start a worker running ./worker (TypeScript through tsx, or the compiled .js). */
 export function startWorker(init: WorkerInit): Worker {
@@ -68,26 +104,37 @@ class Handle {
   private readonly pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   readonly sent = new Set<string>();
-  private dead: Error | null = null;
+  /** Why the worker died (null while it is alive). */
+  dead: string | null = null;
 
   constructor(readonly worker: Worker) {
     worker.on('message', (r: WorkerReply) => {
       const p = this.pending.get(r.id);
       if (!p) return;
+      if (!r.ok && r.fatal) {
+        // The engine is unusable: this and every other pending job die with the worker.
+        this.fail(`its engine failed: ${r.error}`);
+        void worker.terminate();
+        return;
+      }
       this.pending.delete(r.id);
       p.resolve(r);
     });
-    const fail = (e: Error) => {
-      this.dead = e;
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`worker exited with code ${code}`)));
+    worker.on('error', (e: Error) => this.fail(`uncaught error: ${e.message}`));
+    worker.on('exit', (code: number) => {
+      if (this.dead === null) this.fail(`exit code ${code}`);
+    });
+  }
+
+  private fail(reason: string): void {
+    this.dead ??= reason;
+    const err = new WorkerDiedError(this.dead);
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
   }
 
   request(msg: WithoutId<WorkerRequest>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
-    if (this.dead) return Promise.reject(this.dead);
+    if (this.dead !== null) return Promise.reject(new WorkerDiedError(this.dead));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -107,12 +154,15 @@ export class SiteTrainerPool {
     this.siteIndex = new Map(options.sites.map((s, i) => [s.name, i]));
   }
 
+  /** The live worker of the site's slot, started (or restarted after a death) on demand. */
   private handleFor(site: string): Handle {
     const k = (this.siteIndex.get(site) ?? 0) % this.handles.length;
     let h = this.handles[k];
-    if (!h) {
+    if (!h || h.dead !== null) {
+      if (h) void h.worker.terminate();
       h = new Handle(startWorker({ backend: this.options.backend, model: this.options.model }));
       this.handles[k] = h;
+      for (const observe of startObservers) observe(h.worker, k);
     }
     return h;
   }
@@ -127,21 +177,38 @@ export class SiteTrainerPool {
     h.sent.add(site.name);
   }
 
+  /** One attempt at a job on its slot's (live) worker; rejects with WorkerDiedError if that worker dies. */
+  private async attempt(job: TrainInstruction, settings: LocalTrainSettings): Promise<TrainResult> {
+    const h = this.handleFor(job.site.name);
+    await this.ensureData(h, job.site);
+    const start = job.weights.map((w) => Float32Array.from(w));
+    const r = await h.request(
+      { type: 'train', site: job.site.name, start, seed: job.seed, config: job.config, settings },
+      start.map((w) => w.buffer as ArrayBuffer),
+    );
+    if (!r.ok) throw new Error(r.error);
+    return { site: job.site.name, weights: r.weights as Float32Array[], start: job.weights, numExamples: job.site.train.length, loss: r.loss as number, metrics: r.metrics ?? {} };
+  }
+
   /**
    * Train `jobs` on the workers; `onResult` / `onError` are called in job
-   * order. A job whose data fails to load or whose training throws goes to `onError`.
+   * order. A job whose data fails to load or whose training throws goes to
+   * `onError`; a job whose worker dies is retried once on a restarted worker
+   * and goes to `onError` (`worker thread died: ...`) if that one dies too.
    */
   async train(jobs: readonly TrainInstruction[], settings: LocalTrainSettings, onResult: (r: TrainResult) => void, onError: (site: string, message: string) => void): Promise<void> {
     const promises = jobs.map(async (job): Promise<TrainResult> => {
-      const h = this.handleFor(job.site.name);
-      await this.ensureData(h, job.site);
-      const start = job.weights.map((w) => Float32Array.from(w));
-      const r = await h.request(
-        { type: 'train', site: job.site.name, start, seed: job.seed, config: job.config, settings },
-        start.map((w) => w.buffer as ArrayBuffer),
-      );
-      if (!r.ok) throw new Error(r.error);
-      return { site: job.site.name, weights: r.weights as Float32Array[], start: job.weights, numExamples: job.site.train.length, loss: r.loss as number, metrics: r.metrics ?? {} };
+      try {
+        return await this.attempt(job, settings);
+      } catch (e) {
+        if (!(e instanceof WorkerDiedError)) throw e;
+      }
+      try {
+        return await this.attempt(job, settings);
+      } catch (e) {
+        if (!(e instanceof WorkerDiedError)) throw e;
+        throw new Error(`worker thread died: ${e.message} (the job was retried once on a restarted worker, which died too)`);
+      }
     });
     // Avoid unhandled rejections while earlier jobs are awaited.
     promises.forEach((p) => p.catch(() => undefined));

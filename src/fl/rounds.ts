@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { createModel } from '../models/registry';
+import { checkTrainingMemory } from '../models/memory';
 import { createRng } from '../util/rng';
 import { SiteTrainerPool } from './parallel';
 import { createStrategy, defaultRounds, strategyLabel } from './registry';
@@ -152,6 +153,7 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
   let strategy: Strategy | null = null;
   let pool: SiteTrainerPool | null = null;
   try {
+    checkTrainingMemory(model, cfg.batchSize, { context: 'runFederated', modelLabel: `${cfg.model.name} (width ${cfg.model.width ?? 'default'}, input ${cfg.model.inputShape.join('x')})` });
     const specs = weightSpecs(model);
     const initial = getWeights(model);
     strategy = createStrategy(config.strategy, { config: cfg, model, initial, specs, sites: [...sites], onSplitMessage: hooks.onSplitMessage });

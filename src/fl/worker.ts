@@ -32,7 +32,10 @@ if (parentPort) {
       const r = await trainClient(model, { site: { name: msg.site, train: ds, test: ds }, weights: msg.start, seed: msg.seed, config: msg.config }, msg.settings);
       port.postMessage({ id: msg.id, ok: true, weights: r.weights, loss: r.loss, metrics: r.metrics } satisfies WorkerReply, r.weights.map((w) => w.buffer as ArrayBuffer));
     } catch (e) {
-      port.postMessage({ id: msg.id, ok: false, error: e instanceof Error ? e.message : String(e) } satisfies WorkerReply);
+      const error = e instanceof Error ? e.message : String(e);
+      // A WebAssembly trap (out-of-bounds access, Aborted()) leaves this thread's engine unusable.
+      const fatal = (e instanceof Error && e.name === 'RuntimeError') || /Aborted\(|memory access out of bounds/.test(error);
+      port.postMessage({ id: msg.id, ok: false, error, ...(fatal ? { fatal: true } : {}) } satisfies WorkerReply);
     }
   };
   let chain = Promise.resolve();
