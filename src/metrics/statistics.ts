@@ -318,7 +318,7 @@ function tIntervalUnchecked(xs: ArrayLike<number>, level: number): TIntervalResu
 export type BootstrapMethod = 'percentile';
 const BOOTSTRAP_METHODS: readonly BootstrapMethod[] = ['percentile'];
 
-/** A statistic of one (re)sample, e.g. {@link mean}. */
+/** A statistic of one (re)sample, e.g. {@link mean}. The array passed in is reused between resamples: read it, do not keep it. */
 export type SampleStatistic = (xs: readonly number[]) => number;
 
 /** Options of {@link bootstrapInterval}. */
