@@ -1,6 +1,7 @@
 /**
  * Metrics and losses: confusion counts -> Dice/IoU/precision/recall/F1/...,
- * HD95, image-level classification metrics, cumulative wrappers, and tfjs losses.
+ * HD95, image-level classification metrics, cumulative wrappers, tfjs losses, and
+ * statistics for comparing methods over seeds (t / bootstrap intervals, paired tests).
  * Metric kernels are pure JavaScript on typed arrays; only the losses use tfjs.
  */
 export {
@@ -84,3 +85,25 @@ export {
   focalLoss,
   bceDiceLoss,
 } from './losses';
+export {
+  type TIntervalOptions,
+  type TIntervalResult,
+  type BootstrapMethod,
+  type SampleStatistic,
+  type BootstrapOptions,
+  type BootstrapResult,
+  type PairedVerdict,
+  type PairedMethod,
+  type PairedComparisonOptions,
+  type PairedComparisonResult,
+  type IntervalLike,
+  mean,
+  sampleVariance,
+  sampleStd,
+  studentTCdf,
+  studentTQuantile,
+  tInterval,
+  bootstrapInterval,
+  pairedComparison,
+  formatInterval,
+} from './statistics';
