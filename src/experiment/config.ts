@@ -18,22 +18,58 @@ export type SchemeName = 'natural-id' | 'iid' | 'dirichlet' | 'pathological' | '
 export const DATA_SOURCES: readonly DataSource[] = ['synthetic', 'kvasir', 'ham10000', 'cvc', 'folder', 'nifti'];
 export const SCHEME_NAMES: readonly SchemeName[] = ['natural-id', 'iid', 'dirichlet', 'pathological', 'quantity'];
 
-/** A validated experiment (all defaults filled in). */
+/** One dataset of an experiment (with defaults): `label` names it in cell ids and tables. */
+export type DataConfig = Record<string, unknown> & { source: DataSource; size: number; label: string };
+
+/** One model of an experiment: `label` names it in cell ids and tables. */
+export interface ExperimentModelConfig {
+  name: string;
+  width?: number;
+  label: string;
+}
+
+/** One training budget of an experiment: `label` names it in cell ids when budgets vary. */
+export interface BudgetConfig {
+  rounds: number;
+  localEpochs: number;
+  batchSize: number;
+  learningRate: number;
+  workers: number;
+  label: string;
+}
+
+/**
+ * A validated experiment (all defaults filled in): a GRID of cells
+ * datasets x models x strategies x seeds x budgets (see ./grid). A config
+ * gives `data` (one object or a list), `model` or `models`, `seed` or
+ * `seeds`, and any budget field as a value or a list.
+ */
 export interface ExperimentConfig {
   name: string;
   description: string;
   /** The paper table / figure this mirrors (free text). */
   mirrors: string;
-  seed: number;
-  data: Record<string, unknown> & { source: DataSource; size: number };
+  /** Seeds of model initialisation and batch order; one cell per seed (default [0]). */
+  seeds: number[];
+  /**
+   * When true, a cell's seed also draws its partition and splits (repeated
+   * random splits); when false (default) every cell uses the splits of
+   * `splitSeed`, so cells differ only in initialisation and batch order and
+   * paired comparisons are on the same splits.
+   */
+  resplit: boolean;
+  /** Seed of partition and splits when `resplit` is false. Default: the first seed. */
+  splitSeed: number;
+  datasets: DataConfig[];
   partition: Record<string, unknown> & { scheme: SchemeName };
   featureShift: Record<string, unknown> | null;
   oversample: Record<string, unknown> | null;
   split: { testFraction: number };
-  model: { name: string; width?: number };
+  models: ExperimentModelConfig[];
   /** Strategy configs (any registered name, see src/fl/registry), each with its resolved `label`. */
   strategies: (StrategyConfig & { label: string })[];
-  budget: { rounds: number; localEpochs: number; batchSize: number; learningRate: number; workers: number };
+  /** Every combination of the list-valued budget fields (one element when none is a list). */
+  budgets: BudgetConfig[];
   privacy: { siteInference: boolean; membership: boolean };
   /** Sites absent on purpose (robustness experiments): `probability` per (round, site), or `sites` by 0-based round. */
   dropout: { probability?: number; sites?: Record<string, string[]> };
@@ -113,12 +149,16 @@ const TOP: Shape = {
   description: { kind: 'string' },
   mirrors: { kind: 'string' },
   seed: { kind: 'integer' },
-  data: { kind: 'object', required: true },
+  seeds: { kind: 'array' },
+  resplit: { kind: 'boolean' },
+  splitSeed: { kind: 'integer' },
+  data: { kind: 'object|array', required: true },
   partition: { kind: 'object' },
   featureShift: { kind: 'object' },
   oversample: { kind: 'object' },
   split: { kind: 'object' },
-  model: { kind: 'object', required: true },
+  model: { kind: 'object' },
+  models: { kind: 'array' },
   strategies: { kind: 'array', required: true },
   budget: { kind: 'object' },
   privacy: { kind: 'object' },
@@ -145,6 +185,8 @@ export function mergeDeep(base: Record<string, unknown>, over: Record<string, un
 export function validateExperiment(raw: unknown, file = '<config>', options: { quick?: boolean } = {}): ExperimentConfig {
   const problems: string[] = [];
   const given = checkShape(raw, TOP, '', problems);
+  const top = options.quick && isObject(given.quick) ? mergeDeep(given, given.quick) : given;
+  const cfg = collect(top, problems);
   if (isObject(given.quick)) {
     // The quick block is validated like the rest: its own keys here, the merged config below
     // (in normal runs its problems are reported too, marked as coming from the quick overrides).
@@ -156,8 +198,6 @@ export function validateExperiment(raw: unknown, file = '<config>', options: { q
       for (const m of merged) if (!problems.includes(m)) problems.push(`${m} (with the quick overrides)`);
     }
   }
-  const top = options.quick && isObject(given.quick) ? mergeDeep(given, given.quick) : given;
-  const cfg = collect(top, problems);
   if (problems.length) throw new ConfigError(file, problems);
   return cfg as ExperimentConfig;
 }
@@ -167,17 +207,53 @@ function collect(top: Record<string, unknown>, problems: string[]): ExperimentCo
   if (typeof top.name === 'string' && !LABEL_PATTERN.test(top.name)) {
     problems.push(`name: ${JSON.stringify(top.name)} is not a safe folder name (letters, digits, '.', '_', '-'; not starting with '.' or '-')`);
   }
-  const dataRaw = isObject(top.data) ? top.data : {};
-  const source = dataRaw.source as DataSource;
-  const dataShape: Shape = { ...DATA_COMMON, ...(DATA_SOURCES.includes(source) ? DATA_BY_SOURCE[source] : {}) };
-  const data = top.data !== undefined ? checkShape(top.data, dataShape, 'data', problems) : {};
-  const partition = checkShape(top.partition ?? { scheme: source === 'synthetic' ? 'natural-id' : 'iid' }, PARTITION, 'partition', problems);
+  // ---- datasets: `data` is one object or a list
+  const dataList = Array.isArray(top.data) ? top.data : top.data !== undefined ? [top.data] : [];
+  if (Array.isArray(top.data) && top.data.length === 0) problems.push('data: expected at least one dataset');
+  const datasets: DataConfig[] = [];
+  dataList.forEach((d, i) => {
+    const p = Array.isArray(top.data) ? `data[${i}]` : 'data';
+    const source = isObject(d) ? (d.source as DataSource) : undefined;
+    const shape: Shape = { ...DATA_COMMON, label: { kind: 'string' }, ...(source && DATA_SOURCES.includes(source) ? DATA_BY_SOURCE[source] : {}) };
+    const checked = checkShape(d, shape, p, problems);
+    datasets.push({ size: 64, ...checked, label: (checked.label as string | undefined) ?? String(checked.source) } as DataConfig);
+  });
+  uniqueLabels(datasets, Array.isArray(top.data) ? 'data' : '', 'data', problems);
+  const partition = checkShape(top.partition ?? { scheme: datasets[0]?.source === 'synthetic' ? 'natural-id' : 'iid' }, PARTITION, 'partition', problems);
   const featureShift = top.featureShift !== undefined ? checkShape(top.featureShift, FEATURE_SHIFT, 'featureShift', problems) : null;
   const oversample = top.oversample !== undefined ? checkShape(top.oversample, OVERSAMPLE, 'oversample', problems) : null;
   const split = checkShape(top.split ?? {}, SPLIT, 'split', problems);
-  const model = top.model !== undefined ? checkShape(top.model, MODEL, 'model', problems) : {};
-  const budget = checkShape(top.budget ?? {}, BUDGET, 'budget', problems);
+  // ---- models: `model` or `models`
+  if (top.model !== undefined && top.models !== undefined) problems.push('models: give either "model" or "models", not both');
+  if (top.model === undefined && top.models === undefined) problems.push('model: required (or "models": [...])');
+  const modelList = Array.isArray(top.models) ? top.models : top.model !== undefined ? [top.model] : [];
+  if (Array.isArray(top.models) && top.models.length === 0) problems.push('models: expected at least one model');
+  const models: ExperimentModelConfig[] = modelList.map((m, i) => {
+    const checked = checkShape(m, { ...MODEL, label: { kind: 'string' } }, Array.isArray(top.models) ? `models[${i}]` : 'model', problems);
+    const label = (checked.label as string | undefined) ?? (checked.width !== undefined ? `${checked.name}-w${checked.width}` : String(checked.name));
+    return { name: checked.name as string, ...(checked.width !== undefined ? { width: checked.width as number } : {}), label };
+  });
+  uniqueLabels(models, Array.isArray(top.models) ? 'models' : '', 'model', problems);
+  // ---- seeds
+  if (top.seed !== undefined && top.seeds !== undefined) problems.push('seeds: give either "seed" or "seeds", not both');
+  const seeds = Array.isArray(top.seeds) ? top.seeds : [top.seed ?? 0];
+  if (Array.isArray(top.seeds) && top.seeds.length === 0) problems.push('seeds: expected at least one seed');
+  seeds.forEach((x, i) => {
+    if (typeof x !== 'number' || !Number.isInteger(x)) problems.push(`seeds[${i}]: expected an integer, got ${typeName(x)}`);
+  });
+  if (new Set(seeds).size !== seeds.length) problems.push(`seeds: duplicate seeds ${JSON.stringify(seeds)}`);
+  // ---- budgets: any field a value or a list -> the product
+  const budgetRaw = isObject(top.budget) ? top.budget : top.budget === undefined ? {} : (problems.push(`budget: expected an object, got ${typeName(top.budget)}`), {});
+  const budgetLists: Record<string, unknown[]> = {};
+  for (const [k, v] of Object.entries(budgetRaw)) {
+    const values = Array.isArray(v) ? v : [v];
+    if (Array.isArray(v) && v.length === 0) problems.push(`budget.${k}: expected at least one value`);
+    values.forEach((x, i) => checkShape({ [k]: x }, BUDGET, Array.isArray(v) ? `budget[${i}]` : 'budget', problems));
+    budgetLists[k] = values;
+  }
+  const budgets = budgetProduct(budgetLists);
   const privacy = checkShape(top.privacy ?? {}, PRIVACY, 'privacy', problems);
+  const maxRounds = Math.max(...budgets.map((b) => b.rounds));
   const strategies: ExperimentConfig['strategies'] = [];
   if (Array.isArray(top.strategies)) {
     if (top.strategies.length === 0) problems.push('strategies: expected at least one strategy');
@@ -189,7 +265,9 @@ function collect(top: Record<string, unknown>, problems: string[]): ExperimentCo
         return;
       }
       const before = problems.length;
-      problems.push(...checkStrategyConfig(s, p, { rounds: isObject(top.budget) ? (top.budget.rounds as number | undefined) ?? 5 : 5 }));
+      for (const rounds of new Set(budgets.map((b) => b.rounds))) {
+        for (const m of checkStrategyConfig(s, p, { rounds })) if (!problems.includes(m)) problems.push(m);
+      }
       if (problems.length > before) return;
       const label = strategyLabel(s as unknown as StrategyConfig);
       if (labels.has(label)) problems.push(`${p}: duplicate strategy label '${label}' (give each a distinct "label")`);
@@ -197,31 +275,54 @@ function collect(top: Record<string, unknown>, problems: string[]): ExperimentCo
       strategies.push({ ...(s as unknown as StrategyConfig), label });
     });
   }
-  checkConsistency(top, data, partition, model, problems);
+  for (const d of datasets) for (const m of models) checkConsistency(top, d, partition, m, maxRounds, problems);
+  const firstSeed = typeof seeds[0] === 'number' ? (seeds[0] as number) : 0;
   return {
     name: top.name as string,
     description: (top.description as string) ?? '',
     mirrors: (top.mirrors as string) ?? '',
-    seed: (top.seed as number) ?? 0,
-    data: { size: 64, ...(data as object) } as ExperimentConfig['data'],
+    seeds: seeds as number[],
+    resplit: (top.resplit as boolean | undefined) ?? false,
+    splitSeed: (top.splitSeed as number | undefined) ?? firstSeed,
+    datasets,
     partition: partition as ExperimentConfig['partition'],
     featureShift,
     oversample,
     split: { testFraction: (split.testFraction as number) ?? 0.25 },
-    model: model as ExperimentConfig['model'],
+    models,
     strategies,
-    budget: {
-      rounds: (budget.rounds as number) ?? 5,
-      localEpochs: (budget.localEpochs as number) ?? 1,
-      batchSize: (budget.batchSize as number) ?? 8,
-      learningRate: (budget.learningRate as number) ?? 2e-3,
-      workers: (budget.workers as number) ?? 1,
-    },
+    budgets,
     privacy: { siteInference: (privacy.siteInference as boolean) ?? false, membership: (privacy.membership as boolean) ?? false },
     dropout: isObject(top.dropout) ? (top.dropout as ExperimentConfig['dropout']) : {},
     siteFailures: (top.siteFailures as 'fail' | 'skip' | undefined) ?? 'fail',
     quick: isObject(top.quick) ? (top.quick as Record<string, unknown>) : {},
   };
+}
+
+/** Labels (used as folder-name parts) must be unique and safe. */
+function uniqueLabels(items: readonly { label: string }[], listKey: string, what: string, problems: string[]): void {
+  const seen = new Set<string>();
+  items.forEach((x, i) => {
+    const p = listKey ? `${listKey}[${i}].label` : `${what}.label`;
+    if (!LABEL_PATTERN.test(x.label)) problems.push(`${p}: ${JSON.stringify(x.label)} is not a safe label (letters, digits, '.', '_', '-')`);
+    else if (seen.has(x.label)) problems.push(`${p}: duplicate ${what} label '${x.label}' (give each a distinct "label")`);
+    seen.add(x.label);
+  });
+}
+
+const BUDGET_DEFAULTS = { rounds: 5, localEpochs: 1, batchSize: 8, learningRate: 2e-3, workers: 1 };
+const BUDGET_SHORT: Record<string, string> = { rounds: 'r', localEpochs: 'e', batchSize: 'b', learningRate: 'lr', workers: 'w' };
+
+/** The cartesian product of list-valued budget fields, in key order; labels name only the fields that vary. */
+function budgetProduct(lists: Record<string, unknown[]>): BudgetConfig[] {
+  let out: Record<string, unknown>[] = [{}];
+  for (const [k, values] of Object.entries(lists)) out = out.flatMap((b) => values.map((v) => ({ ...b, [k]: v })));
+  const varying = Object.entries(lists).filter(([, v]) => v.length > 1).map(([k]) => k);
+  return out.map((b) => {
+    const full = { ...BUDGET_DEFAULTS, ...b } as Omit<BudgetConfig, 'label'>;
+    const label = varying.map((k) => `${BUDGET_SHORT[k] ?? k}${String((full as unknown as Record<string, unknown>)[k])}`).join('-') || 'budget';
+    return { ...full, label };
+  });
 }
 
 /** Read and validate an experiment JSON file. */
@@ -255,28 +356,32 @@ const SCHEMES_NEEDING_SITES: readonly SchemeName[] = ['iid', 'dirichlet', 'patho
  * that needs `partition.sites`, NIfTI volume entries, an image size the
  * model cannot take, a dropout schedule with bad rounds.
  */
-function checkConsistency(top: Record<string, unknown>, data: Record<string, unknown>, partition: Record<string, unknown>, model: Record<string, unknown>, problems: string[]): void {
+function checkConsistency(top: Record<string, unknown>, data: Record<string, unknown>, partition: Record<string, unknown>, model: { name: string; width?: number }, rounds: number, problems: string[]): void {
   const scheme = partition.scheme as SchemeName;
-  if (SCHEMES_NEEDING_SITES.includes(scheme) && partition.sites === undefined) problems.push(`partition.sites: required for scheme '${scheme}' (how many sites to make)`);
+  const push = (m: string) => {
+    if (!problems.includes(m)) problems.push(m);
+  };
+  if (SCHEMES_NEEDING_SITES.includes(scheme) && partition.sites === undefined) push(`partition.sites: required for scheme '${scheme}' (how many sites to make)`);
   if (data.source === 'nifti' && Array.isArray(data.volumes)) {
-    if (data.volumes.length === 0) problems.push('data.volumes: expected at least one volume');
-    data.volumes.forEach((v, i) => checkShape(v, VOLUME, `data.volumes[${i}]`, problems));
+    if (data.volumes.length === 0) push('data.volumes: expected at least one volume');
+    const found: string[] = [];
+    data.volumes.forEach((v, i) => checkShape(v, VOLUME, `data.volumes[${i}]`, found));
+    found.forEach(push);
   }
   const size = typeof data.size === 'number' ? data.size : 64;
   if (typeof model.name === 'string' && (MODEL_NAMES as readonly string[]).includes(model.name) && Number.isInteger(size)) {
     try {
-      resolveModelOptions(model.name, { inputShape: [size, size, (data.channels as number | undefined) ?? 3], numClasses: 1, width: model.width as number | undefined });
+      resolveModelOptions(model.name, { inputShape: [size, size, (data.channels as number | undefined) ?? 3], numClasses: 1, width: model.width });
     } catch (e) {
-      problems.push(`data.size: ${(e as Error).message}`);
+      push(`data.size: ${(e as Error).message}`);
     }
   }
   const dropout = isObject(top.dropout) ? top.dropout : {};
   if (isObject(dropout.sites)) {
-    const rounds = isObject(top.budget) && typeof top.budget.rounds === 'number' ? top.budget.rounds : 5;
     for (const [round, names] of Object.entries(dropout.sites)) {
       const r = Number(round);
-      if (!Number.isInteger(r) || r < 0 || r >= rounds) problems.push(`dropout.sites.${round}: not a round of this run (0-based, 0..${rounds - 1})`);
-      if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) problems.push(`dropout.sites.${round}: expected an array of site names`);
+      if (!Number.isInteger(r) || r < 0 || r >= rounds) push(`dropout.sites.${round}: not a round of this run (0-based, 0..${rounds - 1})`);
+      if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) push(`dropout.sites.${round}: expected an array of site names`);
     }
   }
 }

@@ -19,7 +19,7 @@ import { buildSites as buildDatasetSites, type Site } from '../data/site';
 import { iid, dirichlet, pathological, quantity, naturalId, featureShift, type SitePartitioner } from '../partition';
 import { copyPasteSamples, randomOverSampler, syntheticCohort } from '../oversample';
 import { hashSeed } from '../util/rng';
-import type { ExperimentConfig } from './config';
+import type { SitesSpec } from './grid';
 
 /** What {@link buildExperimentSites} produced, with a description for logs. */
 export interface BuiltSites {
@@ -41,7 +41,7 @@ function resolveRoot(p: string, baseDir: string): string {
 }
 
 /** Open the dataset an experiment names (relative paths resolve against `baseDir`). */
-export async function openExperimentData(cfg: ExperimentConfig, baseDir = process.cwd()): Promise<Dataset> {
+export async function openExperimentData(cfg: SitesSpec, baseDir = process.cwd()): Promise<Dataset> {
   const d = cfg.data;
   const size: [number, number] = [d.size, d.size];
   const channels = (d.channels as 1 | 3 | undefined) ?? 3;
@@ -58,7 +58,7 @@ export async function openExperimentData(cfg: ExperimentConfig, baseDir = proces
         classMix: d.classMix as 'uniform' | 'skewed' | undefined,
         imagesPerPatient: d.imagesPerPatient as number | undefined,
         emptyFraction: d.emptyFraction as number | undefined,
-        seed: cfg.seed,
+        seed: cfg.dataSeed,
       });
       break;
     case 'kvasir':
@@ -99,9 +99,9 @@ export async function openExperimentData(cfg: ExperimentConfig, baseDir = proces
   return ds;
 }
 
-function partitioner(cfg: ExperimentConfig): SitePartitioner {
+function partitioner(cfg: SitesSpec): SitePartitioner {
   const p = cfg.partition;
-  const seed = cfg.seed;
+  const seed = cfg.dataSeed;
   const groupBy = p.groupBy as string | undefined;
   const sites = p.sites as number | undefined;
   const need = (what: string) => {
@@ -133,11 +133,11 @@ function partitioner(cfg: ExperimentConfig): SitePartitioner {
  * the embedded generator's cohort (an unshifted scanner, `factor x` the
  * largest site's training size) as one more client via `syntheticCohort`.
  */
-export async function buildExperimentSites(cfg: ExperimentConfig, baseDir = process.cwd()): Promise<BuiltSites> {
+export async function buildExperimentSites(cfg: SitesSpec, baseDir = process.cwd()): Promise<BuiltSites> {
   const dataset = await openExperimentData(cfg, baseDir);
   const base = partitioner(cfg);
-  const partition = cfg.featureShift && cfg.featureShift.enabled !== false ? featureShift(base, { seed: hashSeed(`${cfg.seed}:shift`) }) : base;
-  const built = buildDatasetSites(dataset, { partition, testFraction: cfg.split.testFraction, seed: cfg.seed });
+  const partition = cfg.featureShift && cfg.featureShift.enabled !== false ? featureShift(base, { seed: hashSeed(`${cfg.dataSeed}:shift`) }) : base;
+  const built = buildDatasetSites(dataset, { partition, testFraction: cfg.split.testFraction, seed: cfg.dataSeed });
   const describe: string[] = [`data: ${dataset.name}, ${dataset.length} images at ${cfg.data.size}x${cfg.data.size}`, `partition: ${cfg.partition.scheme}${cfg.featureShift ? ' + feature shift' : ''}`];
   const perSite = cfg.oversample && (cfg.oversample.mode ?? 'per-site') === 'per-site';
   const sites: Site[] = [];
@@ -148,7 +148,7 @@ export async function buildExperimentSites(cfg: ExperimentConfig, baseDir = proc
   }
   if (cfg.oversample && cfg.oversample.mode === 'synthetic-cohort') {
     const n = Math.max(2, Math.round(((cfg.oversample.factor as number) ?? 0.5) * Math.max(...sites.map((s) => s.train.length))));
-    const generated = syntheticSites({ sites: 1, samplesPerSite: n, size: cfg.data.size, task: (cfg.data.task as 'polyp') ?? 'polyp', heterogeneity: 0, seed: hashSeed(`${cfg.seed}:cohort`), channels: (cfg.data.channels as 1 | 3) ?? 3 });
+    const generated = syntheticSites({ sites: 1, samplesPerSite: n, size: cfg.data.size, task: (cfg.data.task as 'polyp') ?? 'polyp', heterogeneity: 0, seed: hashSeed(`${cfg.dataSeed}:cohort`), channels: (cfg.data.channels as 1 | 3) ?? 3 });
     const cohort = syntheticCohort(sites.map((s) => s.train), generated, { name: 'synthetic-cohort', site: 'synthetic-cohort' }).at(-1) as Dataset;
     // The cohort only trains; it has no test split of its own (its images are not patients).
     sites.push({ name: 'synthetic-cohort', train: cohort, test: new SubsetDataset(cohort, [], 'synthetic-cohort/test') });
@@ -157,12 +157,6 @@ export async function buildExperimentSites(cfg: ExperimentConfig, baseDir = proc
   return { dataset, sites, describe };
 }
 
-/**
- * @deprecated Renamed {@link buildExperimentSites} (config -> sites); the one
- * `buildSites` (dataset -> sites) is ../data/site's. Kept until the public
- * index exports both.
- */
-export const buildSites = buildExperimentSites;
 
 /**
  * Oversampling inside one site (nothing leaves it): adds `factor x n`
@@ -171,12 +165,12 @@ export const buildSites = buildExperimentSites;
  * masks copied from the drawn sample). Seed: `hashSeed('<oversample.seed ??
  * seed>:<site>')`.
  */
-async function oversampleSite(train: Dataset, cfg: ExperimentConfig, site: string): Promise<Dataset> {
+async function oversampleSite(train: Dataset, cfg: SitesSpec, site: string): Promise<Dataset> {
   const o = cfg.oversample!;
   const count = Math.round(((o.factor as number) ?? 0.5) * train.length);
   if (count === 0) return train;
   const real = await materialize(train, `${site}/train`);
-  const seed = hashSeed(`${(o.seed as number) ?? cfg.seed}:${site}`);
+  const seed = hashSeed(`${(o.seed as number) ?? cfg.dataSeed}:${site}`);
   let extra: Sample[];
   if (o.method === 'copy-paste') {
     extra = copyPasteSamples(real.samples, { count, seed });

@@ -75,6 +75,11 @@ export function registerStrategy(def: StrategyDefinition, options: { replace?: b
   REGISTRY.set(def.name, def);
 }
 
+/** True for the strategies medfl ships (known in every process, e.g. the grid runner's child processes). */
+export function isBuiltinStrategy(name: string): boolean {
+  return BUILTIN.some((d) => d.name === name);
+}
+
 /** Registered names, built-ins first. */
 export function strategyNames(): string[] {
   return [...REGISTRY.keys()];

@@ -101,6 +101,8 @@ export interface SegmentationSummary {
 export interface SegmentationEvaluation {
   overall: SegmentationSummary;
   groups: Record<string, SegmentationSummary>;
+  /** Dice of every image in evaluation order (mean over the foreground classes it defines; NaN when none is defined), for per-image bootstrap intervals. Its NaN-skipping mean is `overall.dice`. */
+  perImageDice: number[];
 }
 
 function summarize(m: CumulativeSegmentationMetric): SegmentationSummary {
@@ -148,5 +150,10 @@ export async function evaluateSegmentation(model: tf.LayersModel, data: Dataset,
   });
   const out: Record<string, SegmentationSummary> = {};
   for (const g of [...groups.keys()].sort()) out[g] = summarize(groups.get(g)!);
-  return { overall: summarize(overall), groups: out };
+  const perImage = overall.aggregate('none').scores.dice?.perImage ?? [];
+  const perImageDice = perImage.map((row) => {
+    const defined = row.filter((v) => !Number.isNaN(v));
+    return defined.length ? defined.reduce((a, b) => a + b, 0) / defined.length : NaN;
+  });
+  return { overall: summarize(overall), groups: out, perImageDice };
 }

@@ -8,7 +8,7 @@
  */
 
 /** JSON kinds a field may have. */
-export type FieldKind = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array' | 'string|array';
+export type FieldKind = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array' | 'string|array' | 'object|array';
 
 /** One allowed key of an option object. */
 export interface Field {
@@ -57,6 +57,8 @@ function kindOk(kind: FieldKind, v: unknown): boolean {
       return Array.isArray(v);
     case 'string|array':
       return typeof v === 'string' || Array.isArray(v);
+    case 'object|array':
+      return isObject(v) || Array.isArray(v);
   }
 }
 
@@ -65,6 +67,7 @@ function kindWord(kind: FieldKind): string {
   if (kind === 'object') return 'an object';
   if (kind === 'array') return 'an array';
   if (kind === 'string|array') return 'a string or an array';
+  if (kind === 'object|array') return 'an object or an array of objects';
   return `a ${kind}`;
 }
 

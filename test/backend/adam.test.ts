@@ -157,7 +157,7 @@ test('snapshot / restore: undoing steps gives bit-identical state (moments, iter
   const run = async (detour: boolean): Promise<Float32Array> => {
     const v = tf.variable(tf.tensor1d(w0), true, `snap-${detour}`);
     let opt = createAdam(0.01);
-    const step = (g: Float32Array) => tf.tidy(() => opt.applyGradients({ [v.name]: tf.tensor1d(g) }));
+    const step = (g: Float32Array) => tf.tidy(() => opt.applyGradients([{ name: v.name, tensor: tf.tensor1d(g) }]));
     step(grads[0]);
     step(grads[1]);
     if (detour) {

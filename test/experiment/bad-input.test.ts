@@ -32,7 +32,7 @@ const cases: [string, Record<string, unknown>, RegExp][] = [
   ['image size the model cannot take', { ...base, data: { ...base.data, size: 40 } }, /data\.size: unet: input height 40 must be divisible by 16 \(nearest valid: /],
   ['iid without sites', { ...base, partition: { scheme: 'iid' } }, /partition\.sites: required for scheme 'iid'/],
   ['NIfTI volume entry of the wrong shape', { ...base, data: { source: 'nifti', volumes: [{ img: 'a.nii' }], size: 16 } }, /data\.volumes\[0\]\.image: required/],
-  ['a split cut that is no layer of the model', { ...base, strategies: [{ name: 'fedavg' }, { name: 'splitfed', mode: 'two-part', cut: 'no_such_layer' }] }, /cannot run \(nothing was trained\):[\s\S]*strategy 'splitfed-v1-two-part':.*no_such_layer/],
+  ['a split cut that is no layer of the model', { ...base, strategies: [{ name: 'fedavg' }, { name: 'splitfed', mode: 'two-part', cut: 'no_such_layer' }] }, /cannot run \(nothing was trained\):[\s\S]*strategy 'splitfed-v1-two-part' with unet-w2:.*no_such_layer/],
   ['dropout schedule naming a site that does not exist', { ...base, dropout: { sites: { '1': ['site-7'] } } }, /unknown site 'site-7' \(sites: site-0, site-1\)/],
   ['dropout schedule with a round outside the run', { ...base, dropout: { sites: { '5': ['site-0'] } } }, /dropout\.sites\.5: not a round of this run/],
   ['dropout probability out of range', { ...base, dropout: { probability: 2 } }, /dropout\.probability: must be <= 1, got 2/],

@@ -26,9 +26,9 @@ function problems(raw: unknown, quick = false): string[] {
 
 test('a valid config gets defaults and strategy labels', () => {
   const c = validateExperiment(good, 'x.json');
-  assert.is(c.seed, 3);
+  assert.is(c.seeds[0], 3);
   assert.is(c.split.testFraction, 0.25);
-  assert.is(c.budget.batchSize, 8);
+  assert.is(c.budgets[0].batchSize, 8);
   assert.equal(c.strategies.map((s) => s.label), ['centralized', 'fedavg-prox0.01', 'splitfed-v1-u-shaped']);
 });
 
@@ -41,16 +41,16 @@ test('one label rule: FedAvg and FedProx side by side get distinct labels; label
 
 test('--quick merges the quick overrides deeply', () => {
   const c = validateExperiment(good, 'x.json', { quick: true });
-  assert.is(c.data.samplesPerSite, 8);
-  assert.is(c.data.size, 32);
-  assert.is(c.data.sites, 4, 'untouched keys survive');
-  assert.is(c.budget.rounds, 1);
-  assert.is(c.budget.localEpochs, 1);
+  assert.is(c.datasets[0].samplesPerSite, 8);
+  assert.is(c.datasets[0].size, 32);
+  assert.is(c.datasets[0].sites, 4, 'untouched keys survive');
+  assert.is(c.budgets[0].rounds, 1);
+  assert.is(c.budgets[0].localEpochs, 1);
 });
 
 const bad: [string, unknown, RegExp][] = [
   ['unknown top-level key', { ...good, rounds: 3 }, /^rounds: unknown key \(valid keys here: name, description/],
-  ['unknown nested key', { ...good, data: { ...good.data, sitez: 4 } }, /^data\.sitez: unknown key \(valid keys here: source, size, channels, limit, task, sites/],
+  ['unknown nested key', { ...good, data: { ...good.data, sitez: 4 } }, /^data\.sitez: unknown key \(valid keys here: source, size, channels, limit, label, task, sites/],
   ['wrong type', { ...good, data: { ...good.data, sites: 'four' } }, /^data\.sites: expected an integer, got string "four"/],
   ['non-integer', { ...good, budget: { rounds: 2.5 } }, /^budget\.rounds: expected an integer, got number 2\.5/],
   ['out of range', { ...good, partition: { scheme: 'dirichlet', alpha: 0 } }, /^partition\.alpha: must be > 0, got 0/],

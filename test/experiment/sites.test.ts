@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { validateExperiment } from '../../src/experiment/config';
 import { buildExperimentSites } from '../../src/experiment/sites';
+import { expandGrid } from '../../src/experiment/grid';
 import { buildSites } from '../../src/data/site';
 import { materialize, type Dataset } from '../../src/data/types';
 import { copyPasteSamples, randomOverSampler } from '../../src/oversample';
@@ -27,7 +28,7 @@ function ids(ds: Dataset): string[] {
 }
 
 test('sites = buildSites(dataset, { partition, testFraction, seed }): natural order, same splits', async () => {
-  const built = await buildExperimentSites(validateExperiment(base, 'sites.json'));
+  const built = await buildExperimentSites(expandGrid(validateExperiment(base, 'sites.json'))[0]);
   assert.equal(built.sites.map((s) => s.name), ['site-0', 'site-1', 'site-2']);
   const direct = buildSites(built.dataset, { seed: 3, testFraction: validateExperiment(base, 'sites.json').split.testFraction });
   assert.equal(built.sites.map((s) => [ids(s.train), ids(s.test)]), direct.map((s) => [ids(s.train), ids(s.test)]));
@@ -35,8 +36,8 @@ test('sites = buildSites(dataset, { partition, testFraction, seed }): natural or
 
 test("per-site 'random' oversampling is the library's randomOverSampler (seeded, images and masks of the drawn sample)", async () => {
   const cfg = validateExperiment({ ...base, oversample: { method: 'random', mode: 'per-site', factor: 0.5 } }, 'sites.json');
-  const plain = await buildExperimentSites(validateExperiment(base, 'sites.json'));
-  const built = await buildExperimentSites(cfg);
+  const plain = await buildExperimentSites(expandGrid(validateExperiment(base, 'sites.json'))[0]);
+  const built = await buildExperimentSites(expandGrid(cfg)[0]);
   for (const [k, site] of built.sites.entries()) {
     const real = await materialize(plain.sites[k].train);
     const count = Math.round(0.5 * real.length);
@@ -56,8 +57,8 @@ test("per-site 'random' oversampling is the library's randomOverSampler (seeded,
 
 test("per-site 'copy-paste' is copyPasteSamples on the site's own training images", async () => {
   const cfg = validateExperiment({ ...base, oversample: { method: 'copy-paste', factor: 0.5, seed: 9 } }, 'sites.json');
-  const plain = await buildExperimentSites(validateExperiment(base, 'sites.json'));
-  const built = await buildExperimentSites(cfg);
+  const plain = await buildExperimentSites(expandGrid(validateExperiment(base, 'sites.json'))[0]);
+  const built = await buildExperimentSites(expandGrid(cfg)[0]);
   const real = await materialize(plain.sites[1].train);
   const extra = copyPasteSamples(real.samples, { count: Math.round(0.5 * real.length), seed: hashSeed('9:site-1') });
   assert.equal(ids(built.sites[1].train), [...ids(real), ...extra.map((s) => s.id)]);
@@ -65,7 +66,7 @@ test("per-site 'copy-paste' is copyPasteSamples on the site's own training image
 
 test("'synthetic-cohort' adds one training-only client through syntheticCohort", async () => {
   const cfg = validateExperiment({ ...base, oversample: { method: 'copy-paste', mode: 'synthetic-cohort', factor: 1 } }, 'sites.json');
-  const built = await buildExperimentSites(cfg);
+  const built = await buildExperimentSites(expandGrid(cfg)[0]);
   assert.equal(built.sites.map((s) => s.name), ['site-0', 'site-1', 'site-2', 'synthetic-cohort']);
   const cohort = built.sites[3];
   assert.is(cohort.test.length, 0);
