@@ -22,6 +22,7 @@ export const demoCommand = defineCommand({
     workers: int('worker threads for FedAvg / local sites', { min: 1, defaultHelp: '1' }),
     out: string("write each strategy's run folder under this directory", { metavar: 'DIR' }),
     seed: int('seed of data, splits and weights', { min: 0, defaultHelp: '0' }),
+    seeds: int('runs per strategy (seeds seed, seed+1, ...): mean and 95% interval over them, paired differences', { min: 1, defaultHelp: '1' }),
     backend: choice(BACKENDS, 'force the engine', { defaultHelp: 'env MEDFL_BACKEND, else the fastest available' }),
   },
   async run({ values: v }, io) {
@@ -37,6 +38,7 @@ export const demoCommand = defineCommand({
       workers: v.workers,
       outDir: v.out,
       seed: v.seed,
+      seeds: v.seeds,
       backend: v.backend,
       out: io.log,
     });

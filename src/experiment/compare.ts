@@ -1,28 +1,33 @@
 /**
  * `medfl compare <run>...`: one table (and optionally one plotly HTML page)
- * over the strategies of several finished experiment runs.
+ * over several finished experiment runs: every group of seeds (dataset /
+ * model / budget / strategy) with its final pooled Dice as mean and 95%
+ * interval over seeds, bytes per round and seconds; bars with error bars.
  */
 import * as path from 'node:path';
-import { readRuns, type ExperimentRow } from './runner';
+import { readRuns } from './runner';
 import { formatTable, formatBytes } from '../util/table';
 import { groupedBarChart, writeFigureHtml } from '../viz';
+import { summarizeGrid, type GroupSummary } from './grid-summary';
 
-/** Rows of several runs, each strategy labelled `<run>/<strategy>`. */
-export function collectRuns(dirs: readonly string[]): (ExperimentRow & { run: string })[] {
-  return readRuns(dirs).flatMap((r) => r.rows.map((row) => ({ ...row, run: path.basename(r.dir) })));
+/** The groups of several runs, each labelled with its run folder's name. */
+export function collectRuns(dirs: readonly string[]): (GroupSummary & { run: string; smokeTest: boolean })[] {
+  return readRuns(dirs).flatMap((r) => summarizeGrid(r.rows).groups.map((g) => ({ ...g, run: path.basename(r.dir), smokeTest: r.smokeTest })));
 }
 
 /** Print (and with `html`, plot) a comparison of finished runs; returns the text table. */
 export function compareRuns(dirs: readonly string[], options: { html?: string } = {}): string {
-  const rows = collectRuns(dirs);
+  const groups = collectRuns(dirs);
+  const setting = (g: GroupSummary) => [g.data, g.model, g.budget].join(' / ');
+  const ci = (g: GroupSummary) => (g.seeds.length === 0 ? '-' : g.seeds.length === 1 ? `${g.dice.mean.toFixed(3)} (1 seed: no interval)` : `${g.dice.mean.toFixed(3)} [${g.dice.lower.toFixed(3)}, ${g.dice.upper.toFixed(3)}]`);
   const text = formatTable(
-    ['run', 'strategy', 'pooled Dice', 'pooled IoU', 'bytes/round', 'site attack acc', 'seconds'],
-    rows.map((r) => [r.run, r.strategy, r.pooledDice, r.pooledIou, formatBytes(r.bytesPerRound), Number.isFinite(r.siteAttackAccuracy) ? r.siteAttackAccuracy : '-', r.seconds]),
+    ['run', 'data / model / budget', 'strategy', 'seeds', 'pooled Dice [95% CI]', 'pooled IoU', 'bytes/round', 'seconds'],
+    groups.map((g) => [`${g.run}${g.smokeTest ? ' (quick: smoke test)' : ''}`, setting(g), g.strategy, String(g.seeds.length), ci(g), g.iou.mean, formatBytes(g.bytesPerRound), g.seconds]),
   );
   if (options.html) {
     const fig = groupedBarChart(
-      rows.map((r) => ({ strategy: r.strategy, run: r.run, dice: r.pooledDice })),
-      { x: 'strategy', y: 'dice', group: 'run', title: 'Pooled held-out Dice', yTitle: 'Dice', yRange: [0, 1] },
+      groups.map((g) => ({ strategy: g.strategy, run: `${g.run}: ${setting(g)}`, dice: g.dice.mean, halfWidth: Number.isFinite(g.dice.halfWidth) ? g.dice.halfWidth : null })),
+      { x: 'strategy', y: 'dice', group: 'run', error: 'halfWidth', title: 'Pooled held-out Dice (mean and 95% t interval over seeds)', yTitle: 'Dice', yRange: [0, 1], labelDigits: 3 },
     );
     writeFigureHtml(options.html, [fig], 'medfl compare', { appendHtml: `<pre>${text.replace(/&/g, '&amp;').replace(/</g, '&lt;')}</pre>` });
   }

@@ -20,6 +20,7 @@ import { evaluateSegmentation, type SegmentationSummary } from '../train';
 import { compareStrategies, formatComparison, DEFAULT_COMPARISON, type ComparisonRow } from '../fl/compare';
 import type { FederatedResult, StrategyConfig } from '../fl/types';
 import { formatTable, formatSeconds, formatBytes, type Cell } from '../util/table';
+import { formatInterval, pairedComparison, tInterval, type PairedComparisonResult, type TIntervalResult } from '../metrics/statistics';
 
 /** Options of {@link runDemo} (defaults: about 2-3 minutes on 2 CPU cores). */
 export interface DemoOptions {
@@ -51,8 +52,15 @@ export interface DemoOptions {
   workers?: number;
   /** Write each strategy's run folder under this directory. Default: none. */
   outDir?: string;
-  /** Default 0. */
+  /** Default 0: the seed of the data and splits, and of the first run. */
   seed?: number;
+  /**
+   * Runs per strategy with seeds seed, seed+1, ... (initialisation and batch
+   * order; same data and splits). With more than one, the table gives each
+   * strategy's pooled Dice as mean and 95% t interval over the runs, and
+   * paired comparisons against centralized training. Default 1.
+   */
+  seeds?: number;
   /** Force a backend (default: initBackend's choice). */
   backend?: BackendName;
   /** Output sink. Default console.log. */
@@ -71,6 +79,8 @@ export interface DemoResult {
   results: FederatedResult[];
   /** Centralized training images per second (all epochs). */
   imagesPerSecond: number;
+  /** With `seeds` > 1: each strategy's pooled Dice per seed (rows' order), its interval, and the paired comparisons. */
+  overSeeds?: { label: string; dice: number[]; interval: TIntervalResult; vsCentralized?: PairedComparisonResult }[];
   seconds: number;
 }
 
@@ -120,30 +130,39 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
   const strategies = options.strategies ?? [...DEFAULT_COMPARISON];
   const rounds = options.rounds ?? 5;
-  const totalRounds = strategies.length * rounds;
+  const nSeeds = options.seeds ?? 1;
+  if (!Number.isInteger(nSeeds) || nSeeds < 1) throw new Error(`runDemo: seeds must be an integer >= 1, got ${nSeeds}`);
+  const totalRounds = strategies.length * rounds * nSeeds;
   let done = 0;
   const tTrain = Date.now();
-  const cmp = await compareStrategies(sites, {
-    model: { name: modelName, inputShape: [size, size, 3], numClasses: 1, width },
-    rounds,
-    localEpochs: options.localEpochs ?? 2,
-    batchSize: options.batchSize ?? 8,
-    learningRate: options.learningRate ?? 5e-3,
-    seed,
-    strategies,
-    workers: options.workers ?? 1,
-    outDir: options.outDir,
-    onRound: (label, rec) => {
-      done++;
-      const elapsed = (Date.now() - tTrain) / 1000;
-      const eta = (elapsed / done) * (totalRounds - done);
-      const pooled = rec.pooled?.dice;
-      out(
-        `  ${label.padEnd(22)} round ${rec.round + 1}/${rounds}  pooled Dice ${pooled === undefined ? '  -  ' : pooled.toFixed(3)}  ` +
-          `${formatBytes(rec.bytes.totalUp + rec.bytes.totalDown).padStart(9)} moved  [${done}/${totalRounds}] elapsed ${formatSeconds(elapsed)} ETA ${formatSeconds(eta)}`,
-      );
-    },
-  });
+  const runs: Awaited<ReturnType<typeof compareStrategies>>[] = [];
+  for (let k = 0; k < nSeeds; k++) {
+    if (nSeeds > 1) out(`[medfl] seed ${seed + k} (${k + 1}/${nSeeds}): same data and splits, other initialisation and batch order`);
+    runs.push(
+      await compareStrategies(sites, {
+        model: { name: modelName, inputShape: [size, size, 3], numClasses: 1, width },
+        rounds,
+        localEpochs: options.localEpochs ?? 2,
+        batchSize: options.batchSize ?? 8,
+        learningRate: options.learningRate ?? 5e-3,
+        seed: seed + k,
+        strategies,
+        workers: options.workers ?? 1,
+        outDir: options.outDir && nSeeds > 1 ? `${options.outDir}/seed-${seed + k}` : options.outDir,
+        onRound: (label, rec) => {
+          done++;
+          const elapsed = (Date.now() - tTrain) / 1000;
+          const eta = (elapsed / done) * (totalRounds - done);
+          const pooled = rec.pooled?.dice;
+          out(
+            `  ${label.padEnd(22)} round ${rec.round + 1}/${rounds}  pooled Dice ${pooled === undefined ? '  -  ' : pooled.toFixed(3)}  ` +
+              `${formatBytes(rec.bytes.totalUp + rec.bytes.totalDown).padStart(9)} moved  [${done}/${totalRounds}] elapsed ${formatSeconds(elapsed)} ETA ${formatSeconds(eta)}`,
+          );
+        },
+      }),
+    );
+  }
+  const cmp = runs[0];
   out('');
   out('Held-out Dice per site (per-image mean; pooled = image-weighted over all sites), bytes moved per round:');
   out(formatComparison(cmp.rows));
@@ -152,9 +171,33 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   out(scoreTable(cmp.rows, cmp.results, 'iou'));
   const central = cmp.rows.findIndex((r) => r.strategy === 'centralized');
   const ips = central >= 0 ? (trainImages * rounds * (options.localEpochs ?? 2)) / cmp.results[central].summary.seconds : NaN;
+  let overSeeds: DemoResult['overSeeds'];
+  if (nSeeds > 1) {
+    const central = cmp.rows.findIndex((r) => r.strategy === 'centralized');
+    overSeeds = cmp.rows.map((r, i) => {
+      const dice = runs.map((run) => run.rows[i].pooledDice);
+      const vs = central >= 0 && i !== central ? pairedComparison(dice, runs.map((run) => run.rows[central].pooledDice)) : undefined;
+      return { label: r.label, dice, interval: tInterval(dice), ...(vs ? { vsCentralized: vs } : {}) };
+    });
+    out('');
+    out(`Pooled held-out Dice over ${nSeeds} seeds (${seed}..${seed + nSeeds - 1}; same splits): mean [95% t interval], paired difference to centralized:`);
+    out(
+      formatTable(
+        ['strategy', 'Dice mean [95% CI]', ...runs.map((_, k) => `seed ${seed + k}`), 'minus centralized [95% CI]', 'p', 'verdict'],
+        overSeeds.map((o) => [
+          o.label,
+          formatInterval(o.interval),
+          ...o.dice,
+          o.vsCentralized ? `${o.vsCentralized.meanDifference >= 0 ? '+' : ''}${o.vsCentralized.meanDifference.toFixed(3)} [${o.vsCentralized.lower.toFixed(3)}, ${o.vsCentralized.upper.toFixed(3)}]` : '-',
+          o.vsCentralized && Number.isFinite(o.vsCentralized.pValue) ? o.vsCentralized.pValue.toPrecision(2) : '-',
+          o.vsCentralized ? o.vsCentralized.verdict : '-',
+        ]),
+      ),
+    );
+  }
   const seconds = (Date.now() - t0) / 1000;
   out('');
   out(`[medfl] backend ${info.name}; centralized training ${Number.isFinite(ips) ? ips.toFixed(1) : '-'} img/s (incl. per-round evaluation); total ${formatSeconds(seconds)}`);
   if (tf.memory().numTensors > 0 && process.env.MEDFL_DEBUG) out(`[medfl] tensors alive: ${tf.memory().numTensors}`);
-  return { backend: info.name, parameters, trainImages, testImages, initial, rows: cmp.rows, results: cmp.results, imagesPerSecond: ips, seconds };
+  return { backend: info.name, parameters, trainImages, testImages, initial, rows: cmp.rows, results: cmp.results, imagesPerSecond: ips, seconds, ...(overSeeds ? { overSeeds } : {}) };
 }

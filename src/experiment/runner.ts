@@ -166,10 +166,17 @@ function report(cfg: ExperimentConfig, quick: boolean, rows: readonly Experiment
     })),
     { x: 'strategy', y: 'dice', group: 'setting', error: 'halfWidth', title: `Final pooled Dice: mean and 95% t interval over ${cfg.seeds.length} seed(s)`, yTitle: 'Dice', yRange: [0, 1], labelDigits: 3 },
   );
+  // No series hidden under another: name the ones that coincide (same Dice in every round).
+  const same = new Map<string, string[]>();
+  for (const sr of series) {
+    const k = JSON.stringify(sr.y);
+    if (sr.y.length) same.set(k, [...(same.get(k) ?? []), sr.name]);
+  }
+  const coincide = [...same.values()].filter((names) => names.length > 1).map((names) => names.join(' = '));
   const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const table = `<pre>${esc(formatGroups(summary))}\n\n${esc(formatComparisons(summary))}\n\n${esc(formatRows(rows))}</pre>`;
   return figureHtml([dice, bars], `medfl: ${cfg.name}${quick ? ' (quick smoke test)' : ''}`, {
-    description: `${cfg.description}${cfg.mirrors ? ` Mirrors: ${cfg.mirrors}.` : ''} ${settingsText(cfg, quick)}`,
+    description: `${cfg.description}${cfg.mirrors ? ` Mirrors: ${cfg.mirrors}.` : ''} ${settingsText(cfg, quick)}${coincide.length ? ` Curves drawn on top of each other (identical per-round Dice): ${coincide.join('; ')}.` : ''}`,
     appendHtml: table,
   });
 }
@@ -484,12 +491,25 @@ async function runChildren(
   }
 }
 
-/** Read the rows of finished experiment runs (folders holding summary.json). */
-export function readRuns(dirs: readonly string[]): { dir: string; rows: ExperimentRow[] }[] {
+/** Read the rows of finished experiment runs (folders holding summary.json); rows written before grids get the grid columns. */
+export function readRuns(dirs: readonly string[]): { dir: string; rows: ExperimentRow[]; smokeTest: boolean }[] {
   return dirs.map((d) => {
     const f = path.join(d, 'summary.json');
     if (!fs.existsSync(f)) throw new Error(`${d}: no summary.json (not a finished experiment run folder)`);
-    const j = JSON.parse(fs.readFileSync(f, 'utf8')) as { rows: ExperimentRow[] };
-    return { dir: d, rows: j.rows };
+    const j = JSON.parse(fs.readFileSync(f, 'utf8'), (_k, v) => (v === null ? NaN : v)) as { rows: Partial<ExperimentRow>[]; quick?: boolean };
+    const rows = j.rows.map(
+      (r) =>
+        ({
+          cell: r.cell ?? r.strategy,
+          data: r.data ?? '-',
+          model: r.model ?? '-',
+          seed: r.seed ?? 0,
+          budget: r.budget ?? '-',
+          diceImageInterval: r.diceImageInterval ?? [NaN, NaN],
+          siteFailures: r.siteFailures ?? [],
+          ...r,
+        }) as ExperimentRow,
+    );
+    return { dir: d, rows, smokeTest: !!j.quick };
   });
 }

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { syntheticSites } from '../../src/data/synthetic';
 import { runDemo, splitSitesByPatient } from '../../src/experiment/demo';
+import { tInterval } from '../../src/metrics/statistics';
 
 test.before(async () => {
   await initBackend('wasm', { log: () => {} });
@@ -47,6 +48,22 @@ test('demo: four strategies on the embedded data, centralized improves Dice, byt
   assert.match(text, /Held-out IoU per site/);
   assert.match(text, /round 3\/3 .*ETA/, 'per-round progress with ETA');
   assert.is(tf.memory().numTensors, before, 'demo disposes its models');
+});
+
+test('demo --seeds: each strategy over seeds with its t interval and the paired difference to centralized', async () => {
+  const lines: string[] = [];
+  const opts = { sites: 2, samplesPerSite: 12, size: 16, rounds: 1, localEpochs: 1, batchSize: 4, width: 2, strategies: [{ name: 'centralized' as const }, { name: 'local' as const }] };
+  const res = await runDemo({ ...opts, seed: 3, seeds: 3, out: (l) => lines.push(l) });
+  const single = await Promise.all([3, 4, 5].map((seed) => runDemo({ ...opts, seed, out: () => {} })));
+  const o = res.overSeeds!;
+  assert.equal(o.map((x) => x.label), ['centralized', 'local']);
+  // seeds 4 and 5 reuse seed 3's data and splits, so compare only seed 3 with a single run, and the rest by their interval maths
+  assert.is(o[0].dice[0], single[0].rows[0].pooledDice);
+  assert.equal(o[1].interval, tInterval(o[1].dice));
+  assert.is(o[1].vsCentralized!.n, 3);
+  assert.ok(Math.abs(o[1].vsCentralized!.meanDifference - (o[1].interval.mean - o[0].interval.mean)) < 1e-12);
+  assert.match(lines.join('\n'), /Pooled held-out Dice over 3 seeds \(3\.\.5; same splits\)/);
+  assert.match(lines.join('\n'), /^local\s+\d\.\d{3} \[/m);
 });
 
 test.run();

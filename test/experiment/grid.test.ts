@@ -15,6 +15,7 @@ import { validateExperiment } from '../../src/experiment/config';
 import { expandGrid, sitesKey } from '../../src/experiment/grid';
 import { runExperimentConfig } from '../../src/experiment/runner';
 import { tInterval } from '../../src/metrics/statistics';
+import { compareRuns } from '../../src/experiment/compare';
 
 const grid = {
   name: 'grid',
@@ -82,6 +83,8 @@ test('--jobs 1 and --jobs 2 give the same numbers; summary: t intervals over see
     assert.is(json.groups.length, 2);
     assert.match(json.settings, /seeds: 0, 1, 2 \(splits of seed 0\)/);
     assert.match(fs.readFileSync(path.join(one.dir, 'report.html'), 'utf8'), /95% t interval over 3 seed/);
+    const table = compareRuns([one.dir, two.dir]);
+    assert.match(table, new RegExp(`fedavg\\s+3\\s+${fed.dice.mean.toFixed(3)} \\[${fed.dice.lower.toFixed(3)}, ${fed.dice.upper.toFixed(3)}\\]`), table);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
