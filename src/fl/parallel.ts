@@ -28,6 +28,7 @@ import { Worker } from 'worker_threads';
 import type { ModelOptions } from '../models/types';
 import type { Sample } from '../data/types';
 import type { ClientConfig, LocalTrainSettings, TrainInstruction, TrainResult } from './strategy';
+import type { BatchLog } from '../train';
 import type { Site } from '../data/site';
 
 /** Data every worker starts with. */
@@ -47,12 +48,18 @@ export interface SiteTrainerPoolOptions extends WorkerInit {
 /** Messages main -> worker. */
 export type WorkerRequest =
   | { id: number; type: 'data'; site: string; name: string; task: string; classNames: string[]; maskClasses: string[]; samples: Sample[] }
-  | { id: number; type: 'train'; site: string; start: Float32Array[]; seed: number; config: ClientConfig; settings: LocalTrainSettings };
+  | { id: number; type: 'train'; site: string; start: Float32Array[]; seed: number; config: ClientConfig; settings: LocalTrainSettings; progress?: boolean };
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
-/** Messages worker -> main. */
+/** Messages worker -> main: the reply to a request, or (train with `progress`) a batch's progress before it. */
 export type WorkerReply = { id: number; ok: true; weights?: Float32Array[]; loss?: number; metrics?: Record<string, number> } | { id: number; ok: false; error: string };
+
+/** A progress message of a running train request. */
+export interface WorkerProgress {
+  id: number;
+  progress: BatchLog;
+}
 
 /** Start a worker running ./worker (TypeScript through tsx, or the compiled .js). */
 export function startWorker(init: WorkerInit): Worker {
@@ -65,15 +72,19 @@ export function startWorker(init: WorkerInit): Worker {
 }
 
 class Handle {
-  private readonly pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void; onProgress?: (log: BatchLog) => void }>();
   private nextId = 1;
   readonly sent = new Set<string>();
   private dead: Error | null = null;
 
   constructor(readonly worker: Worker) {
-    worker.on('message', (r: WorkerReply) => {
+    worker.on('message', (r: WorkerReply | WorkerProgress) => {
       const p = this.pending.get(r.id);
       if (!p) return;
+      if ('progress' in r) {
+        p.onProgress?.(r.progress);
+        return;
+      }
       this.pending.delete(r.id);
       p.resolve(r);
     });
@@ -86,11 +97,11 @@ class Handle {
     worker.on('exit', (code) => fail(new Error(`worker exited with code ${code}`)));
   }
 
-  request(msg: WithoutId<WorkerRequest>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
+  request(msg: WithoutId<WorkerRequest>, transfer: ArrayBuffer[] = [], onProgress?: (log: BatchLog) => void): Promise<WorkerReply> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, onProgress });
       this.worker.postMessage({ ...msg, id }, transfer);
     });
   }
@@ -130,15 +141,24 @@ export class SiteTrainerPool {
   /**
    * Train `jobs` on the workers; `onResult` / `onError` are called in job
    * order. A job whose data fails to load or whose training throws goes to `onError`.
+   * `onBatch` (optional) gets every batch's progress as the workers send it
+   * (interleaved across sites, in each site's order).
    */
-  async train(jobs: readonly TrainInstruction[], settings: LocalTrainSettings, onResult: (r: TrainResult) => void, onError: (site: string, message: string) => void): Promise<void> {
+  async train(
+    jobs: readonly TrainInstruction[],
+    settings: LocalTrainSettings,
+    onResult: (r: TrainResult) => void,
+    onError: (site: string, message: string) => void,
+    onBatch?: (site: string, log: BatchLog) => void,
+  ): Promise<void> {
     const promises = jobs.map(async (job): Promise<TrainResult> => {
       const h = this.handleFor(job.site.name);
       await this.ensureData(h, job.site);
       const start = job.weights.map((w) => Float32Array.from(w));
       const r = await h.request(
-        { type: 'train', site: job.site.name, start, seed: job.seed, config: job.config, settings },
+        { type: 'train', site: job.site.name, start, seed: job.seed, config: job.config, settings, progress: onBatch !== undefined },
         start.map((w) => w.buffer as ArrayBuffer),
+        onBatch && ((log) => onBatch(job.site.name, log)),
       );
       if (!r.ok) throw new Error(r.error);
       return { site: job.site.name, weights: r.weights as Float32Array[], start: job.weights, numExamples: job.site.train.length, loss: r.loss as number, metrics: r.metrics ?? {} };
