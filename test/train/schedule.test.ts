@@ -76,13 +76,13 @@ test('setOptimizerLearningRate: SGD (cached rate tensor) and fused Adam take the
   const v = tf.variable(tf.tensor1d([1]));
   const sgd = tf.train.sgd(0.1);
   setOptimizerLearningRate(sgd, 0.5);
-  sgd.applyGradients({ [v.name]: tf.tensor1d([2]) });
+  sgd.applyGradients([{ name: v.name, tensor: tf.tensor1d([2]) }]);
   assert.ok(Math.abs(v.dataSync()[0] - (1 - 0.5 * 2)) < 1e-7, `sgd ${v.dataSync()[0]}`);
   // Adam's first step moves every entry by -lr * sign(g) (up to epsilon).
   const w = tf.variable(tf.tensor1d([1, 1, 1, 1, 1]));
   const adam = createAdam(0.1);
   setOptimizerLearningRate(adam, 0.01);
-  adam.applyGradients({ [w.name]: tf.tensor1d([3, 3, 3, 3, 3]) });
+  adam.applyGradients([{ name: w.name, tensor: tf.tensor1d([3, 3, 3, 3, 3]) }]);
   for (const x of w.dataSync()) assert.ok(Math.abs(x - 0.99) < 1e-6, `adam ${x}`);
   tf.dispose([v, w]);
   sgd.dispose();
