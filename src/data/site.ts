@@ -2,7 +2,8 @@
  * The one site type of medfl and the one builder that turns a dataset into
  * sites: partition the samples into sites (by default one site per
  * `meta.site` value), then split every site into a private training split and
- * a held-out test split, keeping patients (or lesions) whole.
+ * a held-out test split (and, on request, a validation split for model
+ * selection), keeping patients (or lesions) whole.
  *
  * Every method (federated strategies, split learning, MedForge, M4oE,
  * MedMerge, the experiment runner, the demo) takes its sites in this shape.
@@ -24,6 +25,12 @@ export interface Site {
   train: Dataset;
   /** The site's held-out test split (disjoint from `train`; patients never straddle the two). */
   test: Dataset;
+  /**
+   * The site's validation split (model selection, convergence), disjoint
+   * from `train` and `test` with no patient straddling any two; private to
+   * the site like `train`. Absent: no validation (the run keeps its last model).
+   */
+  validation?: Dataset;
 }
 
 /** A site's two splits without its name (e.g. one M4oE modality or a MedMerge target). */
@@ -47,6 +54,17 @@ export interface BuildSitesOptions {
   /** Fraction of each site held out for testing, in (0, 1). Default 0.25. */
   testFraction?: number;
   /**
+   * Fraction of each site (of all its samples, like `testFraction`) held
+   * out for validation, in [0, 1 - testFraction). Default 0: no validation
+   * split, and train / test exactly as without this option, so every
+   * existing result (demo tables, run folders, resumes) stays valid; runs
+   * that select a model by validation loss opt in (the MedSegNet10 group's
+   * Kvasir-SEG split 765 / 135 / 100 is validationFraction 0.135 with
+   * testFraction 0.1). The test split never depends on it: validation is
+   * carved out of the training part (see {@link buildSites}).
+   */
+  validationFraction?: number;
+  /**
    * Samples sharing this key's value stay on one side of a site's split.
    * Default (auto): `'patientId'` when any sample has `meta.patientId`, else
    * `'lesionId'` when any has `meta.lesionId`, else no grouping. `false`:
@@ -62,6 +80,11 @@ export interface BuildSitesOptions {
 /** The per-site split seed of {@link buildSites}: `'<seed>|<site name>'`. */
 export function siteSplitSeed(seed: number, site: string): string {
   return `${seed}|${site}`;
+}
+
+/** The per-site seed of the train/validation split of {@link buildSites}: `'<seed>|<site name>|validation'`. */
+export function siteValidationSeed(seed: number, site: string): string {
+  return `${seed}|${site}|validation`;
 }
 
 function naturalIdOf(p: SitePartitioner): NaturalIdPartitioner | undefined {
@@ -101,6 +124,14 @@ function autoGroupKey(ds: Dataset): GroupKey | undefined {
  *   The same dataset, partition, names and seed give the same sites; a
  *   site's split depends only on which samples it holds, its name and the
  *   seed.
+ * - **Validation** (`validationFraction` v > 0): after the train/test split
+ *   above (unchanged, whatever v), the site's training part (its samples in
+ *   dataset order) is split again by `trainTestSplit(trainPart, {
+ *   testFraction: v / (1 - testFraction), groupKey, stratify, seed:
+ *   '<seed>|<site name>|validation' })` ({@link siteValidationSeed}): the
+ *   held-out side becomes `validation`, about v of the site. Groups stay
+ *   whole across all three splits. v = 0 (default): no `validation`, and
+ *   the sites are exactly those built without the option.
  * - `train` / `test` are views (`SubsetDataset`), named
  *   `<dataset>/<site>/train|test`, whose samples carry `meta.site` = the
  *   site's name (relabelled through a `SiteNamedDataset` where the
@@ -110,12 +141,16 @@ function autoGroupKey(ds: Dataset): GroupKey | undefined {
  *
  * Throws, naming the sample, when the default partition meets a sample
  * without `meta.site`; throws, naming the site, when a site has fewer than
- * two samples (or groups) to split.
+ * two samples (or groups) to split (three with a validation split).
  */
 export function buildSites(dataset: Dataset, options: BuildSitesOptions = {}): Site[] {
   const seed = options.seed ?? 0;
   const testFraction = options.testFraction ?? 0.25;
   if (!(testFraction > 0 && testFraction < 1)) throw new RangeError(`buildSites: testFraction must be in (0, 1), got ${testFraction}`);
+  const validationFraction = options.validationFraction ?? 0;
+  if (!(typeof validationFraction === 'number' && validationFraction >= 0 && validationFraction < 1 - testFraction)) {
+    throw new RangeError(`buildSites: validationFraction must be in [0, 1 - testFraction = ${1 - testFraction}), got ${validationFraction}`);
+  }
   const partition = options.partition ?? naturalId({ column: 'site', shuffle: false });
   const nat = naturalIdOf(partition);
   if (nat && typeof nat.column === 'string' && nat.groupBy === undefined) {
@@ -146,7 +181,8 @@ export function buildSites(dataset: Dataset, options: BuildSitesOptions = {}): S
   };
   return views.map((partView, k) => {
     const name = names[k];
-    if (partView.length < 2) throw new Error(`buildSites: site '${name}' of '${dataset.name}' has ${partView.length} sample(s); need at least 2 for a train/test split`);
+    const need = validationFraction > 0 ? 3 : 2;
+    if (partView.length < need) throw new Error(`buildSites: site '${name}' of '${dataset.name}' has ${partView.length} sample(s); need at least ${need} for a train/${validationFraction > 0 ? 'validation/' : ''}test split`);
     // Canonical order inside a site: dataset order (the partitioner's shuffle does not change the split).
     const parentIdx = datasetIndices(partView, k);
     const order = Array.from({ length: partView.length }, (_, j) => j);
@@ -158,6 +194,24 @@ export function buildSites(dataset: Dataset, options: BuildSitesOptions = {}): S
     } catch (e) {
       throw new Error(`buildSites: cannot split site '${name}' of '${dataset.name}': ${(e as Error).message}`);
     }
+    let validation: number[] | undefined;
+    if (validationFraction > 0) {
+      // split.train is ascending (dataset order inside the site); its own split keeps groups whole.
+      const trainPart = split.train;
+      let inner: { train: number[]; test: number[] };
+      try {
+        inner = trainTestSplit(new SubsetDataset(named, trainPart.map((j) => order[j])), {
+          testFraction: validationFraction / (1 - testFraction),
+          seed: siteValidationSeed(seed, name),
+          groupKey,
+          stratify: options.stratify,
+        });
+      } catch (e) {
+        throw new Error(`buildSites: cannot split a validation part (validationFraction ${validationFraction}) off the training part of site '${name}' of '${dataset.name}' (${trainPart.length} samples): ${(e as Error).message}`);
+      }
+      validation = inner.test.map((j) => trainPart[j]);
+      split = { train: inner.train.map((j) => trainPart[j]), test: split.test };
+    }
     const flat = named === partView && partView instanceof SubsetDataset && partView.parent === dataset;
     const subset = (positions: number[], part: string) => {
       const inView = positions.map((j) => order[j]);
@@ -165,7 +219,9 @@ export function buildSites(dataset: Dataset, options: BuildSitesOptions = {}): S
         ? new SubsetDataset(dataset, inView.map((j) => partView.indices[j]), `${dataset.name}/${name}/${part}`)
         : new SubsetDataset(named, inView, `${dataset.name}/${name}/${part}`);
     };
-    return { name, train: subset(split.train, 'train'), test: subset(split.test, 'test') };
+    const site: Site = { name, train: subset(split.train, 'train'), test: subset(split.test, 'test') };
+    if (validation) site.validation = subset(validation, 'validation');
+    return site;
   });
 }
 

@@ -25,6 +25,8 @@ export { getWeights, setWeights, cloneWeights, byteCount, maxAbsDiff, weightSpec
 export {
   resolveRunConfig,
   roundSeed,
+  roundTrainSettings,
+  localLearningRate,
   trainClient,
   isStrategyObject,
   type ResolvedConfig,
@@ -41,7 +43,7 @@ export {
   type RoundContext,
 } from './strategy';
 export { registerStrategy, strategyDefinition, strategyNames, checkStrategyConfig, strategyLabel, createStrategy, type StrategyDefinition } from './registry';
-export { runFederated, applyDropout, poolScores, type FederatedHooks } from './rounds';
+export { runFederated, applyDropout, poolScores, validationPlateaued, type FederatedHooks, type ClientProgress } from './rounds';
 export { RunWriter, writeFileAtomic, roundsToCsv, type CheckpointState, type RunConfigFile } from './results';
 export { centralizedStrategy, datasetBytes } from './centralized';
 export { localStrategy } from './local';

@@ -38,6 +38,7 @@ import { Worker } from 'worker_threads';
 import type { ModelOptions } from '../models/types';
 import type { Sample } from '../data/types';
 import type { ClientConfig, LocalTrainSettings, TrainInstruction, TrainResult } from './strategy';
+import type { BatchLog } from '../train';
 import type { Site } from '../data/site';
 
 /** Data every worker starts with. */
@@ -57,7 +58,7 @@ export interface SiteTrainerPoolOptions extends WorkerInit {
 /** Messages main -> worker. */
 export type WorkerRequest =
   | { id: number; type: 'data'; site: string; name: string; task: string; classNames: string[]; maskClasses: string[]; samples: Sample[] }
-  | { id: number; type: 'train'; site: string; start: Float32Array[]; seed: number; config: ClientConfig; settings: LocalTrainSettings };
+  | { id: number; type: 'train'; site: string; start: Float32Array[]; seed: number; config: ClientConfig; settings: LocalTrainSettings; progress?: boolean };
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
@@ -67,6 +68,12 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
  * engine is unusable; the pool treats the worker as dead.
  */
 export type WorkerReply = { id: number; ok: true; weights?: Float32Array[]; loss?: number; metrics?: Record<string, number> } | { id: number; ok: false; error: string; fatal?: boolean };
+
+/** A progress message of a running train request (sent before its reply when the request asked for `progress`). */
+export interface WorkerProgress {
+  id: number;
+  progress: BatchLog;
+}
 
 /** A worker thread that died while (or before) running a request; the message is the reason. */
 class WorkerDiedError extends Error {}
@@ -101,16 +108,20 @@ export function startWorker(init: WorkerInit): Worker {
 }
 
 class Handle {
-  private readonly pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void; onProgress?: (log: BatchLog) => void }>();
   private nextId = 1;
   readonly sent = new Set<string>();
   /** Why the worker died (null while it is alive). */
   dead: string | null = null;
 
   constructor(readonly worker: Worker) {
-    worker.on('message', (r: WorkerReply) => {
+    worker.on('message', (r: WorkerReply | WorkerProgress) => {
       const p = this.pending.get(r.id);
       if (!p) return;
+      if ('progress' in r) {
+        p.onProgress?.(r.progress);
+        return;
+      }
       if (!r.ok && r.fatal) {
         // The engine is unusable: this and every other pending job die with the worker.
         this.fail(`its engine failed: ${r.error}`);
@@ -133,11 +144,11 @@ class Handle {
     this.pending.clear();
   }
 
-  request(msg: WithoutId<WorkerRequest>, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
+  request(msg: WithoutId<WorkerRequest>, transfer: ArrayBuffer[] = [], onProgress?: (log: BatchLog) => void): Promise<WorkerReply> {
     if (this.dead !== null) return Promise.reject(new WorkerDiedError(this.dead));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, onProgress });
       this.worker.postMessage({ ...msg, id }, transfer);
     });
   }
@@ -178,13 +189,14 @@ export class SiteTrainerPool {
   }
 
   /** One attempt at a job on its slot's (live) worker; rejects with WorkerDiedError if that worker dies. */
-  private async attempt(job: TrainInstruction, settings: LocalTrainSettings): Promise<TrainResult> {
+  private async attempt(job: TrainInstruction, settings: LocalTrainSettings, onBatch?: (site: string, log: BatchLog) => void): Promise<TrainResult> {
     const h = this.handleFor(job.site.name);
     await this.ensureData(h, job.site);
     const start = job.weights.map((w) => Float32Array.from(w));
     const r = await h.request(
-      { type: 'train', site: job.site.name, start, seed: job.seed, config: job.config, settings },
+      { type: 'train', site: job.site.name, start, seed: job.seed, config: job.config, settings, progress: onBatch !== undefined },
       start.map((w) => w.buffer as ArrayBuffer),
+      onBatch && ((log) => onBatch(job.site.name, log)),
     );
     if (!r.ok) throw new Error(r.error);
     return { site: job.site.name, weights: r.weights as Float32Array[], start: job.weights, numExamples: job.site.train.length, loss: r.loss as number, metrics: r.metrics ?? {} };
@@ -195,16 +207,24 @@ export class SiteTrainerPool {
    * order. A job whose data fails to load or whose training throws goes to
    * `onError`; a job whose worker dies is retried once on a restarted worker
    * and goes to `onError` (`worker thread died: ...`) if that one dies too.
+   * `onBatch` (optional) gets every batch's progress as the workers send it
+   * (interleaved across sites, in each site's order).
    */
-  async train(jobs: readonly TrainInstruction[], settings: LocalTrainSettings, onResult: (r: TrainResult) => void, onError: (site: string, message: string) => void): Promise<void> {
+  async train(
+    jobs: readonly TrainInstruction[],
+    settings: LocalTrainSettings,
+    onResult: (r: TrainResult) => void,
+    onError: (site: string, message: string) => void,
+    onBatch?: (site: string, log: BatchLog) => void,
+  ): Promise<void> {
     const promises = jobs.map(async (job): Promise<TrainResult> => {
       try {
-        return await this.attempt(job, settings);
+        return await this.attempt(job, settings, onBatch);
       } catch (e) {
         if (!(e instanceof WorkerDiedError)) throw e;
       }
       try {
-        return await this.attempt(job, settings);
+        return await this.attempt(job, settings, onBatch);
       } catch (e) {
         if (!(e instanceof WorkerDiedError)) throw e;
         throw new Error(`worker thread died: ${e.message} (the job was retried once on a restarted worker, which died too)`);

@@ -36,8 +36,8 @@ export interface CheckpointState {
 export interface DataFingerprint {
   /** `[H, W, C]` of the model input. */
   inputShape: number[];
-  /** Per site, in site order: image counts and a SHA-256 of the sample ids of each split. */
-  sites: { name: string; train: number; test: number; trainIds: string; testIds: string }[];
+  /** Per site, in site order: image counts and a SHA-256 of the sample ids of each split (validation only when the site has one). */
+  sites: { name: string; train: number; test: number; trainIds: string; testIds: string; validation?: number; validationIds?: string }[];
 }
 
 /** The contents of `config.json`. */
@@ -60,7 +60,14 @@ function idsHash(ds: Dataset): string {
 export function dataFingerprint(sites: readonly Site[], inputShape: readonly number[]): DataFingerprint {
   return {
     inputShape: [...inputShape],
-    sites: sites.map((s) => ({ name: s.name, train: s.train.length, test: s.test.length, trainIds: idsHash(s.train), testIds: idsHash(s.test) })),
+    sites: sites.map((s) => ({
+      name: s.name,
+      train: s.train.length,
+      test: s.test.length,
+      trainIds: idsHash(s.train),
+      testIds: idsHash(s.test),
+      ...(s.validation ? { validation: s.validation.length, validationIds: idsHash(s.validation) } : {}),
+    })),
   };
 }
 
@@ -77,8 +84,8 @@ export function fingerprintChanges(stored: DataFingerprint, now: DataFingerprint
       out.push(`site '${s.name}' is new`);
       continue;
     }
-    for (const part of ['train', 'test'] as const) {
-      if (o[part] !== s[part]) out.push(`site '${s.name}' ${part}: ${s[part]} images (was ${o[part]})`);
+    for (const part of ['train', 'test', 'validation'] as const) {
+      if (o[part] !== s[part]) out.push(`site '${s.name}' ${part}: ${s[part] ?? 'no'} images (was ${o[part] ?? 'none'})`);
       else if (o[`${part}Ids`] !== s[`${part}Ids`]) out.push(`site '${s.name}' ${part}: other images (same count ${s[part]}, different sample ids)`);
     }
   }
@@ -305,11 +312,13 @@ const fmt = (x: number | undefined): string => (x === undefined || Number.isNaN(
 
 /**
  * One CSV row per round: round, seconds, bytes (round and cumulative), mean
- * training loss, pooled and global Dice/IoU, then `dice:<site>` per site.
+ * training loss, the mean validation loss (`val_loss`, only when some round
+ * has one), pooled and global Dice/IoU, then `dice:<site>` per site.
  */
 export function roundsToCsv(records: readonly RoundRecord[]): string {
   const sites = [...new Set(records.flatMap((r) => Object.keys(r.test ?? {})))].sort();
-  const head = ['round', 'seconds', 'bytes_up', 'bytes_down', 'cum_bytes_up', 'cum_bytes_down', 'participants', 'dropped', 'train_loss', 'pooled_dice', 'pooled_iou', 'global_dice', 'global_iou', ...sites.map((s) => `dice:${s}`)];
+  const val = records.some((r) => r.meanValidationLoss !== undefined);
+  const head = ['round', 'seconds', 'bytes_up', 'bytes_down', 'cum_bytes_up', 'cum_bytes_down', 'participants', 'dropped', 'train_loss', ...(val ? ['val_loss'] : []), 'pooled_dice', 'pooled_iou', 'global_dice', 'global_iou', ...sites.map((s) => `dice:${s}`)];
   const rows = records.map((r) => {
     const losses = Object.values(r.trainLoss);
     const loss = losses.length ? losses.reduce((a, b) => a + b, 0) / losses.length : NaN;
@@ -323,6 +332,7 @@ export function roundsToCsv(records: readonly RoundRecord[]): string {
       String(r.participants.length),
       String(r.dropped.length),
       fmt(loss),
+      ...(val ? [fmt(r.meanValidationLoss)] : []),
       fmt(r.pooled?.dice),
       fmt(r.pooled?.iou),
       fmt(r.global?.dice),

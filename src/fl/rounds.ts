@@ -3,7 +3,8 @@
  * seeded), scheduled / random site dropout, the strategy's round, failure
  * handling (a site that throws is skipped and logged, the round completes
  * with the others), evaluation on every site's held-out test split and an
- * optional global test set, the round record, the run folder and resume.
+ * optional global test set, the validation loss and model selection (sites
+ * with validation splits), the round record, the run folder and resume.
  *
  * Randomness: every random choice of round r is drawn from a stream seeded
  * by (seed, r, key) (see `roundSeed`), never from a stream consumed across
@@ -19,17 +20,74 @@ import { SiteTrainerPool } from './parallel';
 import { createStrategy, defaultRounds, strategyLabel } from './registry';
 import { RunWriter, acquireRunLock, dataFingerprint, fingerprintChanges, type RunConfigFile } from './results';
 import type { LoggedSplitMessage } from './splitfed';
-import { isStrategyObject, resolveRunConfig, roundSeed, trainClient, type ClientFailure, type ClientRun, type ResolvedConfig, type RoundContext, type Strategy, type TrainInstruction, type TrainResult } from './strategy';
-import { evaluateSegmentation, type SegmentationSummary } from '../train';
+import { isStrategyObject, resolveRunConfig, roundSeed, roundTrainSettings, trainClient, type ClientFailure, type ClientRun, type ResolvedConfig, type RoundContext, type Strategy, type TrainInstruction, type TrainResult } from './strategy';
+import { evaluateLoss, evaluateSegmentation, type BatchLog, type SegmentationSummary } from '../train';
 import type { Dataset } from '../data/types';
 import { SiteFailureError, type DropoutConfig, type DroppedSite, type FederatedConfig, type FederatedResult, type PooledScores, type RoundRecord, type RunHooks, type RunSummary } from './types';
 import { cloneWeights, getWeights, setWeights, weightSpecs } from '../models/weights';
 import type { Site } from '../data/site';
 
-/** Hooks of {@link runFederated}, plus the split-message observer. */
+/** One training batch of one client (see {@link FederatedHooks.onProgress}). */
+export interface ClientProgress {
+  /** 0-based round. */
+  round: number;
+  /** The site trained ('pooled' for centralized training). */
+  site: string;
+  /** Local epoch within the round (0..localEpochs-1; the schedule's global epoch is `round * localEpochs + epoch`). */
+  epoch: number;
+  /** Batch index within the epoch. */
+  batch: number;
+  /** Batches in the epoch. */
+  batches: number;
+  /** Images in this batch. */
+  images: number;
+  /** Wall-clock seconds of the batch (loading included). */
+  seconds: number;
+  /** The batch's training loss (mean over its images). */
+  loss: number;
+}
+
+/** Hooks of {@link runFederated}, plus the split-message observer and per-batch progress. */
 export interface FederatedHooks extends RunHooks {
   /** SplitFed: every client/server message (u-shaped never sends labels). */
   onSplitMessage?: (m: LoggedSplitMessage) => void;
+  /**
+   * After every training batch of every client (from the training core's
+   * `onBatch`), so a long round is never silent: in-process clients, worker
+   * threads (sent back as they run: sites interleave) and strategies that
+   * train their clients themselves (SplitFed, through `RoundContext.onBatch`).
+   * Default: none (no progress is collected).
+   */
+  onProgress?: (p: ClientProgress) => void;
+}
+
+/** Checkpoint entries of the kept (best-validation) model; never handed to a strategy's `loadState`. */
+const KEPT_GLOBAL = 'medfl.kept/global';
+const KEPT_SITE = 'medfl.kept/site/';
+const KEPT_META = 'medfl.kept';
+
+/** The kept model of a 'best-validation-loss' run. */
+interface KeptModel {
+  round: number;
+  loss: number;
+  /** What the evaluate plan called the global model (null: none, e.g. 'local'). */
+  global: Float32Array[] | null;
+  /** The strategy's per-site weights of that round (`keptSiteWeights`). */
+  sites: Record<string, Float32Array[]>;
+}
+
+/**
+ * The plateau rule of `FederatedConfig.convergence` over the mean
+ * validation losses of the evaluated rounds, in round order (non-finite
+ * values skipped): converged when there are more than `patience` values and
+ * `min(before) - min(last patience) <= minRelativeImprovement * |min(before)|`.
+ */
+export function validationPlateaued(losses: readonly number[], patience: number, minRelativeImprovement: number): boolean {
+  const l = losses.filter((x) => Number.isFinite(x));
+  if (l.length <= patience) return false;
+  const bestBefore = Math.min(...l.slice(0, l.length - patience));
+  const bestLast = Math.min(...l.slice(l.length - patience));
+  return bestBefore - bestLast <= minRelativeImprovement * Math.abs(bestBefore);
 }
 
 function checkSites(sites: readonly Site[]): void {
@@ -40,6 +98,11 @@ function checkSites(sites: readonly Site[]): void {
     if (seen.has(s.name)) throw new Error(`runFederated: duplicate site name '${s.name}'`);
     seen.add(s.name);
     if (!s.train || !s.test) throw new Error(`runFederated: site '${s.name}' needs train and test datasets`);
+    if (s.validation && s.validation.length === 0) throw new Error(`runFederated: site '${s.name}' has an empty validation split (omit it, or build the sites with a larger validationFraction)`);
+  }
+  const without = sites.filter((s) => !s.validation).map((s) => s.name);
+  if (without.length && without.length < sites.length) {
+    throw new Error(`runFederated: sites ${without.map((n) => `'${n}'`).join(', ')} have no validation split but the others do; give every site one (buildSites' validationFraction) or none`);
   }
 }
 
@@ -131,6 +194,23 @@ function buildModel(unlock: (() => void) | null, build: () => tf.LayersModel): t
  * continues that folder's run from its last completed round (the config must
  * match the stored one, `workers` and paths aside).
  *
+ * Validation (every site has a `validation` split, e.g. `buildSites({
+ * validationFraction })`): in every evaluated round each site's validation
+ * loss is the training loss (BCE + soft Dice) of the weights it deploys
+ * (the strategy's `configureEvaluate` plan), computed per image and
+ * averaged over its validation images; `meanValidationLoss` is the plain
+ * mean over the sites (per-site mean, then mean over sites, as the
+ * MedSegNet10 group's code reduces it). With `selection`
+ * 'best-validation-loss' (the default then) the run keeps the global and
+ * per-site weights of the evaluated round with the lowest mean (earliest on
+ * ties), returns them, and reports that round's test scores as
+ * `summary.final` (`summary.keptRound`; they were computed with exactly those
+ * weights when the round was evaluated, so nothing is re-evaluated); the
+ * kept weights are checkpointed with the round, so a resumed run keeps the
+ * same model. `summary.converged` / `ranOutOfBudget` apply the plateau rule
+ * of `config.convergence` ({@link validationPlateaued}). The per-round test
+ * curve is unchanged.
+ *
  * The tfjs backend must be initialised by the caller (`initBackend`).
  * Tensor memory: one model for the run, disposed at the end.
  */
@@ -166,6 +246,10 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
     const writer = dir ? new RunWriter(dir) : null;
     let records: RoundRecord[] = [];
     let start = 0;
+    const validating = sites.some((s) => s.validation);
+    const selection = cfg.selection ?? (validating ? 'best-validation-loss' : 'last');
+    if (selection === 'best-validation-loss' && !validating) throw new Error("runFederated: selection 'best-validation-loss' needs validation splits (buildSites' validationFraction > 0)");
+    let kept: KeptModel | null = null;
     let resumedFrom: number | undefined;
     if (config.resume) {
       const w = writer as RunWriter;
@@ -182,9 +266,20 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
       const ck = w.readCheckpoint();
       if (ck) {
         if (ck.recovered) log(`[medfl] resume '${config.resume}': ${ck.recovered}`);
-        const { global: g, ...rest } = ck.state.arrays;
+        const { global: g, ...arrays } = ck.state.arrays;
         if (g) global = cloneWeights(g);
-        strat.loadState?.({ arrays: rest, meta: ck.state.meta });
+        const rest: Record<string, Float32Array[]> = {};
+        const keptSites: Record<string, Float32Array[]> = {};
+        for (const [k, v] of Object.entries(arrays)) {
+          if (k.startsWith(KEPT_SITE)) keptSites[k.slice(KEPT_SITE.length)] = v;
+          else if (k !== KEPT_GLOBAL) rest[k] = v;
+        }
+        const { [KEPT_META]: keptMeta, ...meta } = ck.state.meta;
+        if (keptMeta && typeof keptMeta === 'object') {
+          const m = keptMeta as { round: number; loss: number };
+          kept = { round: m.round, loss: m.loss, global: arrays[KEPT_GLOBAL] ?? null, sites: keptSites };
+        }
+        strat.loadState?.({ arrays: rest, meta });
         start = ck.round + 1;
         resumedFrom = ck.round;
         records = w.truncateRounds(ck.round);
@@ -208,20 +303,24 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
       });
     }
     const activePool = pool;
-    const settings = { epochs: cfg.localEpochs, batchSize: cfg.batchSize, learningRate: cfg.learningRate, encoding: cfg.encoding, numClasses: cfg.classes };
+    const onProgress = hooks.onProgress;
+    const progressOf = (round: number) =>
+      onProgress && ((site: string, l: BatchLog) => onProgress({ round, site, epoch: l.epoch, batch: l.batch, batches: l.batches, images: l.images, seconds: l.seconds, loss: l.loss }));
     /** Run the instructions with the default client: in worker threads, in this thread, or chained (sequential). */
-    const runClients = async (instructions: readonly TrainInstruction[]): Promise<ClientRun> => {
+    const runClients = async (round: number, instructions: readonly TrainInstruction[]): Promise<ClientRun> => {
       const results: TrainResult[] = [];
       const failures: ClientFailure[] = [];
+      const settings = roundTrainSettings(cfg, round);
+      const progress = progressOf(round);
       if (activePool) {
-        await activePool.train(instructions, settings, (r) => results.push(r), (site, message) => failures.push({ site, message }));
+        await activePool.train(instructions, settings, (r) => results.push(r), (site, message) => failures.push({ site, message }), progress);
         return { results, failures };
       }
       let previous: Float32Array[] | null = null;
       for (const job of instructions) {
         const chained = strat.execution === 'sequential' && previous ? { ...job, weights: previous } : job;
         try {
-          const r = await trainClient(model, chained, settings);
+          const r = await trainClient(model, chained, settings, progress && ((l) => progress(job.site.name, l)));
           results.push(r);
           previous = r.weights;
         } catch (e) {
@@ -237,11 +336,12 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
     for (let round = start; round < cfg.rounds; round++) {
       hooks.beforeRound?.(round);
       const tr = Date.now();
-      const ctx: RoundContext = { round, config: cfg, specs, seedFor: (key) => roundSeed(cfg.seed, round, key), log };
+      const progress = progressOf(round);
+      const ctx: RoundContext = { round, config: cfg, specs, seedFor: (key) => roundSeed(cfg.seed, round, key), log, ...(progress ? { onBatch: progress } : {}) };
       const selected = strat.selectClients ? strat.selectClients(ctx, sites) : [...sites];
       const { present, dropped } = applyDropout(cfg, selected, round);
       const instructions = strat.configureTrain(ctx, global, present);
-      const run = strat.trainClients ? await strat.trainClients(ctx, instructions) : await runClients(instructions);
+      const run = strat.trainClients ? await strat.trainClients(ctx, instructions) : await runClients(round, instructions);
       const agg = strat.aggregateTrain(ctx, global, run.results, run.failures);
       global = agg.weights;
       const failures = agg.failures ?? run.failures;
@@ -266,6 +366,8 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
       let global_: SegmentationSummary | undefined;
       let evalErrors: Record<string, string> | undefined;
       let pooled: PooledScores | undefined;
+      let validationLoss: Record<string, number> | undefined;
+      let meanValidationLoss: number | undefined;
       if ((round + 1) % cfg.evalEvery === 0 || round === cfg.rounds - 1) {
         test = {};
         const plan = strat.configureEvaluate ? strat.configureEvaluate(ctx, global) : { site: () => global, global };
@@ -276,6 +378,27 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
             test[s.name] = (await evaluateSegmentation(model, s.test, evalOpts)).overall;
           } catch (e) {
             (evalErrors ??= {})[s.name] = (e as Error).message;
+          }
+          if (s.validation) {
+            try {
+              setWeights(model, plan.site(s.name));
+              (validationLoss ??= {})[s.name] = (await evaluateLoss(model, s.validation, { batchSize: cfg.evalBatchSize, encoding: cfg.encoding, numClasses: cfg.classes })).loss;
+            } catch (e) {
+              (evalErrors ??= {})[`${s.name} (validation)`] = (e as Error).message;
+            }
+          }
+        }
+        if (validating) {
+          // Per-site mean over its images, then the plain mean over the sites (MedSegNet10); NaN when a site failed.
+          const values = sites.map((s) => validationLoss?.[s.name] ?? NaN);
+          meanValidationLoss = values.reduce((a, b) => a + b, 0) / values.length;
+          if (selection === 'best-validation-loss' && Number.isFinite(meanValidationLoss) && (kept === null || meanValidationLoss < kept.loss)) {
+            kept = {
+              round,
+              loss: meanValidationLoss,
+              global: plan.global ? cloneWeights(plan.global) : null,
+              sites: Object.fromEntries(Object.entries(strat.keptSiteWeights ? strat.keptSiteWeights(global) : {}).map(([k, w]) => [k, cloneWeights(w)])),
+            };
           }
         }
         pooled = strat.aggregateEvaluate ? strat.aggregateEvaluate(ctx, test) : poolScores(Object.values(test));
@@ -311,6 +434,8 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
         pooled,
         global: global_,
         evalErrors,
+        ...(validationLoss ? { validationLoss } : {}),
+        ...(meanValidationLoss !== undefined ? { meanValidationLoss } : {}),
         bytes: { up: agg.up, down: agg.down, totalUp, totalDown, cumulativeUp: cumUp, cumulativeDown: cumDown },
         trainSeconds,
         evalSeconds,
@@ -318,25 +443,38 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
       };
       records.push(record);
       writer?.appendRound(record);
-      const state = strat.saveState?.() ?? { arrays: {}, meta: {} };
-      writer?.writeCheckpoint(round, { arrays: { ...state.arrays, global }, meta: state.meta });
+      if (writer) {
+        const state = strat.saveState?.() ?? { arrays: {}, meta: {} };
+        const arrays: Record<string, Float32Array[]> = { ...state.arrays, global };
+        const meta: Record<string, unknown> = { ...state.meta };
+        if (kept) {
+          if (kept.global) arrays[KEPT_GLOBAL] = kept.global;
+          for (const [name, w] of Object.entries(kept.sites)) arrays[KEPT_SITE + name] = w;
+          meta[KEPT_META] = { round: kept.round, loss: kept.loss };
+        }
+        writer.writeCheckpoint(round, { arrays, meta });
+      }
       roundsRun++;
-      log(`[medfl] ${label} round ${round + 1}/${cfg.rounds}: pooled Dice ${record.pooled?.dice.toFixed(4) ?? '-'}, ${record.seconds.toFixed(1)} s`);
+      const val = meanValidationLoss !== undefined ? `, validation loss ${meanValidationLoss.toFixed(4)}` : '';
+      log(`[medfl] ${label} round ${round + 1}/${cfg.rounds}: pooled Dice ${record.pooled?.dice.toFixed(4) ?? '-'}${val}, ${record.seconds.toFixed(1)} s`);
       hooks.onRound?.(record);
     }
 
-    const summary = summarize(cfg, strat.name, backend, records, roundsRun, resumedFrom);
+    const keptModel = kept as KeptModel | null;
+    if (selection === 'best-validation-loss' && !keptModel) log(`[medfl] ${label}: no round had a finite mean validation loss; keeping the last round's model`);
+    const summary = summarize(cfg, strat.name, backend, records, roundsRun, resumedFrom, selection, keptModel ? keptModel.round : undefined);
     writer?.finish(summary, records);
+    if (keptModel && keptModel.round !== summary.rounds - 1) log(`[medfl] ${label}: kept the model of round ${keptModel.round} (lowest mean validation loss ${keptModel.loss.toFixed(4)})`);
     for (const f of summary.siteFailures) log(`[medfl] ${label}: site '${f.site}' failed in round(s) ${f.rounds.join(', ')}: ${f.message}`);
     const plan = strat.configureEvaluate ? strat.configureEvaluate({ round: cfg.rounds - 1, config: cfg, specs, seedFor: (key) => roundSeed(cfg.seed, cfg.rounds - 1, key), log }, global) : { site: () => global, global };
     const result: FederatedResult = {
       config,
       records,
       summary,
-      globalWeights: plan.global ?? [],
-      siteWeights: strat.keptSiteWeights ? strat.keptSiteWeights(global) : {},
+      globalWeights: keptModel ? keptModel.global ?? [] : plan.global ?? [],
+      siteWeights: keptModel ? keptModel.sites : strat.keptSiteWeights ? strat.keptSiteWeights(global) : {},
     };
-    const finalEvalErrors = Object.entries([...records].reverse().find((r) => r.test)?.evalErrors ?? {});
+    const finalEvalErrors = Object.entries(records.find((r) => r.round === summary.keptRound)?.evalErrors ?? {});
     if ((summary.failedEveryRound.length || finalEvalErrors.length) && (config.siteFailures ?? 'fail') === 'fail') {
       const lines = [
         ...summary.siteFailures.filter((f) => summary.failedEveryRound.includes(f.site)).map((f) => `site '${f.site}' failed in every round it was selected: ${f.message}`),
@@ -353,9 +491,20 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
   }
 }
 
-function summarize(cfg: ResolvedConfig, name: string, backend: string, records: readonly RoundRecord[], roundsRun: number, resumedFrom?: number): RunSummary {
+function summarize(
+  cfg: ResolvedConfig,
+  name: string,
+  backend: string,
+  records: readonly RoundRecord[],
+  roundsRun: number,
+  resumedFrom: number | undefined,
+  selection: 'best-validation-loss' | 'last',
+  keptRound: number | undefined,
+): RunSummary {
   const seconds = records.reduce((a, r) => a + r.seconds, 0);
-  const last = [...records].reverse().find((r) => r.test);
+  const last = keptRound !== undefined ? records.find((r) => r.round === keptRound) : [...records].reverse().find((r) => r.test);
+  const losses = records.filter((r) => r.meanValidationLoss !== undefined).map((r) => r.meanValidationLoss as number);
+  const converged = losses.length ? validationPlateaued(losses, cfg.convergence.patience, cfg.convergence.minRelativeImprovement) : undefined;
   let bestRound = -1;
   let bestPooledDice = NaN;
   for (const r of records) {
@@ -386,6 +535,10 @@ function summarize(cfg: ResolvedConfig, name: string, backend: string, records: 
     seed: cfg.seed,
     backend,
     final: { test: last?.test, pooled: last?.pooled, global: last?.global },
+    selection,
+    keptRound: last?.round ?? -1,
+    ...(last?.meanValidationLoss !== undefined ? { keptValidationLoss: last.meanValidationLoss } : {}),
+    ...(converged !== undefined ? { converged, ranOutOfBudget: !converged } : {}),
     bestRound,
     bestPooledDice,
     totalBytesUp: up,

@@ -42,11 +42,11 @@ import { bceDiceLoss } from '../metrics/losses';
 import { getModelSpec } from '../models/registry';
 import { defaultCut, splitModel, type SplitMessage, type SplitNetwork } from '../models/split';
 import { byteCount, getWeights, setWeights } from '../models/weights';
-import { trainBatches, splitLearningStep } from '../train';
+import { setOptimizerLearningRate, trainBatches, splitLearningStep, type BatchLog } from '../train';
 import { createRng } from '../util/rng';
 import { WeightedAverager, mergeShared } from './aggregate';
 import type { StrategyDefinition } from './registry';
-import type { ClientFailure, Strategy, StrategyInit, TrainResult } from './strategy';
+import { localLearningRate, roundTrainSettings, type ClientFailure, type Strategy, type StrategyInit, type TrainResult } from './strategy';
 import type { SplitFedConfig } from './types';
 import type { Site } from '../data/site';
 
@@ -69,6 +69,10 @@ export interface SplitClientOptions {
   /** Names of the variables the server part owns. */
   serverVariables: ReadonlySet<string>;
   onMessage?: (m: SplitMessage) => void;
+  /** Learning rate of local epoch `e`, set on both optimizers at the start of every epoch. Default: none (their rates are left alone). */
+  learningRateAt?: (epoch: number) => number;
+  /** Per-batch progress (the shared loop's `onBatch`). */
+  onBatch?: (log: BatchLog) => void;
 }
 
 /**
@@ -88,6 +92,14 @@ export async function trainSplitClient(net: SplitNetwork, data: Site['train'], o
     batchSize: o.batchSize,
     seed: o.seed,
     makeBatch: (samples) => toBatch(samples, o.encoding, o.numClasses),
+    onBatch: o.onBatch,
+    beforeEpoch: o.learningRateAt
+      ? (e) => {
+          const lr = (o.learningRateAt as (epoch: number) => number)(e);
+          setOptimizerLearningRate(o.clientOptimizer, lr);
+          setOptimizerLearningRate(o.serverOptimizer, lr);
+        }
+      : undefined,
     step: splitLearningStep(net, {
       loss: bceDiceLoss(),
       clientOptimizer: o.clientOptimizer,
@@ -131,7 +143,8 @@ export function splitFedStrategy(init: StrategyInit, options: Omit<SplitFedConfi
     async trainClients(ctx, instructions) {
       const results: TrainResult[] = [];
       const failures: ClientFailure[] = [];
-      const settings = { epochs: ctx.config.localEpochs, batchSize: ctx.config.batchSize, encoding: ctx.config.encoding, numClasses: ctx.config.classes };
+      const local = roundTrainSettings(ctx.config, ctx.round);
+      const settings = { epochs: local.epochs, batchSize: local.batchSize, encoding: local.encoding, numClasses: local.numClasses, learningRateAt: localLearningRate(local) };
       const lr = ctx.config.learningRate;
       server = null;
       /** v2: the one server optimizer of the round; rolled back (with the server part) when a client fails mid-way. */
@@ -151,6 +164,7 @@ export function splitFedStrategy(init: StrategyInit, options: Omit<SplitFedConfi
               serverOptimizer: ownServerOpt,
               serverVariables,
               onMessage: onMessage ? (m) => onMessage({ ...m, round: ctx.round, site: job.site.name }) : undefined,
+              onBatch: ctx.onBatch ? (l) => ctx.onBatch?.(job.site.name, l) : undefined,
             });
             const w = getWeights(model);
             if (variant === 'v2') server = w;

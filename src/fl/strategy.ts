@@ -25,7 +25,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LayersModel } from '@tensorflow/tfjs';
-import { trainSegmentation } from '../train';
+import { checkSchedule, learningRateAt, trainSegmentation, type BatchLog, type LearningRateSchedule } from '../train';
 import type { MaskEncoding } from '../data/batch';
 import { createRng } from '../util/rng';
 import type { CheckpointState } from './results';
@@ -55,6 +55,12 @@ export interface ResolvedConfig {
   encoding: MaskEncoding;
   /** Classes incl. background for training targets and evaluation (2 for a 1-channel model). */
   classes: number;
+  /** Default `{ name: 'constant' }`. */
+  learningRateSchedule: LearningRateSchedule;
+  /** `config.selection` (undefined: decided by the sites, see `FederatedConfig.selection`). */
+  selection?: 'best-validation-loss' | 'last';
+  /** Plateau rule of the convergence flag (see `FederatedConfig.convergence`). */
+  convergence: { patience: number; minRelativeImprovement: number };
 }
 
 /** True when `s` is a strategy object (it has `configureTrain`), not a JSON options block. */
@@ -80,6 +86,15 @@ export function resolveRunConfig(config: FederatedConfig, defaultRounds = 3): Re
   if (!(learningRate > 0)) throw new Error(`runFederated: learningRate must be > 0, got ${learningRate}`);
   const p = config.dropout?.probability ?? 0;
   if (!(p >= 0 && p <= 1)) throw new Error(`runFederated: dropout.probability must be in [0, 1], got ${p}`);
+  const learningRateSchedule = config.learningRateSchedule ?? { name: 'constant' };
+  const scheduleProblems = checkSchedule(learningRateSchedule, learningRate);
+  if (scheduleProblems.length) throw new Error(`runFederated: ${scheduleProblems.join('; ')}`);
+  if (config.selection !== undefined && config.selection !== 'best-validation-loss' && config.selection !== 'last') {
+    throw new Error(`runFederated: selection must be 'best-validation-loss' or 'last', got ${JSON.stringify(config.selection)}`);
+  }
+  const patience = posInt('convergence.patience', config.convergence?.patience ?? 3);
+  const minRelativeImprovement = config.convergence?.minRelativeImprovement ?? 0.01;
+  if (!(typeof minRelativeImprovement === 'number' && minRelativeImprovement >= 0)) throw new Error(`runFederated: convergence.minRelativeImprovement must be a number >= 0, got ${JSON.stringify(minRelativeImprovement)}`);
   return {
     strategy: config.strategy,
     model: { ...config.model, numClasses },
@@ -94,6 +109,9 @@ export function resolveRunConfig(config: FederatedConfig, defaultRounds = 3): Re
     workers: posInt('workers', config.workers ?? 1),
     encoding: numClasses === 1 ? 'binary' : 'onehot',
     classes: numClasses === 1 ? 2 : numClasses,
+    learningRateSchedule,
+    selection: config.selection,
+    convergence: { patience, minRelativeImprovement },
   };
 }
 
@@ -106,13 +124,47 @@ export function roundSeed(seed: number, round: number, key: string): number {
   return createRng(`medfl-fl|${seed}|${round}|${key}`).nextUint32();
 }
 
-/** Local training settings shared by every client (from the run config). */
+/** Local training settings shared by every client (from the run config; plain JSON, sent to worker threads). */
 export interface LocalTrainSettings {
   epochs: number;
   batchSize: number;
+  /** The base learning rate (of the schedule). */
   learningRate: number;
   encoding: MaskEncoding;
   numClasses: number;
+  /** Per-epoch schedule of the rate. Default constant (`learningRate` throughout). */
+  learningRateSchedule?: LearningRateSchedule;
+  /** Global index of this call's first local epoch (`round * localEpochs`). Default 0. */
+  epochOffset?: number;
+  /** Epochs of the whole run (`rounds * localEpochs`), the schedule's horizon. Default `epochs`. */
+  totalEpochs?: number;
+}
+
+/** The local training settings of round `round` (schedule position included). */
+export function roundTrainSettings(config: ResolvedConfig, round: number): LocalTrainSettings {
+  return {
+    epochs: config.localEpochs,
+    batchSize: config.batchSize,
+    learningRate: config.learningRate,
+    encoding: config.encoding,
+    numClasses: config.classes,
+    learningRateSchedule: config.learningRateSchedule,
+    epochOffset: round * config.localEpochs,
+    totalEpochs: config.rounds * config.localEpochs,
+  };
+}
+
+/**
+ * The per-local-epoch learning rate of `settings` (`learningRateAt(schedule,
+ * learningRate, epochOffset + e, totalEpochs)`), or undefined for a constant
+ * schedule (the optimizer keeps `learningRate`, bit for bit as before schedules).
+ */
+export function localLearningRate(settings: LocalTrainSettings): ((epoch: number) => number) | undefined {
+  const schedule = settings.learningRateSchedule;
+  if (!schedule || schedule.name === 'constant') return undefined;
+  const offset = settings.epochOffset ?? 0;
+  const total = settings.totalEpochs ?? settings.epochs;
+  return (e) => learningRateAt(schedule, settings.learningRate, offset + e, total);
 }
 
 /**
@@ -172,6 +224,12 @@ export interface RoundContext {
   /** {@link roundSeed} of this run and round. */
   seedFor(key: string): number;
   log(message: string): void;
+  /**
+   * Per-batch progress of a client (the run's `onProgress` hook); a strategy
+   * that trains its clients itself ({@link Strategy.trainClients}) calls it
+   * from its training loop's `onBatch`. Absent when nobody listens.
+   */
+  onBatch?(site: string, log: BatchLog): void;
 }
 
 /** What {@link Strategy.aggregateTrain} returns. */
@@ -254,11 +312,13 @@ export interface StrategyInit {
 /**
  * The client side of every strategy (Flower's ClientApp "train"): load the
  * instruction's weights, run {@link trainSegmentation} (fresh Adam) with the
- * FedProx term when `proximalMu` is set, read the weights back, then apply
+ * FedProx term when `proximalMu` is set and the settings' learning-rate
+ * schedule (per local epoch, see {@link localLearningRate}), reporting every
+ * batch to `onBatch`, read the weights back, then apply
  * client-side clipping / local noise when configured (trainable weights only:
  * BatchNorm moving statistics are sent as they are).
  */
-export async function trainClient(model: LayersModel, job: TrainInstruction, settings: LocalTrainSettings): Promise<TrainResult> {
+export async function trainClient(model: LayersModel, job: TrainInstruction, settings: LocalTrainSettings, onBatch?: (log: BatchLog) => void): Promise<TrainResult> {
   setWeights(model, job.weights);
   let refs: tf.Tensor[] = [];
   let regularizer: (() => tf.Scalar) | undefined;
@@ -281,6 +341,8 @@ export async function trainClient(model: LayersModel, job: TrainInstruction, set
       numClasses: settings.numClasses,
       seed: job.seed,
       regularizer,
+      learningRateAt: localLearningRate(settings),
+      onBatch,
     });
     let weights = getWeights(model);
     const metrics: Record<string, number> = {};

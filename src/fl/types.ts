@@ -8,7 +8,7 @@
  */
 import type { Site } from '../data/site';
 import type { OutputActivation } from '../models/types';
-import type { SegmentationSummary } from '../train';
+import type { LearningRateSchedule, SegmentationSummary } from '../train';
 
 
 /** The network every strategy trains (built with `createModel(name, {...options, seed})`). */
@@ -177,8 +177,39 @@ export interface FederatedConfig {
   localEpochs?: number;
   /** Default 8. */
   batchSize?: number;
-  /** Client Adam learning rate. Default 1e-3. */
+  /** Client Adam learning rate (the base rate of `learningRateSchedule`). Default 1e-3. */
   learningRate?: number;
+  /**
+   * Per-epoch schedule of the client learning rate (see `learningRateAt` in
+   * src/train/schedule): `{ name: 'constant' }` (default: `learningRate`
+   * throughout, bit for bit as without a schedule), `'cosine'` (to
+   * `minLearningRate`, default 0, over the run; optional SGDR warm restarts
+   * every `restartEpochs`), `'poly'` (`power` default 0.9, nnU-Net) or
+   * `'step'` (`gamma` default 0.1 every `stepEpochs`). The epoch index is
+   * global: round r's local epoch e is `r * localEpochs + e` of
+   * `rounds * localEpochs`. Every client (and SplitFed's server part) starts
+   * each epoch at that rate.
+   */
+  learningRateSchedule?: LearningRateSchedule;
+  /**
+   * Which model the run returns and reports as `summary.final`:
+   * - 'best-validation-loss': the weights (global and per site) of the
+   *   evaluated round with the lowest mean validation loss (earliest on
+   *   ties); needs every site to have a `validation` split.
+   * - 'last': the weights after the last round.
+   * Default: 'best-validation-loss' when the sites have validation splits,
+   * 'last' otherwise.
+   */
+  selection?: 'best-validation-loss' | 'last';
+  /**
+   * The plateau rule of `summary.converged` (runs with validation splits):
+   * the run converged when it has more than `patience` evaluated rounds and
+   * the lowest mean validation loss of the last `patience` of them is not
+   * lower than the lowest before them by more than `minRelativeImprovement`
+   * of it (`bestBefore - bestLast <= minRelativeImprovement * |bestBefore|`).
+   * Defaults: patience 3 evaluated rounds, minRelativeImprovement 0.01 (1%).
+   */
+  convergence?: { patience?: number; minRelativeImprovement?: number };
   /** Seed of the model init, site sampling, dropout and batch order. Default 0. */
   seed?: number;
   /** Evaluation batch size (default 16); evaluate every `every` rounds (default 1) and always after the last. */
@@ -253,6 +284,14 @@ export interface RoundRecord {
   global?: SegmentationSummary;
   /** Evaluation errors per site (the site's test set failed to load). */
   evalErrors?: Record<string, string>;
+  /**
+   * Per-site validation loss (sites with validation splits, evaluated rounds):
+   * the training loss (BCE + soft Dice) of the model the site deploys,
+   * computed per validation image and averaged over the site's images.
+   */
+  validationLoss?: Record<string, number>;
+  /** Mean of `validationLoss` over the sites (each site counts once, whatever its size: MedSegNet10's reduction). */
+  meanValidationLoss?: number;
   bytes: RoundBytes;
   /** Wall-clock seconds of training + aggregation, evaluation, and the whole round. */
   trainSeconds: number;
@@ -266,9 +305,22 @@ export interface RunSummary {
   rounds: number;
   seed: number;
   backend: string;
-  /** Scores after the last round. */
+  /** Test scores of the kept model (round `keptRound`: the last round with selection 'last'). */
   final: { test?: Record<string, SegmentationSummary>; pooled?: PooledScores; global?: SegmentationSummary };
-  /** Round with the best pooled Dice (-1 if never evaluated). */
+  /** How the kept model was chosen (see `FederatedConfig.selection`). */
+  selection: 'best-validation-loss' | 'last';
+  /** The round whose weights the run returns and whose test scores are `final` (-1 when no round ran). */
+  keptRound: number;
+  /** Mean validation loss of the kept round (runs with validation splits). */
+  keptValidationLoss?: number;
+  /**
+   * Runs with validation splits: true when the mean validation loss
+   * plateaued (the rule of `FederatedConfig.convergence`), false otherwise.
+   */
+  converged?: boolean;
+  /** Runs with validation splits: `!converged` (the loss was still improving when the rounds ran out). */
+  ranOutOfBudget?: boolean;
+  /** Round with the best pooled TEST Dice (-1 if never evaluated): an oracle figure, not a model selection. */
   bestRound: number;
   bestPooledDice: number;
   totalBytesUp: number;

@@ -9,7 +9,8 @@ import { initBackend, type BackendName } from '../backend';
 import { InMemoryDataset, type DatasetTask } from '../data/types';
 import { createModel } from '../models/registry';
 import { trainClient } from './strategy';
-import type { WorkerInit, WorkerReply, WorkerRequest } from './parallel';
+import type { WorkerInit, WorkerProgress, WorkerReply, WorkerRequest } from './parallel';
+import type { BatchLog } from '../train';
 
 if (parentPort) {
   const port = parentPort;
@@ -29,7 +30,8 @@ if (parentPort) {
       const model = await ready;
       const ds = datasets.get(msg.site);
       if (!ds) throw new Error(`worker: no data for site '${msg.site}'`);
-      const r = await trainClient(model, { site: { name: msg.site, train: ds, test: ds }, weights: msg.start, seed: msg.seed, config: msg.config }, msg.settings);
+      const onBatch = msg.progress ? (log: BatchLog) => port.postMessage({ id: msg.id, progress: log } satisfies WorkerProgress) : undefined;
+      const r = await trainClient(model, { site: { name: msg.site, train: ds, test: ds }, weights: msg.start, seed: msg.seed, config: msg.config }, msg.settings, onBatch);
       port.postMessage({ id: msg.id, ok: true, weights: r.weights, loss: r.loss, metrics: r.metrics } satisfies WorkerReply, r.weights.map((w) => w.buffer as ArrayBuffer));
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);

@@ -26,8 +26,10 @@ export {
   type EvaluateOptions,
   type SegmentationSummary,
   type SegmentationEvaluation,
+  type EvaluateLossOptions,
   trainSegmentation,
   evaluateSegmentation,
+  evaluateLoss,
 } from './segmentation';
 export {
   type TaskKind,
@@ -44,3 +46,14 @@ export {
   primaryScore,
 } from './task';
 export { type SplitLearningStepOptions, splitLearningStep } from './split';
+export {
+  type LearningRateSchedule,
+  type ConstantSchedule,
+  type CosineSchedule,
+  type PolySchedule,
+  type StepSchedule,
+  SCHEDULE_NAMES,
+  checkSchedule,
+  learningRateAt,
+  setOptimizerLearningRate,
+} from './schedule';

@@ -29,6 +29,7 @@ import type { Dataset, Sample } from '../data/types';
 import { chunk, loadSamples } from '../data/batch';
 import type { LossFunction } from '../metrics/losses';
 import { createRng, type Rng } from '../util/rng';
+import { setOptimizerLearningRate } from './schedule';
 
 /** Per-epoch training log. */
 export interface EpochLog {
@@ -92,6 +93,8 @@ export interface EpochLoopOptions<B> extends ProgressHooks {
   size?: (batch: B) => number;
   /** Run one batch; returns its loss (and optional terms). */
   step: (batch: B, epoch: number, index: number) => StepResult | Promise<StepResult>;
+  /** Called at the start of every epoch, before its plan is made (e.g. to set the epoch's learning rate). */
+  beforeEpoch?: (epoch: number) => void;
 }
 
 /**
@@ -104,6 +107,7 @@ export async function runEpochs<B>(options: EpochLoopOptions<B>): Promise<LoopEp
   const logs: LoopEpochLog[] = [];
   for (let epoch = 0; epoch < options.epochs; epoch++) {
     const t0 = Date.now();
+    options.beforeEpoch?.(epoch);
     const batches = options.plan(epoch);
     let total = 0;
     let count = 0;
@@ -185,6 +189,15 @@ export interface TrainBatchesOptions extends ProgressHooks {
   /** Adam learning rate when no optimizer is given. Default 1e-3. */
   learningRate?: number;
   /**
+   * The learning rate of local epoch `e` (a schedule, see ./schedule), set on
+   * the default step's optimizer (own or given) at the start of every epoch.
+   * Default: none (the optimizer's rate is left alone). With a custom `step`
+   * use `beforeEpoch` to set the rates of its optimizers.
+   */
+  learningRateAt?: (epoch: number) => number;
+  /** Called at the start of every epoch (see {@link EpochLoopOptions.beforeEpoch}), after `learningRateAt` is applied. */
+  beforeEpoch?: (epoch: number) => void;
+  /**
    * Per-batch hook: an extra scalar loss term added inside the same gradient
    * tape, after the main loss (`main + extra`), e.g. the FedProx proximal term.
    * It sees the batch and the forward output.
@@ -262,6 +275,13 @@ export async function trainBatches(data: Dataset | readonly Sample[], options: T
       },
       onBatch: options.onBatch,
       onEpoch: options.onEpoch,
+      beforeEpoch: (epoch) => {
+        if (options.learningRateAt) {
+          if (!optimizer) throw new Error(`${o}: learningRateAt needs the default step (a custom step sets its own optimizers' rates in beforeEpoch)`);
+          setOptimizerLearningRate(optimizer, options.learningRateAt(epoch));
+        }
+        options.beforeEpoch?.(epoch);
+      },
     });
   } finally {
     if (own) optimizer?.dispose();

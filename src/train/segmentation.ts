@@ -39,6 +39,12 @@ export interface TrainOptions {
   regularizer?: () => tf.Scalar;
   /** Restrict training to these sample indices (default: all). */
   indices?: readonly number[];
+  /**
+   * The learning rate of epoch `e` (0-based within this call), set at the
+   * start of every epoch (e.g. `(e) => learningRateAt(schedule, lr, offset + e, total)`,
+   * see ./schedule). Default: none (`learningRate` throughout).
+   */
+  learningRateAt?: (epoch: number) => number;
   /** Called after every epoch. */
   onEpoch?: (log: EpochLog) => void;
   /** Called after every batch (images, loss, seconds). */
@@ -156,4 +162,53 @@ export async function evaluateSegmentation(model: tf.LayersModel, data: Dataset,
     return defined.length ? defined.reduce((a, b) => a + b, 0) / defined.length : NaN;
   });
   return { overall: summarize(overall), groups: out, perImageDice };
+}
+
+/** Options of {@link evaluateLoss}. */
+export interface EvaluateLossOptions {
+  /** Images per forward pass (does not change the result). Default 16. */
+  batchSize?: number;
+  /** Default: BCE + soft Dice, {@link trainSegmentation}'s default loss. */
+  loss?: LossFunction;
+  /** 'binary' (default) or 'onehot', as in training. */
+  encoding?: MaskEncoding;
+  /** Classes incl. background for 'onehot'. Default 2. */
+  numClasses?: number;
+  /** Restrict to these sample indices (default: all). */
+  indices?: readonly number[];
+}
+
+/**
+ * The training loss of `model` on a segmentation dataset without training
+ * (e.g. a validation loss): inference-mode forward pass (`model.predict`),
+ * the loss computed PER IMAGE (`loss(y[i], p[i])` on `[1,H,W,K]` slices) and
+ * averaged over the images, so the value does not depend on `batchSize`
+ * (BCE + soft Dice over a whole batch would). Returns `{ loss, images }`;
+ * `loss` is NaN for an empty dataset.
+ */
+export async function evaluateLoss(model: tf.LayersModel, data: Dataset, options: EvaluateLossOptions = {}): Promise<{ loss: number; images: number }> {
+  const encoding = options.encoding ?? 'binary';
+  const numClasses = options.numClasses ?? 2;
+  const loss = options.loss ?? bceDiceLoss();
+  let sum = 0;
+  const images = await evaluateBatches(data, {
+    batchSize: options.batchSize,
+    indices: options.indices,
+    predict: (samples) => {
+      const { x, y } = toBatch(samples, encoding, numClasses);
+      const out = model.predict(x) as tf.Tensor;
+      const n = samples.length;
+      const per: tf.Scalar[] = [];
+      for (let i = 0; i < n; i++) {
+        const begin = out.shape.map((_, k) => (k === 0 ? i : 0));
+        const size = out.shape.map((d, k) => (k === 0 ? 1 : (d as number)));
+        per.push(loss(tf.slice(y, begin, size), tf.slice(out, begin, size)));
+      }
+      return [tf.stack(per)];
+    },
+    accumulate: (_samples, [per]) => {
+      for (const v of per.values) sum += v;
+    },
+  });
+  return { loss: images > 0 ? sum / images : NaN, images };
 }

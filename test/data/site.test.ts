@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildSites, pooledTest, siteSplitSeed, type Site } from '../../src/data/site';
+import { buildSites, pooledTest, siteSplitSeed, siteValidationSeed, type Site } from '../../src/data/site';
 import { trainTestSplit } from '../../src/data/split';
 import { InMemoryDataset, SubsetDataset, type Dataset, type Sample, type SampleMeta } from '../../src/data/types';
 import { syntheticSites } from '../../src/data/synthetic';
@@ -127,6 +127,71 @@ test('errors: the sample without a site is named; too-small sites and bad option
   assert.throws(() => buildSites(noSite, { testFraction: 1 }), (e: Error) => /testFraction must be in \(0, 1\)/.test(e.message));
   const data = syntheticSites({ sites: 2, samplesPerSite: 4, size: 16, seed: 1 });
   assert.throws(() => buildSites(data, { names: ['only-one'] }), (e: Error) => /1 names given for 2 sites/.test(e.message));
+});
+
+test('validationFraction 0 (the default) builds exactly the sites built without it, with no validation split', () => {
+  const data = syntheticSites({ sites: 3, samplesPerSite: 12, size: 16, seed: 3, imagesPerPatient: 2 });
+  for (const seed of [0, 5]) {
+    const plain = buildSites(data, { seed, testFraction: 0.3 });
+    const zero = buildSites(data, { seed, testFraction: 0.3, validationFraction: 0 });
+    assert.equal(shape(zero), shape(plain));
+    for (const s of zero) assert.is(s.validation, undefined);
+  }
+});
+
+test('validation: carved out of the training part (test unchanged), about the fraction, disjoint, patients whole, seeded', () => {
+  const data = syntheticSites({ sites: 3, samplesPerSite: 40, size: 16, seed: 2, imagesPerPatient: 2 });
+  for (const seed of [0, 1, 2]) {
+    const plain = buildSites(data, { seed, testFraction: 0.2 });
+    const sites = buildSites(data, { seed, testFraction: 0.2, validationFraction: 0.2 });
+    assert.equal(sites.map((s) => ids(s.test)), plain.map((s) => ids(s.test)), 'the test split does not depend on validationFraction');
+    sites.forEach((s, k) => {
+      const v = s.validation as Dataset;
+      assert.ok(v, `${s.name} has a validation split`);
+      assert.is(v.name, `${data.name}/${s.name}/validation`);
+      assert.equal([...ids(s.train), ...ids(v)].sort(), [...ids(plain[k].train)].sort(), 'train + validation = the old training part');
+      assert.ok(v.length >= 6 && v.length <= 10, `${s.name}: ${v.length} validation images of 40 (target 8, patients of 2)`);
+      const side = new Map<string, string>();
+      for (const [part, ds] of [['train', s.train], ['validation', v], ['test', s.test]] as const) {
+        for (let i = 0; i < ds.length; i++) {
+          const info = ds.info(i);
+          assert.is(info.meta.site, s.name);
+          const p = String(info.meta.patientId);
+          assert.ok(!side.has(p) || side.get(p) === part, `patient ${p} in ${side.get(p)} and ${part}`);
+          side.set(p, part);
+        }
+      }
+    });
+    const again = buildSites(data, { seed, testFraction: 0.2, validationFraction: 0.2 });
+    assert.equal(again.map((s) => ids(s.validation as Dataset)), sites.map((s) => ids(s.validation as Dataset)), 'same seed, same validation split');
+  }
+  const other = buildSites(data, { seed: 9, testFraction: 0.2, validationFraction: 0.2 });
+  const base = buildSites(data, { seed: 0, testFraction: 0.2, validationFraction: 0.2 });
+  assert.not.equal(other.map((s) => ids(s.validation as Dataset)), base.map((s) => ids(s.validation as Dataset)));
+});
+
+test('validation split = trainTestSplit of the training part (dataset order) with seed "<seed>|<site>|validation" and fraction v / (1 - t)', () => {
+  const data = fixture(Array.from({ length: 20 }, (_, i) => ({ site: i % 2 ? 'y' : 'x' })));
+  const [x] = buildSites(data, { seed: 7, testFraction: 0.2, validationFraction: 0.2 });
+  assert.is(siteValidationSeed(7, 'x'), '7|x|validation');
+  const xIdx = Array.from({ length: 10 }, (_, j) => 2 * j);
+  const first = trainTestSplit(xIdx.map((i) => data.info(i)), { testFraction: 0.2, seed: '7|x' });
+  const trainPart = first.train.map((j) => xIdx[j]);
+  const second = trainTestSplit(trainPart.map((i) => data.info(i)), { testFraction: 0.25, seed: '7|x|validation' });
+  assert.equal(ids(x.test), first.test.map((j) => `s${xIdx[j]}`));
+  assert.equal(ids(x.train), second.train.map((j) => `s${trainPart[j]}`));
+  assert.equal(ids(x.validation as Dataset), second.test.map((j) => `s${trainPart[j]}`));
+  assert.equal([x.train.length, (x.validation as Dataset).length, x.test.length], [6, 2, 2]);
+});
+
+test('validation errors: fraction out of range, a training part too small to split, name the site and the value', () => {
+  const data = fixture(Array.from({ length: 6 }, () => ({ site: 'A' })));
+  for (const v of [-0.1, 0.75, 0.8, 1]) {
+    assert.throws(() => buildSites(data, { testFraction: 0.25, validationFraction: v }), (e: Error) => new RegExp(`validationFraction must be in \\[0, 1 - testFraction = 0.75\\), got ${v}`).test(e.message));
+  }
+  assert.throws(() => buildSites(fixture([{ site: 'A' }, { site: 'A' }]), { validationFraction: 0.2 }), (e: Error) => /site 'A' of 'fixture' has 2 sample\(s\); need at least 3 for a train\/validation\/test split/.test(e.message));
+  const twoPatients = fixture([{ site: 'A', patientId: 'p' }, { site: 'A', patientId: 'p' }, { site: 'A', patientId: 'q' }, { site: 'A', patientId: 'q' }]);
+  assert.throws(() => buildSites(twoPatients, { validationFraction: 0.2 }), (e: Error) => /cannot split a validation part \(validationFraction 0.2\) off the training part of site 'A'/.test(e.message));
 });
 
 test.run();

@@ -13,7 +13,7 @@ import { runFederated } from '../../src/fl/rounds';
 import { RunWriter, roundsToCsv } from '../../src/fl/results';
 import { maxAbsDiff } from '../../src/models/weights';
 import type { FederatedConfig, RoundRecord } from '../../src/fl/types';
-import { tinyConfig, tinySites } from './helpers';
+import { bestAtRoundOne, candidatesOf, scale, scripted, tinyConfig, tinySites, validationSites } from './helpers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'medfl-fl-'));
 
@@ -93,6 +93,69 @@ test('local strategy resumes exactly too', async () => {
   await runFederated({ ...cfg, outDir: dir }, sites, undefined, { beforeRound: (r) => { if (r === 1) throw new Error('stop'); } }).catch(() => undefined);
   const res = await runFederated({ ...cfg, resume: dir }, sites);
   for (const s of sites) assert.is(maxAbsDiff(res.siteWeights[s.name], full.siteWeights[s.name]), 0);
+});
+
+/** Run `cfg` in `dir`, crashing before round `at`. */
+async function crashAt(cfg: FederatedConfig, dir: string, at: number, data = sites): Promise<void> {
+  await runFederated({ ...cfg, outDir: dir }, data, undefined, {
+    beforeRound: (r) => {
+      if (r === at) throw new Error('simulated crash');
+    },
+  }).then(
+    () => assert.unreachable('should crash'),
+    (e) => assert.match(String(e), /simulated crash/),
+  );
+}
+
+test('resume keeps the best-validation model exactly: kept round before the crash, weights from the checkpoint', async () => {
+  const vsites = validationSites();
+  const { candidates, losses } = await candidatesOf(vsites);
+  const order = bestAtRoundOne(losses);
+  const cfg = tinyConfig(scripted(candidates, order, vsites[1].name), { rounds: 4, convergence: { patience: 2 } });
+  const full = await runFederated({ ...cfg, outDir: path.join(tmp, 'kept-full') }, vsites);
+  assert.is(full.summary.keptRound, 1);
+  const dir = path.join(tmp, 'kept-cut');
+  await crashAt(cfg, dir, 3, vsites);
+  const resumed = await runFederated({ ...cfg, resume: dir }, vsites);
+  assert.is(resumed.summary.resumedFrom, 2);
+  assert.is(resumed.summary.keptRound, 1);
+  assert.is(resumed.summary.keptValidationLoss, full.summary.keptValidationLoss);
+  assert.is(JSON.stringify(resumed.summary.final), JSON.stringify(full.summary.final), "same final scores (as written: NaN -> null)");
+  assert.is(resumed.summary.converged, full.summary.converged);
+  assert.is(maxAbsDiff(resumed.globalWeights, candidates[order[1]]), 0, 'the kept global weights come back from the checkpoint');
+  assert.is(maxAbsDiff(resumed.siteWeights[vsites[1].name], scale(candidates[order[1]], 0.9)), 0);
+  assert.equal(Object.keys(resumed.siteWeights), [vsites[1].name]);
+  // a finished run resumed again trains nothing and returns the same kept model
+  const again = await runFederated({ ...cfg, resume: dir }, vsites);
+  assert.is(again.summary.roundsRun, 0);
+  assert.is(again.summary.keptRound, 1);
+  assert.is(maxAbsDiff(again.globalWeights, candidates[order[1]]), 0);
+  const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+  assert.is(summary.keptRound, 1);
+  assert.is(summary.selection, 'best-validation-loss');
+  const csv = fs.readFileSync(path.join(dir, 'summary.csv'), 'utf8').split('\n');
+  assert.ok(csv[0].includes(',train_loss,val_loss,pooled_dice,'), csv[0]);
+});
+
+test('resume with validation splits and a cosine schedule equals the uninterrupted run (FedAdam, FedBN, selection)', async () => {
+  const vsites = validationSites();
+  const cfg: FederatedConfig = { ...base, rounds: 4, learningRateSchedule: { name: 'cosine', minLearningRate: 1e-4 }, convergence: { patience: 2 } };
+  const full = await runFederated(cfg, vsites);
+  const dir = path.join(tmp, 'val-cut');
+  await crashAt(cfg, dir, 2, vsites);
+  const resumed = await runFederated({ ...cfg, resume: dir }, vsites);
+  assert.equal(resumed.records.map((r) => r.meanValidationLoss), full.records.map((r) => r.meanValidationLoss));
+  assert.is(resumed.summary.keptRound, full.summary.keptRound);
+  assert.is(JSON.stringify(resumed.summary.final), JSON.stringify(full.summary.final), "same final scores (as written: NaN -> null)");
+  assert.is(resumed.summary.converged, full.summary.converged);
+  assert.is(maxAbsDiff(resumed.globalWeights, full.globalWeights), 0);
+  for (const s of vsites) assert.is(maxAbsDiff(resumed.siteWeights[s.name], full.siteWeights[s.name]), 0, `same kept FedBN weights of ${s.name}`);
+  // other validation images are other data: resume refuses them
+  const moved = vsites.map((s) => ({ ...s, validation: s.train, train: s.validation! }));
+  await runFederated({ ...cfg, resume: dir }, moved).then(
+    () => assert.unreachable('should refuse'),
+    (e) => assert.match(String(e), /validation: 6 images \(was 2\)/),
+  );
 });
 
 test('RunWriter: checkpoint round trip, fallback to checkpoint.old, CSV escaping', () => {
