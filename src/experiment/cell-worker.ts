@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend, type BackendName } from '../backend';
-import { roundLines, runCell } from './cell';
+import { batchProgress, roundLines, runCell } from './cell';
 import { expandGrid } from './grid';
 import { buildExperimentSites } from './sites';
 import type { ExperimentConfig } from './config';
@@ -44,7 +44,10 @@ async function main(dir: string, id: string): Promise<number> {
   }
   await initBackend(file.backend as BackendName, { log: () => {} });
   const built = await buildExperimentSites(cell, file.baseDir);
-  const result = await runCell(cell, built.sites, dir, { onRound: (rec) => roundLines(cell.id, cell.budget.rounds, rec).forEach((l) => console.log(l)) });
+  const result = await runCell(cell, built.sites, dir, {
+    onRound: (rec) => roundLines(cell.id, cell.budget.rounds, rec).forEach((l) => console.log(l)),
+    onProgress: batchProgress(cell.id, (l) => console.log(l)),
+  });
   return result.status === 'ok' ? 0 : 3;
 }
 

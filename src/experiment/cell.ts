@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { createModel } from '../models/registry';
 import { setWeights } from '../models/weights';
 import { evaluateSegmentation } from '../train';
-import { runFederated, type FederatedHooks } from '../fl/rounds';
+import { runFederated, type ClientProgress, type FederatedHooks } from '../fl/rounds';
 import { writeFileAtomic } from '../fl/results';
 import { SiteFailureError, type FederatedResult, type RoundRecord } from '../fl/types';
 import { siteInferenceAttack } from '../fl/privacy/site-inference';
@@ -37,6 +37,10 @@ export interface CellResult {
   /** Sum of the rounds' seconds (resumed rounds included). */
   seconds: number;
   rounds: number;
+  /** Round whose model was kept (best mean client validation loss, or the last). */
+  keptRound: number;
+  /** With validation splits: whether the validation loss plateaued (else the budget ran out); absent without validation. */
+  converged?: boolean;
   siteAttackAccuracy: number;
   siteAttackChance: number;
   siteFailures: string[];
@@ -53,6 +57,27 @@ export function roundLines(cellId: string, rounds: number, rec: RoundRecord): st
   const drops = rec.dropped.filter((d) => d.reason === 'error').map((d) => `  ${cellId.padEnd(28)} round ${rec.round + 1}: site '${d.site}' dropped: ${d.message}`);
   const evals = Object.entries(rec.evalErrors ?? {}).map(([site, m]) => `  ${cellId.padEnd(28)} round ${rec.round + 1}: evaluation of '${site}' failed: ${m}`);
   return [head, ...drops, ...evals];
+}
+
+/**
+ * A per-batch progress reporter for a long round (so it is never silent):
+ * at most one line every `everySeconds` (default 10), with the site, epoch,
+ * batch and the images/s measured since the previous line.
+ */
+export function batchProgress(cellId: string, log: (line: string) => void, everySeconds = 10): NonNullable<FederatedHooks['onProgress']> {
+  let last = Date.now();
+  let images = 0;
+  let busy = 0;
+  return (p: ClientProgress) => {
+    images += p.images;
+    busy += p.seconds;
+    const now = Date.now();
+    if (now - last < everySeconds * 1000) return;
+    log(`  ${cellId.padEnd(28)} round ${p.round + 1}: site ${p.site} epoch ${p.epoch + 1} batch ${p.batch + 1}/${p.batches}, loss ${p.loss.toFixed(3)}, ${(images / Math.max(busy, 1e-9)).toFixed(1)} img/s`);
+    last = now;
+    images = 0;
+    busy = 0;
+  };
 }
 
 /** Run (or resume, or reload when finished) one cell in `<dir>/<cell.id>/`. */
@@ -78,6 +103,9 @@ export async function runCell(cell: ExperimentCell, sites: readonly Site[], dir:
         workers: b.workers,
         dropout: cell.dropout,
         siteFailures: cell.siteFailures,
+        learningRateSchedule: cell.learningRateSchedule,
+        ...(cell.selection ? { selection: cell.selection } : {}),
+        ...(cell.convergence ? { convergence: cell.convergence } : {}),
         ...(resume ? { resume: cdir } : { outDir: cdir }),
       },
       sites,
@@ -133,6 +161,8 @@ export async function runCell(cell: ExperimentCell, sites: readonly Site[], dir:
     totalBytes: res.summary.totalBytesUp + res.summary.totalBytesDown,
     seconds: res.summary.seconds,
     rounds: res.summary.rounds,
+    keptRound: res.summary.keptRound,
+    ...(res.summary.converged !== undefined ? { converged: res.summary.converged } : {}),
     siteAttackAccuracy: attack.accuracy,
     siteAttackChance: attack.chance,
     siteFailures: res.summary.siteFailures.map((f) => `${f.site} (round${f.rounds.length > 1 ? 's' : ''} ${f.rounds.join(', ')}): ${f.message}`),

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { MODEL_NAMES, resolveModelOptions } from '../models/registry';
 import { checkStrategyConfig, LABEL_PATTERN, strategyLabel } from '../fl/registry';
 import type { StrategyConfig } from '../fl/types';
+import type { LearningRateSchedule } from '../train/schedule';
 import { checkShape, isObject, typeName, type Shape } from '../util/schema';
 
 /** Where the images come from. */
@@ -64,7 +65,14 @@ export interface ExperimentConfig {
   partition: Record<string, unknown> & { scheme: SchemeName };
   featureShift: Record<string, unknown> | null;
   oversample: Record<string, unknown> | null;
-  split: { testFraction: number };
+  /** Per site: held-out test fraction (default 0.25) and validation fraction (default 0: no validation split, no model selection). */
+  split: { testFraction: number; validationFraction: number };
+  /** Per-epoch learning-rate schedule of the clients (default constant). */
+  learningRateSchedule: LearningRateSchedule;
+  /** Which round's model is kept: default 'best-validation-loss' when `split.validationFraction` > 0, else 'last'. */
+  selection?: 'best-validation-loss' | 'last';
+  /** Plateau rule of `converged` (defaults: patience 3 evaluated rounds, 1% relative improvement). */
+  convergence?: { patience?: number; minRelativeImprovement?: number };
   models: ExperimentModelConfig[];
   /** Strategy configs (any registered name, see src/fl/registry), each with its resolved `label`. */
   strategies: (StrategyConfig & { label: string })[];
@@ -134,7 +142,20 @@ const OVERSAMPLE: Shape = {
   factor: { kind: 'number', min: 0 },
   seed: { kind: 'integer' },
 };
-const SPLIT: Shape = { testFraction: { kind: 'number', min: 0, max: 1, exclusiveMin: true } };
+const SPLIT: Shape = {
+  testFraction: { kind: 'number', min: 0, max: 1, exclusiveMin: true },
+  validationFraction: { kind: 'number', min: 0, max: 1 },
+};
+const SCHEDULE: Shape = {
+  name: { kind: 'string', required: true, enum: ['constant', 'cosine', 'poly', 'step'] },
+  minLearningRate: { kind: 'number', min: 0 },
+  restartEpochs: { kind: 'integer', min: 1 },
+  restartMultiplier: { kind: 'integer', min: 1 },
+  power: { kind: 'number', min: 0, exclusiveMin: true },
+  stepEpochs: { kind: 'integer', min: 1 },
+  gamma: { kind: 'number', min: 0, exclusiveMin: true },
+};
+const CONVERGENCE: Shape = { patience: { kind: 'integer', min: 1 }, minRelativeImprovement: { kind: 'number', min: 0 } };
 const MODEL: Shape = { name: { kind: 'string', required: true, enum: MODEL_NAMES }, width: { kind: 'integer', min: 1 } };
 const BUDGET: Shape = {
   rounds: { kind: 'integer', min: 1 },
@@ -164,6 +185,9 @@ const TOP: Shape = {
   privacy: { kind: 'object' },
   dropout: { kind: 'object', shape: { probability: { kind: 'number', min: 0, max: 1 }, sites: { kind: 'object' } } },
   siteFailures: { kind: 'string', enum: ['fail', 'skip'] },
+  learningRateSchedule: { kind: 'object', shape: SCHEDULE },
+  selection: { kind: 'string', enum: ['best-validation-loss', 'last'] },
+  convergence: { kind: 'object', shape: CONVERGENCE },
   quick: { kind: 'object' },
   $schema: { kind: 'string' },
 };
@@ -288,7 +312,10 @@ function collect(top: Record<string, unknown>, problems: string[]): ExperimentCo
     partition: partition as ExperimentConfig['partition'],
     featureShift,
     oversample,
-    split: { testFraction: (split.testFraction as number) ?? 0.25 },
+    split: { testFraction: (split.testFraction as number) ?? 0.25, validationFraction: (split.validationFraction as number) ?? 0 },
+    learningRateSchedule: (isObject(top.learningRateSchedule) ? top.learningRateSchedule : { name: 'constant' }) as unknown as LearningRateSchedule,
+    ...(top.selection !== undefined ? { selection: top.selection as 'best-validation-loss' | 'last' } : {}),
+    ...(isObject(top.convergence) ? { convergence: top.convergence as ExperimentConfig['convergence'] } : {}),
     models,
     strategies,
     budgets,
@@ -358,6 +385,16 @@ const SCHEMES_NEEDING_SITES: readonly SchemeName[] = ['iid', 'dirichlet', 'patho
  */
 function checkConsistency(top: Record<string, unknown>, data: Record<string, unknown>, partition: Record<string, unknown>, model: { name: string; width?: number }, rounds: number, problems: string[]): void {
   const scheme = partition.scheme as SchemeName;
+  const split = isObject(top.split) ? top.split : {};
+  const tf = typeof split.testFraction === 'number' ? split.testFraction : 0.25;
+  if (typeof split.validationFraction === 'number' && split.validationFraction >= 1 - tf) {
+    problems.includes(`split.validationFraction: must be below 1 - testFraction = ${1 - tf}, got ${split.validationFraction}`) ||
+      problems.push(`split.validationFraction: must be below 1 - testFraction = ${1 - tf}, got ${split.validationFraction}`);
+  }
+  if (top.selection === 'best-validation-loss' && !(typeof split.validationFraction === 'number' && split.validationFraction > 0)) {
+    const m = "selection: 'best-validation-loss' needs validation splits (split.validationFraction > 0)";
+    if (!problems.includes(m)) problems.push(m);
+  }
   const push = (m: string) => {
     if (!problems.includes(m)) problems.push(m);
   };

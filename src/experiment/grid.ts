@@ -39,6 +39,9 @@ export interface ExperimentCell extends SitesSpec {
   privacy: ExperimentConfig['privacy'];
   dropout: ExperimentConfig['dropout'];
   siteFailures: ExperimentConfig['siteFailures'];
+  learningRateSchedule: ExperimentConfig['learningRateSchedule'];
+  selection?: ExperimentConfig['selection'];
+  convergence?: ExperimentConfig['convergence'];
   /** The cell's coordinates, for tables and pairing. */
   dims: { data: string; model: string; strategy: string; seed: number; budget: string };
 }
@@ -68,6 +71,9 @@ export function expandGrid(cfg: ExperimentConfig): ExperimentCell[] {
               privacy: cfg.privacy,
               dropout: cfg.dropout,
               siteFailures: cfg.siteFailures,
+              learningRateSchedule: cfg.learningRateSchedule,
+              ...(cfg.selection ? { selection: cfg.selection } : {}),
+              ...(cfg.convergence ? { convergence: cfg.convergence } : {}),
               dims: { data: data.label, model: model.label, strategy: strategy.label, seed, budget: budget.label },
             });
           }

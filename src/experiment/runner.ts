@@ -37,7 +37,7 @@ import { formatTable, formatSeconds, formatBytes } from '../util/table';
 import { loadExperiment, type ExperimentConfig } from './config';
 import { buildExperimentSites, type BuiltSites } from './sites';
 import { expandGrid, sitesKey, type ExperimentCell } from './grid';
-import { cellInputShape, readCellResult, roundLines, runCell, type CellResult } from './cell';
+import { batchProgress, cellInputShape, readCellResult, roundLines, runCell, type CellResult } from './cell';
 import { CELL_ERROR_MARK, type ExperimentFile } from './cell-worker';
 import { summarizeGrid, formatGroups, formatComparisons, type GridSummary } from './grid-summary';
 import { bootstrapInterval } from '../metrics/statistics';
@@ -78,6 +78,10 @@ export interface ExperimentRow {
   bytesPerRound: number;
   totalBytes: number;
   seconds: number;
+  /** Round whose model is reported (best mean client validation loss with validation splits, else the last). */
+  keptRound: number;
+  /** With validation splits: the validation loss plateaued (true) or the budget ran out (false); absent without validation. */
+  converged?: boolean;
   /** Site-inference attack accuracy on the final model (NaN when not run). */
   siteAttackAccuracy: number;
   siteAttackChance: number;
@@ -105,9 +109,9 @@ function csvCell(v: unknown): string {
 /** Rows as CSV (one column per site's Dice). */
 export function rowsToCsv(rows: readonly ExperimentRow[]): string {
   const sites = [...new Set(rows.flatMap((r) => Object.keys(r.dicePerSite)))].sort();
-  const head = ['cell', 'data', 'model', 'strategy', 'seed', 'budget', ...sites.map((s) => `dice_${s}`), 'pooled_dice', 'dice_image_lo', 'dice_image_hi', 'pooled_iou', 'bytes_per_round', 'total_bytes', 'seconds', 'site_attack_accuracy', 'site_attack_chance', 'site_failures', 'failed'];
+  const head = ['cell', 'data', 'model', 'strategy', 'seed', 'budget', ...sites.map((s) => `dice_${s}`), 'pooled_dice', 'dice_image_lo', 'dice_image_hi', 'pooled_iou', 'bytes_per_round', 'total_bytes', 'seconds', 'kept_round', 'converged', 'site_attack_accuracy', 'site_attack_chance', 'site_failures', 'failed'];
   const lines = rows.map((r) =>
-    [r.cell, r.data, r.model, r.strategy, r.seed, r.budget, ...sites.map((s) => r.dicePerSite[s]), r.pooledDice, r.diceImageInterval[0], r.diceImageInterval[1], r.pooledIou, r.bytesPerRound, r.totalBytes, r.seconds, r.siteAttackAccuracy, r.siteAttackChance, (r.siteFailures ?? []).join('; '), r.failed ?? '']
+    [r.cell, r.data, r.model, r.strategy, r.seed, r.budget, ...sites.map((s) => r.dicePerSite[s]), r.pooledDice, r.diceImageInterval[0], r.diceImageInterval[1], r.pooledIou, r.bytesPerRound, r.totalBytes, r.seconds, r.keptRound + 1, r.converged === undefined ? '' : String(r.converged), r.siteAttackAccuracy, r.siteAttackChance, (r.siteFailures ?? []).join('; '), r.failed ?? '']
       .map(csvCell)
       .join(','),
   );
@@ -118,11 +122,12 @@ export function rowsToCsv(rows: readonly ExperimentRow[]): string {
 export function formatRows(rows: readonly ExperimentRow[]): string {
   const sites = [...new Set(rows.flatMap((r) => Object.keys(r.dicePerSite)))].sort();
   const attack = rows.some((r) => Number.isFinite(r.siteAttackAccuracy));
+  const selection = rows.some((r) => r.converged !== undefined);
   const varies = (k: 'data' | 'model' | 'seed' | 'budget') => new Set(rows.map((r) => r[k])).size > 1;
   const dims = (['data', 'model', 'seed', 'budget'] as const).filter(varies);
   return (
     formatTable(
-      [...dims, 'strategy', ...sites, 'pooled Dice', 'pooled IoU', 'bytes/round', ...(attack ? ['site attack acc'] : []), 'seconds'],
+      [...dims, 'strategy', ...sites, 'pooled Dice', 'pooled IoU', 'bytes/round', ...(selection ? ['kept round', 'converged'] : []), ...(attack ? ['site attack acc'] : []), 'seconds'],
       rows.map((r) => [
         ...dims.map((d) => String(r[d])),
         r.strategy,
@@ -130,6 +135,7 @@ export function formatRows(rows: readonly ExperimentRow[]): string {
         r.pooledDice,
         r.pooledIou,
         formatBytes(r.bytesPerRound),
+        ...(selection ? [String(r.keptRound + 1), r.converged === undefined ? '-' : r.converged ? 'yes' : 'no (budget)'] : []),
         ...(attack ? [Number.isFinite(r.siteAttackAccuracy) ? `${r.siteAttackAccuracy.toFixed(3)} (chance ${r.siteAttackChance.toFixed(2)})` : '-'] : []),
         r.seconds,
       ]),
@@ -299,6 +305,7 @@ async function runLocked(cfg: ExperimentConfig, options: RunOptions, dir: string
                 if (stopping) throw new StopRequested('stopped by Ctrl-C');
               },
               onRound: (rec) => roundLines(c.id, c.budget.rounds, rec).forEach((l) => log(l)),
+              onProgress: batchProgress(c.id, log),
             });
             results.set(c.id, r);
             progressLine.finished(c.id, r.status === 'ok');
@@ -353,7 +360,7 @@ async function runLocked(cfg: ExperimentConfig, options: RunOptions, dir: string
 function rowOf(c: ExperimentCell, r: CellResult | undefined, crash: string | undefined): ExperimentRow {
   const base = { cell: c.id, data: c.dims.data, model: c.dims.model, strategy: c.dims.strategy, seed: c.dims.seed, budget: c.dims.budget };
   if (!r) {
-    return { ...base, dicePerSite: {}, pooledDice: NaN, pooledIou: NaN, diceImageInterval: [NaN, NaN], bytesPerRound: NaN, totalBytes: NaN, seconds: NaN, siteAttackAccuracy: NaN, siteAttackChance: NaN, siteFailures: [], failed: crash ?? 'no result' };
+    return { ...base, dicePerSite: {}, pooledDice: NaN, pooledIou: NaN, diceImageInterval: [NaN, NaN], bytesPerRound: NaN, totalBytes: NaN, seconds: NaN, keptRound: -1, siteAttackAccuracy: NaN, siteAttackChance: NaN, siteFailures: [], failed: crash ?? 'no result' };
   }
   const images = r.perImageDice.filter((x) => Number.isFinite(x));
   const ci = images.length >= 2 ? bootstrapInterval(images, { seed: `${c.id}|image-bootstrap`, resamples: 2000 }) : { lower: NaN, upper: NaN };
@@ -366,6 +373,8 @@ function rowOf(c: ExperimentCell, r: CellResult | undefined, crash: string | und
     bytesPerRound: r.bytesPerRound,
     totalBytes: r.totalBytes,
     seconds: r.seconds,
+    keptRound: r.keptRound,
+    ...(r.converged !== undefined ? { converged: r.converged } : {}),
     siteAttackAccuracy: r.siteAttackAccuracy,
     siteAttackChance: r.siteAttackChance,
     siteFailures: r.siteFailures,

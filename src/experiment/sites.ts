@@ -137,14 +137,14 @@ export async function buildExperimentSites(cfg: SitesSpec, baseDir = process.cwd
   const dataset = await openExperimentData(cfg, baseDir);
   const base = partitioner(cfg);
   const partition = cfg.featureShift && cfg.featureShift.enabled !== false ? featureShift(base, { seed: hashSeed(`${cfg.dataSeed}:shift`) }) : base;
-  const built = buildDatasetSites(dataset, { partition, testFraction: cfg.split.testFraction, seed: cfg.dataSeed });
+  const built = buildDatasetSites(dataset, { partition, testFraction: cfg.split.testFraction, validationFraction: cfg.split.validationFraction, seed: cfg.dataSeed });
   const describe: string[] = [`data: ${dataset.name}, ${dataset.length} images at ${cfg.data.size}x${cfg.data.size}`, `partition: ${cfg.partition.scheme}${cfg.featureShift ? ' + feature shift' : ''}`];
   const perSite = cfg.oversample && (cfg.oversample.mode ?? 'per-site') === 'per-site';
   const sites: Site[] = [];
   for (const site of built) {
     const train = perSite ? await oversampleSite(site.train, cfg, site.name) : site.train;
     sites.push({ ...site, train });
-    describe.push(`  ${site.name}: ${train.length} train / ${site.test.length} test`);
+    describe.push(`  ${site.name}: ${train.length} train${site.validation ? ` / ${site.validation.length} validation` : ''} / ${site.test.length} test`);
   }
   if (cfg.oversample && cfg.oversample.mode === 'synthetic-cohort') {
     const n = Math.max(2, Math.round(((cfg.oversample.factor as number) ?? 0.5) * Math.max(...sites.map((s) => s.train.length))));

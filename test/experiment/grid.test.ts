@@ -90,6 +90,30 @@ test('--jobs 1 and --jobs 2 give the same numbers; summary: t intervals over see
   }
 });
 
+test('validation splits from the config: best-validation-loss selection and convergence in every row; schedules reach the clients', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'medfl-gridval-'));
+  try {
+    const raw = { ...grid, seeds: [0], strategies: [{ name: 'fedavg' }], data: { ...grid.data, samplesPerSite: 12 }, split: { testFraction: 0.25, validationFraction: 0.25 }, budget: { rounds: 3, batchSize: 4 } };
+    const cfg = validateExperiment({ ...raw, learningRateSchedule: { name: 'cosine' } });
+    const run = await runExperimentConfig(cfg, { resultsDir: path.join(root, 'a'), jobs: 1, log: () => {} });
+    const r = run.rows[0];
+    assert.ok(r.keptRound >= 0 && r.keptRound <= 2, `kept round ${r.keptRound}`);
+    assert.type(r.converged, 'boolean');
+    const summary = JSON.parse(fs.readFileSync(path.join(run.dir, 'fedavg', 'summary.json'), 'utf8'));
+    assert.is(summary.selection, 'best-validation-loss');
+    const constant = await runExperimentConfig(validateExperiment(raw), { resultsDir: path.join(root, 'b'), jobs: 1, log: () => {} });
+    const lastLoss = (dir: string) => {
+      const lines = fs.readFileSync(path.join(dir, 'fedavg', 'rounds.jsonl'), 'utf8').trim().split('\n');
+      return JSON.stringify(JSON.parse(lines[lines.length - 1]).trainLoss);
+    };
+    assert.is.not(lastLoss(constant.dir), lastLoss(run.dir), 'the cosine schedule changes training (epochs after the first)');
+    assert.match(fs.readFileSync(path.join(run.dir, 'summary.csv'), 'utf8'), /kept_round,converged/);
+    assert.throws(() => validateExperiment({ ...grid, selection: 'best-validation-loss' }), /needs validation splits/);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('a partial grid (cells missing or interrupted) is completed by a re-run with the same numbers; a crashing cell is retried once', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'medfl-grid2-'));
   try {
