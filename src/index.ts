@@ -63,6 +63,8 @@ export type { ModelOptions, ModelCapabilities, ModelSpec, SplitPoints, OutputAct
 export { createClassifier } from './models/classifier';
 export { getWeights, setWeights, cloneModel } from './models/weights';
 export { splitModel, splitStep, defaultCut } from './models/split';
+export { estimateTrainingMemory, checkTrainingMemory, trainingMemoryLimit, MemoryBudgetError } from './models/memory';
+export type { TrainingMemoryEstimate, TrainingMemoryCheckOptions } from './models/memory';
 export type { SplitMode, SplitSpec, SplitNetwork, SplitPart, SplitMessage, SplitStepResult } from './models/split';
 
 // ---- metrics and losses
@@ -92,9 +94,11 @@ export {
   tverskyLoss,
 } from './metrics';
 export type { LossFunction, SegmentationScore } from './metrics';
+export { mean, sampleStd, studentTQuantile, tInterval, bootstrapInterval, pairedComparison, formatInterval } from './metrics/statistics';
+export type { TIntervalResult, BootstrapResult, PairedComparisonResult } from './metrics/statistics';
 
 // ---- train: the one training and evaluation core
-export { trainSegmentation, evaluateSegmentation, trainTask, evaluateTask, primaryScore, trainBatches, evaluateBatches } from './train';
+export { trainSegmentation, evaluateSegmentation, trainTask, evaluateTask, primaryScore, trainBatches, evaluateBatches, evaluateLoss, learningRateAt } from './train';
 export type {
   TrainOptions,
   EpochLog,
@@ -107,6 +111,7 @@ export type {
   TaskScores,
   TrainTaskOptions,
   TrainBatchesOptions,
+  LearningRateSchedule,
 } from './train';
 
 // ---- fl: strategies (Flower-shaped contract + registry), the round loop, privacy
@@ -134,6 +139,7 @@ export type {
   ComparisonRow,
   Comparison,
   CompareOptions,
+  ClientProgress,
 } from './fl';
 export { SiteFailureError } from './fl/types';
 export { siteInferenceAttack, membershipInferenceAttack, computeEpsilon, privacyTradeoff } from './fl/privacy';
@@ -158,6 +164,11 @@ export { runMedForgeComparison, formatMedForgeComparison } from './forge/command
 export { loadExperiment, validateExperiment, ConfigError } from './experiment/config';
 export type { ExperimentConfig } from './experiment/config';
 export { runExperiment, runExperimentConfig } from './experiment/runner';
+export type { ExperimentRow, ExperimentRun, RunOptions } from './experiment/runner';
+export { expandGrid } from './experiment/grid';
+export type { ExperimentCell } from './experiment/grid';
+export { summarizeGrid } from './experiment/grid-summary';
+export type { GridSummary, GroupSummary, ComparisonSummary } from './experiment/grid-summary';
 export { compareRuns } from './experiment/compare';
 export { runDemo, splitSitesByPatient } from './experiment/demo';
 export type { DemoOptions, DemoResult } from './experiment/demo';
