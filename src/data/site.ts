@@ -10,7 +10,7 @@
  */
 import { naturalId, NaturalIdPartitioner } from '../partition/natural-id';
 import { SiteNamedDataset, type SitePartitioner } from '../partition/base';
-import { trainTestSplit, type GroupKey, type TrainTestSplitOptions } from './split';
+import { kFoldSplit, trainTestSplit, type GroupKey, type TrainTestSplitOptions } from './split';
 import { SubsetDataset, type Dataset } from './types';
 
 /**
@@ -75,6 +75,13 @@ export interface BuildSitesOptions {
   stratify?: TrainTestSplitOptions['stratify'];
   /** Seed of the splits. Default 0. */
   seed?: number;
+  /**
+   * k-fold cross-validation instead of a random test fraction: within each
+   * site, whole groups are dealt to `k` folds (`kFoldSplit`, seeded by the
+   * site's split seed) and fold `index` is the test split (`testFraction` is
+   * then ignored; `validationFraction` is taken from the other folds).
+   */
+  fold?: { k: number; index: number };
 }
 
 /** The per-site split seed of {@link buildSites}: `'<seed>|<site name>'`. */
@@ -148,8 +155,9 @@ export function buildSites(dataset: Dataset, options: BuildSitesOptions = {}): S
   const testFraction = options.testFraction ?? 0.25;
   if (!(testFraction > 0 && testFraction < 1)) throw new RangeError(`buildSites: testFraction must be in (0, 1), got ${testFraction}`);
   const validationFraction = options.validationFraction ?? 0;
-  if (!(typeof validationFraction === 'number' && validationFraction >= 0 && validationFraction < 1 - testFraction)) {
-    throw new RangeError(`buildSites: validationFraction must be in [0, 1 - testFraction = ${1 - testFraction}), got ${validationFraction}`);
+  const heldOut = options.fold ? 1 / options.fold.k : testFraction;
+  if (!(typeof validationFraction === 'number' && validationFraction >= 0 && validationFraction < 1 - heldOut)) {
+    throw new RangeError(`buildSites: validationFraction must be in [0, ${options.fold ? '1 - 1/k' : '1 - testFraction'} = ${1 - heldOut}), got ${validationFraction}`);
   }
   const partition = options.partition ?? naturalId({ column: 'site', shuffle: false });
   const nat = naturalIdOf(partition);
@@ -190,7 +198,9 @@ export function buildSites(dataset: Dataset, options: BuildSitesOptions = {}): S
     const named = sitesNamed(partView, name) ? partView : new SiteNamedDataset(partView, name);
     let split: { train: number[]; test: number[] };
     try {
-      split = trainTestSplit(new SubsetDataset(named, order), { testFraction, seed: siteSplitSeed(seed, name), groupKey, stratify: options.stratify });
+      split = options.fold
+        ? kFoldSplit(new SubsetDataset(named, order), { k: options.fold.k, index: options.fold.index, seed: siteSplitSeed(seed, name), groupKey })
+        : trainTestSplit(new SubsetDataset(named, order), { testFraction, seed: siteSplitSeed(seed, name), groupKey, stratify: options.stratify });
     } catch (e) {
       throw new Error(`buildSites: cannot split site '${name}' of '${dataset.name}': ${(e as Error).message}`);
     }
@@ -201,7 +211,7 @@ export function buildSites(dataset: Dataset, options: BuildSitesOptions = {}): S
       let inner: { train: number[]; test: number[] };
       try {
         inner = trainTestSplit(new SubsetDataset(named, trainPart.map((j) => order[j])), {
-          testFraction: validationFraction / (1 - testFraction),
+          testFraction: validationFraction / (1 - heldOut),
           seed: siteValidationSeed(seed, name),
           groupKey,
           stratify: options.stratify,

@@ -199,3 +199,54 @@ export function trainTestSplit(
   });
   return { train, test };
 }
+
+/** Options of {@link kFoldSplit}. */
+export interface KFoldOptions {
+  /** Number of folds (integer >= 2). */
+  k: number;
+  /** The fold held out as the test split (0..k-1). */
+  index: number;
+  /** Seed of the group shuffle (same seed, same folds for every index). */
+  seed: number | string;
+  /** Keep groups together (a `meta` key or function), e.g. 'patientId' or 'lesionId'. Default: none (each sample alone). */
+  groupKey?: GroupKey;
+}
+
+/**
+ * k-fold cross-validation split with whole groups (patients, lesions): the
+ * groups are shuffled (seeded), then dealt largest first to the fold with the
+ * fewest samples so far (ties: lowest fold), so folds differ by at most one
+ * group's size; fold `index` is the test split, the other folds the training
+ * split. Over `index = 0..k-1` every sample is tested exactly once. Indices
+ * ascend within each split. Throws when there are fewer groups than folds.
+ */
+export function kFoldSplit(source: Dataset | readonly SampleInfo[] | number, options: KFoldOptions): { train: number[]; test: number[] } {
+  const { k, index } = options;
+  if (!Number.isInteger(k) || k < 2) throw new RangeError(`kFoldSplit: k must be an integer >= 2, got ${k}`);
+  if (!Number.isInteger(index) || index < 0 || index >= k) throw new RangeError(`kFoldSplit: index must be an integer in [0, ${k - 1}], got ${index}`);
+  const infos: SampleInfo[] = typeof source === 'number' ? Array.from({ length: source }, (_, i) => ({ id: String(i), meta: {} })) : toInfos(source);
+  const key = options.groupKey ?? ((_info: SampleInfo, i: number) => `#${i}`);
+  const groups = new Map<string, number[]>();
+  infos.forEach((info, i) => {
+    const g = groupOf(info, i, key);
+    const list = groups.get(g);
+    if (list) list.push(i);
+    else groups.set(g, [i]);
+  });
+  if (groups.size < k) throw new RangeError(`kFoldSplit: ${groups.size} group(s) cannot fill ${k} folds`);
+  const shuffled = createRng(`kfold|${options.seed}`).shuffle([...groups.values()]);
+  // stable by size: largest first, shuffled order among equals
+  const order = shuffled.map((g, i) => [g, i] as const).sort((a, b) => b[0].length - a[0].length || a[1] - b[1]).map(([g]) => g);
+  const sizes = new Array<number>(k).fill(0);
+  const fold = new Array<number>(infos.length);
+  for (const g of order) {
+    let f = 0;
+    for (let j = 1; j < k; j++) if (sizes[j] < sizes[f]) f = j;
+    sizes[f] += g.length;
+    for (const i of g) fold[i] = f;
+  }
+  const train: number[] = [];
+  const test: number[] = [];
+  fold.forEach((f, i) => (f === index ? test : train).push(i));
+  return { train, test };
+}

@@ -66,7 +66,7 @@ export interface ExperimentConfig {
   featureShift: Record<string, unknown> | null;
   oversample: Record<string, unknown> | null;
   /** Per site: held-out test fraction (default 0.25) and validation fraction (default 0: no validation split, no model selection). */
-  split: { testFraction: number; validationFraction: number };
+  split: { testFraction: number; validationFraction: number; folds?: number };
   /** Per-epoch learning-rate schedule of the clients (default constant). */
   learningRateSchedule: LearningRateSchedule;
   /** Which round's model is kept: default 'best-validation-loss' when `split.validationFraction` > 0, else 'last'. */
@@ -145,6 +145,7 @@ const OVERSAMPLE: Shape = {
 const SPLIT: Shape = {
   testFraction: { kind: 'number', min: 0, max: 1, exclusiveMin: true },
   validationFraction: { kind: 'number', min: 0, max: 1 },
+  folds: { kind: 'integer', min: 2, doc: 'k-fold cross-validation by patient / lesion: one cell per fold' },
 };
 const SCHEDULE: Shape = {
   name: { kind: 'string', required: true, enum: ['constant', 'cosine', 'poly', 'step'] },
@@ -312,7 +313,7 @@ function collect(top: Record<string, unknown>, problems: string[]): ExperimentCo
     partition: partition as ExperimentConfig['partition'],
     featureShift,
     oversample,
-    split: { testFraction: (split.testFraction as number) ?? 0.25, validationFraction: (split.validationFraction as number) ?? 0 },
+    split: { testFraction: (split.testFraction as number) ?? 0.25, validationFraction: (split.validationFraction as number) ?? 0, ...(split.folds !== undefined ? { folds: split.folds as number } : {}) },
     learningRateSchedule: (isObject(top.learningRateSchedule) ? top.learningRateSchedule : { name: 'constant' }) as unknown as LearningRateSchedule,
     ...(top.selection !== undefined ? { selection: top.selection as 'best-validation-loss' | 'last' } : {}),
     ...(isObject(top.convergence) ? { convergence: top.convergence as ExperimentConfig['convergence'] } : {}),
@@ -386,10 +387,10 @@ const SCHEMES_NEEDING_SITES: readonly SchemeName[] = ['iid', 'dirichlet', 'patho
 function checkConsistency(top: Record<string, unknown>, data: Record<string, unknown>, partition: Record<string, unknown>, model: { name: string; width?: number }, rounds: number, problems: string[]): void {
   const scheme = partition.scheme as SchemeName;
   const split = isObject(top.split) ? top.split : {};
-  const tf = typeof split.testFraction === 'number' ? split.testFraction : 0.25;
+  const tf = typeof split.folds === 'number' && split.folds >= 2 ? 1 / split.folds : typeof split.testFraction === 'number' ? split.testFraction : 0.25;
   if (typeof split.validationFraction === 'number' && split.validationFraction >= 1 - tf) {
-    problems.includes(`split.validationFraction: must be below 1 - testFraction = ${1 - tf}, got ${split.validationFraction}`) ||
-      problems.push(`split.validationFraction: must be below 1 - testFraction = ${1 - tf}, got ${split.validationFraction}`);
+    problems.includes(`split.validationFraction: must be below 1 - ${typeof split.folds === 'number' ? '1/folds' : 'testFraction'} = ${1 - tf}, got ${split.validationFraction}`) ||
+      problems.push(`split.validationFraction: must be below 1 - ${typeof split.folds === 'number' ? '1/folds' : 'testFraction'} = ${1 - tf}, got ${split.validationFraction}`);
   }
   if (top.selection === 'best-validation-loss' && !(typeof split.validationFraction === 'number' && split.validationFraction > 0)) {
     const m = "selection: 'best-validation-loss' needs validation splits (split.validationFraction > 0)";

@@ -18,9 +18,11 @@ export interface GroupSummary {
   model: string;
   budget: string;
   strategy: string;
-  /** Seeds with a valid result, in order. */
+  /** Seeds with a valid result, in order (with k-fold, one entry per (seed, fold) run). */
   seeds: number[];
-  /** Cells of the group that failed (left out). */
+  /** Folds of those runs (all 0 without k-fold). */
+  folds: number[];
+  /** Seeds of the group's runs that failed (left out). */
   failedSeeds: number[];
   dice: TIntervalResult;
   iou: TIntervalResult;
@@ -38,14 +40,16 @@ export interface ComparisonSummary {
   a: string;
   b: string;
   metric: 'dice';
+  /** The paired runs' seeds (and folds: pairs are on the same seed and fold). */
   seeds: number[];
+  folds: number[];
   result: PairedComparisonResult;
 }
 
 /** What {@link summarizeGrid} returns. */
 export interface GridSummary {
   /** Which dimensions vary (tables show only those). */
-  dims: { data: boolean; model: boolean; budget: boolean; seed: boolean };
+  dims: { data: boolean; model: boolean; budget: boolean; seed: boolean; fold: boolean };
   groups: GroupSummary[];
   comparisons: ComparisonSummary[];
 }
@@ -70,6 +74,7 @@ export function summarizeGrid(rows: readonly ExperimentRow[], options: { seeds?:
       budget: rs[0].budget,
       strategy: rs[0].strategy,
       seeds: ok.map((r) => r.seed),
+      folds: ok.map((r) => r.fold ?? 0),
       failedSeeds: rs.filter((r) => !valid(r)).map((r) => r.seed),
       dice: interval(ok.map((r) => r.pooledDice)),
       iou: interval(ok.filter((r) => Number.isFinite(r.pooledIou)).map((r) => r.pooledIou)),
@@ -78,11 +83,12 @@ export function summarizeGrid(rows: readonly ExperimentRow[], options: { seeds?:
     };
   });
   const distinct = (f: (r: ExperimentRow) => unknown) => new Set(rows.map(f)).size > 1;
-  const dims = { data: distinct((r) => r.data), model: distinct((r) => r.model), budget: distinct((r) => r.budget), seed: (options.seeds?.length ?? 0) > 1 || distinct((r) => r.seed) };
+  const dims = { data: distinct((r) => r.data), model: distinct((r) => r.model), budget: distinct((r) => r.budget), seed: (options.seeds?.length ?? 0) > 1 || distinct((r) => r.seed), fold: distinct((r) => r.fold ?? 0) };
   const comparisons: ComparisonSummary[] = [];
   const compare = (axis: 'strategy' | 'model', within: string, a: { name: string; rows: ExperimentRow[] }, b: { name: string; rows: ExperimentRow[] }) => {
-    const bySeed = new Map(b.rows.filter(valid).map((r) => [r.seed, r]));
-    const pairs = a.rows.filter(valid).filter((r) => bySeed.has(r.seed));
+    const run = (r: ExperimentRow) => `${r.seed}|${r.fold ?? 0}`;
+    const bySeed = new Map(b.rows.filter(valid).map((r) => [run(r), r]));
+    const pairs = a.rows.filter(valid).filter((r) => bySeed.has(run(r)));
     if (pairs.length < 2) return;
     comparisons.push({
       axis,
@@ -91,7 +97,8 @@ export function summarizeGrid(rows: readonly ExperimentRow[], options: { seeds?:
       b: b.name,
       metric: 'dice',
       seeds: pairs.map((r) => r.seed),
-      result: pairedComparison(pairs.map((r) => r.pooledDice), pairs.map((r) => (bySeed.get(r.seed) as ExperimentRow).pooledDice)),
+      folds: pairs.map((r) => r.fold ?? 0),
+      result: pairedComparison(pairs.map((r) => r.pooledDice), pairs.map((r) => (bySeed.get(run(r)) as ExperimentRow).pooledDice)),
     });
   };
   const label = (parts: [boolean, string][]) => parts.filter(([show]) => show).map(([, v]) => v).join(' / ') || 'all';
@@ -126,7 +133,7 @@ export function summarizeGrid(rows: readonly ExperimentRow[], options: { seeds?:
 export function formatGroups(s: GridSummary): string {
   const cols = (['data', 'model', 'budget'] as const).filter((d) => s.dims[d]);
   return formatTable(
-    [...cols, 'strategy', 'seeds', 'Dice mean [95% CI]', 'IoU mean [95% CI]', 'failed'],
+    [...cols, 'strategy', s.dims.fold ? 'runs (seed x fold)' : 'seeds', 'Dice mean [95% CI]', 'IoU mean [95% CI]', 'failed'],
     s.groups.map((g) => [...cols.map((c) => g[c]), g.strategy, String(g.seeds.length), g.seeds.length ? formatInterval(g.dice) : '-', g.seeds.length ? formatInterval(g.iou) : '-', g.failedSeeds.length ? g.failedSeeds.join(', ') : '']),
   );
 }
@@ -135,7 +142,7 @@ export function formatGroups(s: GridSummary): string {
 export function formatComparisons(s: GridSummary): string {
   if (s.comparisons.length === 0) return 'paired comparisons: none (they need at least 2 seeds in common)';
   return formatTable(
-    ['compare', 'within', 'a', 'b', 'seeds', 'Dice a - b [95% CI]', 'p (paired t)', 'verdict'],
+    ['compare', 'within', 'a', 'b', s.dims.fold ? 'pairs (seed x fold)' : 'seeds', 'Dice a - b [95% CI]', 'p (paired t)', 'verdict'],
     s.comparisons.map((c) => [c.axis, c.within, c.a, c.b, String(c.seeds.length), `${c.result.meanDifference >= 0 ? '+' : ''}${c.result.meanDifference.toFixed(3)} [${c.result.lower.toFixed(3)}, ${c.result.upper.toFixed(3)}]`, Number.isFinite(c.result.pValue) ? c.result.pValue.toPrecision(2) : '-', c.result.verdict]),
   );
 }

@@ -25,6 +25,8 @@ export interface SitesSpec {
   split: ExperimentConfig['split'];
   /** Seed of the synthetic data, partition, splits and oversampling. */
   dataSeed: number;
+  /** k-fold: which fold of `split.folds` is the test split. */
+  fold?: { k: number; index: number };
 }
 
 /** One cell of the grid. */
@@ -43,10 +45,10 @@ export interface ExperimentCell extends SitesSpec {
   selection?: ExperimentConfig['selection'];
   convergence?: ExperimentConfig['convergence'];
   /** The cell's coordinates, for tables and pairing. */
-  dims: { data: string; model: string; strategy: string; seed: number; budget: string };
+  dims: { data: string; model: string; strategy: string; seed: number; budget: string; fold: number };
 }
 
-/** Every cell of `cfg`, in data, model, budget, strategy, seed order (seeds innermost, so a seed's cells finish together). */
+/** Every cell of `cfg`, in data, model, budget, strategy, seed, fold order (with `split.folds` = k, one cell per fold; ids end in `__f<i>`). */
 export function expandGrid(cfg: ExperimentConfig): ExperimentCell[] {
   const many = { data: cfg.datasets.length > 1, model: cfg.models.length > 1, seed: cfg.seeds.length > 1, budget: cfg.budgets.length > 1 };
   const cells: ExperimentCell[] = [];
@@ -55,7 +57,8 @@ export function expandGrid(cfg: ExperimentConfig): ExperimentCell[] {
       for (const budget of cfg.budgets) {
         for (const strategy of cfg.strategies) {
           for (const seed of cfg.seeds) {
-            const parts = [...(many.data ? [data.label] : []), ...(many.model ? [model.label] : []), strategy.label, ...(many.seed ? [`s${seed}`] : []), ...(many.budget ? [budget.label] : [])];
+           for (const fold of cfg.split.folds ? Array.from({ length: cfg.split.folds }, (_, i) => i) : [-1]) {
+            const parts = [...(many.data ? [data.label] : []), ...(many.model ? [model.label] : []), strategy.label, ...(many.seed ? [`s${seed}`] : []), ...(fold >= 0 ? [`f${fold}`] : []), ...(many.budget ? [budget.label] : [])];
             cells.push({
               id: parts.join('__'),
               data,
@@ -64,6 +67,7 @@ export function expandGrid(cfg: ExperimentConfig): ExperimentCell[] {
               oversample: cfg.oversample,
               split: cfg.split,
               dataSeed: cfg.resplit ? seed : cfg.splitSeed,
+              ...(fold >= 0 ? { fold: { k: cfg.split.folds as number, index: fold } } : {}),
               model,
               strategy,
               seed,
@@ -74,8 +78,9 @@ export function expandGrid(cfg: ExperimentConfig): ExperimentCell[] {
               learningRateSchedule: cfg.learningRateSchedule,
               ...(cfg.selection ? { selection: cfg.selection } : {}),
               ...(cfg.convergence ? { convergence: cfg.convergence } : {}),
-              dims: { data: data.label, model: model.label, strategy: strategy.label, seed, budget: budget.label },
+              dims: { data: data.label, model: model.label, strategy: strategy.label, seed, budget: budget.label, fold: Math.max(0, fold) },
             });
+           }
           }
         }
       }
@@ -86,5 +91,5 @@ export function expandGrid(cfg: ExperimentConfig): ExperimentCell[] {
 
 /** Key of a cell's sites: cells with equal keys share the same sites. */
 export function sitesKey(spec: SitesSpec): string {
-  return JSON.stringify([spec.data, spec.partition, spec.featureShift, spec.oversample, spec.split, spec.dataSeed]);
+  return JSON.stringify([spec.data, spec.partition, spec.featureShift, spec.oversample, spec.split, spec.dataSeed, spec.fold ?? null]);
 }

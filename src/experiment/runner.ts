@@ -69,6 +69,8 @@ export interface ExperimentRow {
   model: string;
   strategy: string;
   seed: number;
+  /** k-fold: the test fold (0 without folds). */
+  fold: number;
   budget: string;
   dicePerSite: Record<string, number>;
   pooledDice: number;
@@ -109,9 +111,9 @@ function csvCell(v: unknown): string {
 /** Rows as CSV (one column per site's Dice). */
 export function rowsToCsv(rows: readonly ExperimentRow[]): string {
   const sites = [...new Set(rows.flatMap((r) => Object.keys(r.dicePerSite)))].sort();
-  const head = ['cell', 'data', 'model', 'strategy', 'seed', 'budget', ...sites.map((s) => `dice_${s}`), 'pooled_dice', 'dice_image_lo', 'dice_image_hi', 'pooled_iou', 'bytes_per_round', 'total_bytes', 'seconds', 'kept_round', 'converged', 'site_attack_accuracy', 'site_attack_chance', 'site_failures', 'failed'];
+  const head = ['cell', 'data', 'model', 'strategy', 'seed', 'fold', 'budget', ...sites.map((s) => `dice_${s}`), 'pooled_dice', 'dice_image_lo', 'dice_image_hi', 'pooled_iou', 'bytes_per_round', 'total_bytes', 'seconds', 'kept_round', 'converged', 'site_attack_accuracy', 'site_attack_chance', 'site_failures', 'failed'];
   const lines = rows.map((r) =>
-    [r.cell, r.data, r.model, r.strategy, r.seed, r.budget, ...sites.map((s) => r.dicePerSite[s]), r.pooledDice, r.diceImageInterval[0], r.diceImageInterval[1], r.pooledIou, r.bytesPerRound, r.totalBytes, r.seconds, r.keptRound + 1, r.converged === undefined ? '' : String(r.converged), r.siteAttackAccuracy, r.siteAttackChance, (r.siteFailures ?? []).join('; '), r.failed ?? '']
+    [r.cell, r.data, r.model, r.strategy, r.seed, r.fold, r.budget, ...sites.map((s) => r.dicePerSite[s]), r.pooledDice, r.diceImageInterval[0], r.diceImageInterval[1], r.pooledIou, r.bytesPerRound, r.totalBytes, r.seconds, r.keptRound + 1, r.converged === undefined ? '' : String(r.converged), r.siteAttackAccuracy, r.siteAttackChance, (r.siteFailures ?? []).join('; '), r.failed ?? '']
       .map(csvCell)
       .join(','),
   );
@@ -123,8 +125,8 @@ export function formatRows(rows: readonly ExperimentRow[]): string {
   const sites = [...new Set(rows.flatMap((r) => Object.keys(r.dicePerSite)))].sort();
   const attack = rows.some((r) => Number.isFinite(r.siteAttackAccuracy));
   const selection = rows.some((r) => r.converged !== undefined);
-  const varies = (k: 'data' | 'model' | 'seed' | 'budget') => new Set(rows.map((r) => r[k])).size > 1;
-  const dims = (['data', 'model', 'seed', 'budget'] as const).filter(varies);
+  const varies = (k: 'data' | 'model' | 'seed' | 'fold' | 'budget') => new Set(rows.map((r) => r[k])).size > 1;
+  const dims = (['data', 'model', 'seed', 'fold', 'budget'] as const).filter(varies);
   return (
     formatTable(
       [...dims, 'strategy', ...sites, 'pooled Dice', 'pooled IoU', 'bytes/round', ...(selection ? ['kept round', 'converged'] : []), ...(attack ? ['site attack acc'] : []), 'seconds'],
@@ -153,7 +155,7 @@ function settingsText(cfg: ExperimentConfig, quick: boolean): string {
   const d = cfg.datasets.map((x) => `${x.label} (${x.source}, ${x.size}x${x.size}${x.limit ? `, first ${x.limit}` : ''})`).join('; ');
   const m = cfg.models.map((x) => `${x.name}${x.width ? ` width ${x.width}` : ''}`).join('; ');
   const b = cfg.budgets.map((x) => `${x.rounds} rounds x ${x.localEpochs} local epochs, batch ${x.batchSize}, lr ${x.learningRate}`).join('; ');
-  return `${quick ? 'QUICK MODE: a smoke test of the pipeline, not a result. ' : ''}data: ${d}. models: ${m}. budget: ${b}. seeds: ${cfg.seeds.join(', ')}${cfg.resplit ? ' (each seed resplits the data)' : ` (splits of seed ${cfg.splitSeed})`}. test fraction ${cfg.split.testFraction}.`;
+  return `${quick ? 'QUICK MODE: a smoke test of the pipeline, not a result. ' : ''}data: ${d}. models: ${m}. budget: ${b}. seeds: ${cfg.seeds.join(', ')}${cfg.resplit ? ' (each seed resplits the data)' : ` (splits of seed ${cfg.splitSeed})`}. ${cfg.split.folds ? `${cfg.split.folds}-fold cross-validation by patient/lesion` : `test fraction ${cfg.split.testFraction}`}${cfg.split.validationFraction ? `, validation fraction ${cfg.split.validationFraction} (model kept by best mean client validation loss)` : ''}.`;
 }
 
 function report(cfg: ExperimentConfig, quick: boolean, rows: readonly ExperimentRow[], curves: Map<string, RoundRecord[]>, summary: GridSummary): string {
@@ -342,7 +344,7 @@ async function runLocked(cfg: ExperimentConfig, options: RunOptions, dir: string
   writeFileAtomic(path.join(dir, 'report.html'), report(cfg, !!options.quick, rows, curves, summary));
   log('');
   log(formatRows(rows));
-  if (cfg.seeds.length > 1) {
+  if (cfg.seeds.length > 1 || cfg.split.folds) {
     log('');
     log(formatGroups(summary));
     log('');
@@ -358,7 +360,7 @@ async function runLocked(cfg: ExperimentConfig, options: RunOptions, dir: string
 }
 
 function rowOf(c: ExperimentCell, r: CellResult | undefined, crash: string | undefined): ExperimentRow {
-  const base = { cell: c.id, data: c.dims.data, model: c.dims.model, strategy: c.dims.strategy, seed: c.dims.seed, budget: c.dims.budget };
+  const base = { cell: c.id, data: c.dims.data, model: c.dims.model, strategy: c.dims.strategy, seed: c.dims.seed, fold: c.dims.fold, budget: c.dims.budget };
   if (!r) {
     return { ...base, dicePerSite: {}, pooledDice: NaN, pooledIou: NaN, diceImageInterval: [NaN, NaN], bytesPerRound: NaN, totalBytes: NaN, seconds: NaN, keptRound: -1, siteAttackAccuracy: NaN, siteAttackChance: NaN, siteFailures: [], failed: crash ?? 'no result' };
   }
@@ -513,6 +515,7 @@ export function readRuns(dirs: readonly string[]): { dir: string; rows: Experime
           data: r.data ?? '-',
           model: r.model ?? '-',
           seed: r.seed ?? 0,
+          fold: r.fold ?? 0,
           budget: r.budget ?? '-',
           diceImageInterval: r.diceImageInterval ?? [NaN, NaN],
           siteFailures: r.siteFailures ?? [],

@@ -137,7 +137,7 @@ export async function buildExperimentSites(cfg: SitesSpec, baseDir = process.cwd
   const dataset = await openExperimentData(cfg, baseDir);
   const base = partitioner(cfg);
   const partition = cfg.featureShift && cfg.featureShift.enabled !== false ? featureShift(base, { seed: hashSeed(`${cfg.dataSeed}:shift`) }) : base;
-  const built = buildDatasetSites(dataset, { partition, testFraction: cfg.split.testFraction, validationFraction: cfg.split.validationFraction, seed: cfg.dataSeed });
+  const built = buildDatasetSites(dataset, { partition, testFraction: cfg.split.testFraction, validationFraction: cfg.split.validationFraction, seed: cfg.dataSeed, ...(cfg.fold ? { fold: cfg.fold } : {}) });
   const describe: string[] = [`data: ${dataset.name}, ${dataset.length} images at ${cfg.data.size}x${cfg.data.size}`, `partition: ${cfg.partition.scheme}${cfg.featureShift ? ' + feature shift' : ''}`];
   const perSite = cfg.oversample && (cfg.oversample.mode ?? 'per-site') === 'per-site';
   const sites: Site[] = [];

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { splitByGroup, trainTestSplit } from '../../src/data/split';
+import { kFoldSplit, splitByGroup, trainTestSplit } from '../../src/data/split';
 import type { SampleInfo } from '../../src/data/types';
 import { openHam10000 } from '../../src/data/ham10000';
 import { shared } from './helpers';
@@ -101,6 +101,28 @@ test('trainTestSplit: exact sizes, seeded, stratified and grouped variants', () 
   assert.is(grouped.test.length, 2);
   assert.is(Math.floor(grouped.test[0] / 2), Math.floor(grouped.test[1] / 2));
   assert.throws(() => trainTestSplit(10, { testFraction: 1, seed: 1 }), /testFraction/);
+});
+
+test('kFoldSplit: every sample tested exactly once over the k folds, groups whole, folds balanced, seeded', () => {
+  // 23 samples in groups of sizes 1..4 (patients)
+  const infos = Array.from({ length: 23 }, (_, i) => ({ id: `s${i}`, meta: { patientId: `p${Math.floor(i / 3)}` } }));
+  const k = 4;
+  const tested = new Array(23).fill(0);
+  const sizes: number[] = [];
+  for (let index = 0; index < k; index++) {
+    const { train, test: held } = kFoldSplit(infos, { k, index, seed: 5, groupKey: 'patientId' });
+    assert.equal([...train, ...held].sort((a, b) => a - b), Array.from({ length: 23 }, (_, i) => i), 'a partition of the samples');
+    for (const i of held) tested[i]++;
+    const heldPatients = new Set(held.map((i) => infos[i].meta.patientId));
+    for (const i of train) assert.not.ok(heldPatients.has(infos[i].meta.patientId), 'no patient on both sides');
+    sizes.push(held.length);
+  }
+  assert.ok(tested.every((n) => n === 1), 'each sample in exactly one test fold');
+  assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 3, `balanced within one group: ${sizes}`);
+  assert.equal(kFoldSplit(infos, { k, index: 1, seed: 5, groupKey: 'patientId' }), kFoldSplit(infos, { k, index: 1, seed: 5, groupKey: 'patientId' }));
+  assert.not.equal(kFoldSplit(23, { k, index: 1, seed: 5 }).test, kFoldSplit(23, { k, index: 1, seed: 6 }).test);
+  assert.throws(() => kFoldSplit(3, { k: 4, index: 0, seed: 0 }), /3 group\(s\) cannot fill 4 folds/);
+  assert.throws(() => kFoldSplit(10, { k: 1, index: 0, seed: 0 }), /k must be an integer >= 2/);
 });
 
 test.run();

@@ -16,6 +16,8 @@ import { expandGrid, sitesKey } from '../../src/experiment/grid';
 import { runExperimentConfig } from '../../src/experiment/runner';
 import { tInterval } from '../../src/metrics/statistics';
 import { compareRuns } from '../../src/experiment/compare';
+import { summarizeGrid } from '../../src/experiment/grid-summary';
+import { buildExperimentSites } from '../../src/experiment/sites';
 
 const grid = {
   name: 'grid',
@@ -42,6 +44,21 @@ test('grid expansion: one cell per strategy x seed; ids name what varies; splits
   assert.equal(big[0].id, 'synthetic__unet-w2__local__r1');
   assert.equal(big.at(-1)!.id, 'other__attention-unet-w2__fedavg__r2');
   assert.equal(expandGrid(validateExperiment({ ...grid, seeds: [0] }))[0].id, 'local', 'one seed, one model, one dataset: the strategy label, as before grids');
+});
+
+test('k-fold grid: one cell per fold, every test image in exactly one fold, pairs on (seed, fold)', async () => {
+  const cfg = validateExperiment({ ...grid, seeds: [0], split: { folds: 3 } });
+  const cells = expandGrid(cfg);
+  assert.equal(cells.map((c) => c.id), ['local__f0', 'local__f1', 'local__f2', 'fedavg__f0', 'fedavg__f1', 'fedavg__f2']);
+  const tests = await Promise.all(cells.slice(0, 3).map(async (c) => (await buildExperimentSites(c)).sites.flatMap((s) => Array.from({ length: s.test.length }, (_, i) => s.test.info(i).id))));
+  const all = tests.flat();
+  assert.is(new Set(all).size, all.length, 'no image tested twice');
+  assert.is(all.length, 16, 'every image tested once over the folds');
+  const rows = cells.map((c, i) => ({ ...c.dims, cell: c.id, pooledDice: 0.5 + 0.01 * i, pooledIou: 0.4, bytesPerRound: 0, seconds: 1, dicePerSite: {}, diceImageInterval: [0, 1] as [number, number], totalBytes: 0, keptRound: 0, siteAttackAccuracy: NaN, siteAttackChance: NaN, siteFailures: [] }));
+  const s = summarizeGrid(rows);
+  assert.equal(s.groups[0].folds, [0, 1, 2]);
+  assert.is(s.comparisons[0].result.n, 3);
+  assert.ok(Math.abs(s.comparisons[0].result.meanDifference + 0.03) < 1e-12, 'local - fedavg = -0.03 on every (seed, fold) pair');
 });
 
 test('grid config errors: duplicate seeds, both model and models, duplicate labels, empty lists', () => {
