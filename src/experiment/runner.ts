@@ -32,7 +32,7 @@ import { acquireRunLock, RunWriter, writeFileAtomic } from '../fl/results';
 import { getWeights, weightSpecs } from '../models/weights';
 import type { RoundRecord } from '../fl/types';
 import { createModel } from '../models/registry';
-import { lineChart, groupedBarChart, figureHtml } from '../viz';
+import { lineChart, groupedBarChart, figureHtml, liveLine } from '../viz';
 import { formatTable, formatSeconds, formatBytes } from '../util/table';
 import { loadExperiment, type ExperimentConfig } from './config';
 import { buildExperimentSites, type BuiltSites } from './sites';
@@ -287,7 +287,7 @@ async function runLocked(cfg: ExperimentConfig, options: RunOptions, dir: string
   }
   const pending = cells.filter((c) => !results.has(c.id));
   log(`[medfl] ${cfg.name}: ${cells.length} cell(s), ${results.size} already done, ${pending.length} to run with ${Math.min(jobs, Math.max(1, pending.length))} job(s)`);
-  const progressLine = startProgress(cells.length, results.size, log);
+  const progressLine = startProgress(cells.length, results.size, liveLine(log).update);
   let stopping = false;
   const onSigint = () => {
     if (stopping) return;

@@ -74,6 +74,35 @@ export function notebookDisplay(): NotebookDisplay | null {
   }
 }
 
+/** A status line that is rewritten in place (see {@link liveLine}). */
+export interface LiveLine {
+  /** Show `text` as the line's new content. */
+  update(text: string): void;
+}
+
+/**
+ * A progress line updated in place: in a tslab notebook one output entry
+ * (tslab's `newDisplay`) overwritten by every `update`; elsewhere (or with a
+ * display set by {@link setNotebookDisplay}) every update goes to `fallback`
+ * (default console.log), one line each, as a terminal log should.
+ */
+export function liveLine(fallback: (text: string) => void = (t) => console.log(t)): LiveLine {
+  const s = session();
+  const req = (globalThis as { __tslab__?: { require?: (id: string) => unknown } }).__tslab__?.require;
+  if (s.override === undefined && typeof req === 'function') {
+    try {
+      const mod = req('tslab') as { newDisplay?: () => { text(t: string): void } } | undefined;
+      if (typeof mod?.newDisplay === 'function') {
+        const d = mod.newDisplay();
+        return { update: (t) => d.text(t) };
+      }
+    } catch {
+      // not a usable tslab: plain lines
+    }
+  }
+  return { update: fallback };
+}
+
 /** True when running inside a tslab kernel (or with a display set by {@link setNotebookDisplay}). */
 export function inNotebook(): boolean {
   return notebookDisplay() !== null;

@@ -46,6 +46,8 @@ export {
   notebookDisplay,
   inNotebook,
   setNotebookDisplay,
+  liveLine,
+  type LiveLine,
   resetPlotlySession,
   type NotebookDisplay,
   type ShowOptions,

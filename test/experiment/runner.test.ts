@@ -41,7 +41,7 @@ test('run folder holds config, per-strategy runs, summary and report; a re-run r
   assert.not.ok(fs.readdirSync(run).some((f) => f.includes('.tmp')), 'no temp files left');
   const csv = fs.readFileSync(path.join(run, 'summary.csv'), 'utf8').trim().split('\n');
   assert.is(csv.length, 3, 'header + one row per strategy');
-  assert.match(csv[0], /^cell,data,model,strategy,seed,budget,dice_site-0,dice_site-1,pooled_dice,dice_image_lo,dice_image_hi/);
+  assert.match(csv[0], /^cell,data,model,strategy,seed,fold,budget,dice_site-0,dice_site-1,pooled_dice,dice_image_lo,dice_image_hi/);
   assert.ok(lines.some((l) => /ETA/.test(l)), 'progress with ETA');
   assert.ok(first.rows.every((r) => Number.isFinite(r.siteAttackAccuracy)), 'site attack ran');
   assert.match(fs.readFileSync(path.join(run, 'report.html'), 'utf8'), /Pooled held-out Dice per round/);

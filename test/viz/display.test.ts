@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { show, showTable, showPng, showImage, showHtml, notebookDisplay, inNotebook, setNotebookDisplay, resetPlotlySession, type NotebookDisplay } from '../../src/viz/display';
+import { liveLine, show, showTable, showPng, showImage, showHtml, notebookDisplay, inNotebook, setNotebookDisplay, resetPlotlySession, type NotebookDisplay } from '../../src/viz/display';
 import { heatmap } from '../../src/viz/heatmap';
 import { tableHtml } from '../../src/viz/html';
 
@@ -109,6 +109,24 @@ test('auto-detection through globalThis.__tslab__ (the kernel\'s own tslab modul
   } finally {
     delete g.__tslab__;
     setNotebookDisplay(undefined);
+  }
+});
+
+test('liveLine: in a tslab kernel one display entry is overwritten by every update; elsewhere plain lines', () => {
+  const plain: string[] = [];
+  liveLine((t) => plain.push(t)).update('a');
+  assert.equal(plain, ['a']);
+  const shown: string[][] = [];
+  const g = globalThis as { __tslab__?: unknown };
+  const saved = g.__tslab__;
+  g.__tslab__ = { require: (id: string) => (id === 'tslab' ? { newDisplay: () => { const entry: string[] = []; shown.push(entry); return { text: (t: string) => entry.push(t) }; } } : undefined) };
+  try {
+    const line = liveLine(() => assert.unreachable('no fallback inside tslab'));
+    line.update('[grid] 0/2 done');
+    line.update('[grid] 1/2 done');
+    assert.equal(shown, [['[grid] 0/2 done', '[grid] 1/2 done']], 'one entry, updated in place');
+  } finally {
+    g.__tslab__ = saved;
   }
 });
 
