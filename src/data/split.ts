@@ -58,6 +58,18 @@ function normaliseFractions(f: SplitFractions): [number, number, number] {
   return arr;
 }
 
+/** Sample indices per group value, groups in first-seen order. */
+function groupIndices(infos: readonly SampleInfo[], key: GroupKey): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  infos.forEach((info, i) => {
+    const g = groupOf(info, i, key);
+    const list = groups.get(g);
+    if (list) list.push(i);
+    else groups.set(g, [i]);
+  });
+  return groups;
+}
+
 function groupOf(info: SampleInfo, index: number, key: GroupKey): string {
   const v = typeof key === 'function' ? key(info, index) : info.meta[key];
   if (v === undefined || v === null || v === '') return `\u0000sample:${info.id}:${index}`;
@@ -88,13 +100,7 @@ export function splitByGroup(source: Dataset | readonly SampleInfo[], options: S
   const fr = normaliseFractions(options.fractions ?? [0.7, 0.15, 0.15]);
   const infos = toInfos(source);
   const key = options.groupKey ?? 'patientId';
-  const groups = new Map<string, number[]>();
-  infos.forEach((info, i) => {
-    const g = groupOf(info, i, key);
-    const list = groups.get(g);
-    if (list) list.push(i);
-    else groups.set(g, [i]);
-  });
+  const groups = groupIndices(infos, key);
   const needed = fr.filter((x) => x > 0).length;
   if (groups.size < needed) {
     throw new RangeError(
@@ -226,13 +232,7 @@ export function kFoldSplit(source: Dataset | readonly SampleInfo[] | number, opt
   if (!Number.isInteger(index) || index < 0 || index >= k) throw new RangeError(`kFoldSplit: index must be an integer in [0, ${k - 1}], got ${index}`);
   const infos: SampleInfo[] = typeof source === 'number' ? Array.from({ length: source }, (_, i) => ({ id: String(i), meta: {} })) : toInfos(source);
   const key = options.groupKey ?? ((_info: SampleInfo, i: number) => `#${i}`);
-  const groups = new Map<string, number[]>();
-  infos.forEach((info, i) => {
-    const g = groupOf(info, i, key);
-    const list = groups.get(g);
-    if (list) list.push(i);
-    else groups.set(g, [i]);
-  });
+  const groups = groupIndices(infos, key);
   if (groups.size < k) throw new RangeError(`kFoldSplit: ${groups.size} group(s) cannot fill ${k} folds`);
   const shuffled = createRng(`kfold|${options.seed}`).shuffle([...groups.values()]);
   // stable by size: largest first, shuffled order among equals

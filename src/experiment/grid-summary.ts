@@ -102,25 +102,22 @@ export function summarizeGrid(rows: readonly ExperimentRow[], options: { seeds?:
     });
   };
   const label = (parts: [boolean, string][]) => parts.filter(([show]) => show).map(([, v]) => v).join(' / ') || 'all';
-  const blocks = new Map<string, ExperimentRow[][]>();
-  for (const rs of byGroup.values()) {
-    const k = JSON.stringify([rs[0].data, rs[0].model, rs[0].budget]);
-    if (!blocks.has(k)) blocks.set(k, []);
-    blocks.get(k)!.push(rs);
-  }
-  for (const list of blocks.values()) {
+  const bucket = (f: (r: ExperimentRow) => unknown[]) => {
+    const m = new Map<string, ExperimentRow[][]>();
+    for (const rs of byGroup.values()) {
+      const k = JSON.stringify(f(rs[0]));
+      if (!m.has(k)) m.set(k, []);
+      m.get(k)!.push(rs);
+    }
+    return m;
+  };
+  for (const list of bucket((r) => [r.data, r.model, r.budget]).values()) {
     const r0 = list[0][0];
     const within = label([[dims.data, r0.data], [dims.model, r0.model], [dims.budget, r0.budget]]);
     for (let i = 0; i < list.length; i++) for (let j = i + 1; j < list.length; j++) compare('strategy', within, { name: list[i][0].strategy, rows: list[i] }, { name: list[j][0].strategy, rows: list[j] });
   }
   if (dims.model) {
-    const byStrategy = new Map<string, ExperimentRow[][]>();
-    for (const rs of byGroup.values()) {
-      const k = JSON.stringify([rs[0].data, rs[0].budget, rs[0].strategy]);
-      if (!byStrategy.has(k)) byStrategy.set(k, []);
-      byStrategy.get(k)!.push(rs);
-    }
-    for (const list of byStrategy.values()) {
+    for (const list of bucket((r) => [r.data, r.budget, r.strategy]).values()) {
       const r0 = list[0][0];
       const within = label([[dims.data, r0.data], [dims.budget, r0.budget], [true, r0.strategy]]);
       for (let i = 0; i < list.length; i++) for (let j = i + 1; j < list.length; j++) compare('model', within, { name: list[i][0].model, rows: list[i] }, { name: list[j][0].model, rows: list[j] });
