@@ -125,9 +125,14 @@ export function acquireRunLock(dir: string): () => void {
     const alive = (pid: number) => {
       try {
         process.kill(pid, 0);
-        return true;
       } catch (err) {
         return (err as NodeJS.ErrnoException).code === 'EPERM';
+      }
+      // A killed process not yet reaped by its parent (a zombie, state Z on Linux) still answers signal 0.
+      try {
+        return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return true;
       }
     };
     const stale = typeof holder.pid !== 'number' || (holder.host === os.hostname() && !alive(holder.pid));
