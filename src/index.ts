@@ -169,6 +169,8 @@ export { expandGrid } from './experiment/grid';
 export type { ExperimentCell } from './experiment/grid';
 export { summarizeGrid } from './experiment/grid-summary';
 export type { GridSummary, GroupSummary, ComparisonSummary } from './experiment/grid-summary';
+export { judgeClaim, formatClaimsTable } from './experiment/claims';
+export type { Claim, ClaimVerdict, ClaimSelector } from './experiment/claims';
 export { compareRuns } from './experiment/compare';
 export { runDemo, splitSitesByPatient } from './experiment/demo';
 export type { DemoOptions, DemoResult } from './experiment/demo';
