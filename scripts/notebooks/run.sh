@@ -60,6 +60,8 @@ KPREFIX="$OUT/.jupyter"
 "$TSLAB" install --python="$PY" --binary="$TSLAB" --prefix="$KPREFIX" >/dev/null
 export JUPYTER_PATH="$KPREFIX/share/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}"
 export PATH="$ROOT/node_modules/.bin:$PATH"
+# tslab finds 'medfl' through a generated link package (scripts/notebooks/link-medfl.js)
+node "$ROOT/scripts/notebooks/link-medfl.js"
 
 if [ "$BUILD" = 1 ]; then
   echo "== npm run build"
