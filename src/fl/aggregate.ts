@@ -103,6 +103,17 @@ export function mergeShared(global: readonly Float32Array[], local: readonly Flo
   return global.map((g, i) => (shared[i] ? g : local[i]));
 }
 
+/** Element-wise a + b (e.g. start weights + an update). */
+export function add(a: readonly Float32Array[], b: readonly Float32Array[]): Float32Array[] {
+  checkSameLayout(a, b, 'add');
+  return a.map((x, i) => {
+    const out = new Float32Array(x.length);
+    const y = b[i];
+    for (let j = 0; j < x.length; j++) out[j] = x[j] + y[j];
+    return out;
+  });
+}
+
 /** Element-wise a - b. */
 export function subtract(a: readonly Float32Array[], b: readonly Float32Array[]): Float32Array[] {
   checkSameLayout(a, b, 'subtract');

@@ -25,7 +25,7 @@
  * epsilon does not cover.
  */
 import { addGaussianNoise, noiseSeed, privatizeUpdate } from './privacy/dp';
-import { subtract } from './aggregate';
+import { add, subtract } from './aggregate';
 import type { Shape } from '../util/schema';
 import type { Strategy, StrategyInit, TrainResult } from './strategy';
 import type { DpConfig } from './types';
@@ -39,14 +39,6 @@ export const DP_SHAPE: Shape = {
   weighting: { kind: 'string', enum: ['uniform', 'samples'], doc: 'averaging weights of the clipped updates' },
 };
 
-function addTo(base: readonly Float32Array[], delta: readonly Float32Array[]): Float32Array[] {
-  return base.map((b, i) => {
-    const out = new Float32Array(b.length);
-    const d = delta[i];
-    for (let j = 0; j < b.length; j++) out[j] = b[j] + d[j];
-    return out;
-  });
-}
 
 /** Wrap `inner` with differential privacy (see the module doc). */
 export function withDifferentialPrivacy(inner: Strategy, dp: DpConfig, init: StrategyInit): Strategy {
@@ -82,7 +74,7 @@ export function withDifferentialPrivacy(inner: Strategy, dp: DpConfig, init: Str
         const metrics = { ...r.metrics };
         if (clipping === 'server') {
           const p = privatizeUpdate(subtract(r.weights, r.start), { clipNorm: C, noiseMultiplier: 0, seed: 0, mask });
-          weights = addTo(r.start, p.update);
+          weights = add(r.start, p.update);
           metrics.updateNorm = p.norm;
           metrics.clipped = p.scale < 1 ? 1 : 0;
         }
@@ -93,7 +85,7 @@ export function withDifferentialPrivacy(inner: Strategy, dp: DpConfig, init: Str
       if (noise === 'central' && sigma > 0 && replies.length > 0) {
         const m = Math.max(1, configured);
         const step = addGaussianNoise(subtract(agg.weights, global), { std: (sigma * C) / m, seed: noiseSeed(ctx.config.seed, ctx.round, 'server'), mask });
-        return { ...agg, weights: addTo(global, step) };
+        return { ...agg, weights: add(global, step) };
       }
       return agg;
     },

@@ -27,7 +27,7 @@
  *
  * Bytes per participant and round: the shared weights down + up (4 bytes/float).
  */
-import { WeightedAverager, mergeShared, resolveServerOptimizer, serverUpdate, sharedWeightMask, subtract, SERVER_OPTIMIZERS, type ServerOptimizerState } from './aggregate';
+import { fedAvg, mergeShared, resolveServerOptimizer, serverUpdate, sharedWeightMask, subtract, SERVER_OPTIMIZERS, type ServerOptimizerState } from './aggregate';
 import type { StrategyDefinition } from './registry';
 import type { CheckpointState } from './results';
 import { createRng } from '../util/rng';
@@ -40,11 +40,7 @@ import type { Shape } from '../util/schema';
 export type Aggregator = (results: readonly TrainResult[], ctx: RoundContext) => Float32Array[];
 
 /** FedAvg's aggregation: the n_k-weighted mean (arXiv:1602.05629, Algorithm 1). */
-export const weightedMean: Aggregator = (results) => {
-  const acc = new WeightedAverager();
-  for (const r of results) acc.add(r.weights, r.numExamples);
-  return acc.result();
-};
+export const weightedMean: Aggregator = (results) => fedAvg(results.map((r) => ({ weights: r.weights, numSamples: r.numExamples })));
 
 /** Options of the FedAvg family (see {@link FedAvgConfig}). */
 export type FedAvgOptions = Omit<FedAvgConfig, 'name' | 'label' | 'dp'>;

@@ -44,7 +44,8 @@ import { defaultCut, splitModel, type SplitMessage, type SplitNetwork } from '..
 import { byteCount, getWeights, setWeights } from '../models/weights';
 import { setOptimizerLearningRate, trainBatches, splitLearningStep, type BatchLog } from '../train';
 import { createRng } from '../util/rng';
-import { WeightedAverager, mergeShared } from './aggregate';
+import { mergeShared } from './aggregate';
+import { weightedMean } from './fedavg';
 import type { StrategyDefinition } from './registry';
 import { localLearningRate, roundTrainSettings, type ClientFailure, type Strategy, type StrategyInit, type TrainResult } from './strategy';
 import type { SplitFedConfig } from './types';
@@ -187,12 +188,10 @@ export function splitFedStrategy(init: StrategyInit, options: Omit<SplitFedConfi
       }
       return { results, failures };
     },
-    aggregateTrain(_ctx, global, results, failures) {
+    aggregateTrain(ctx, global, results, failures) {
       const up: Record<string, number> = {};
       const down: Record<string, number> = {};
-      const acc = new WeightedAverager();
       for (const r of results) {
-        acc.add(r.weights, r.numExamples);
         up[r.site] = (r.metrics.bytesUp ?? 0) + clientBytes;
         down[r.site] = clientBytes + (r.metrics.bytesDown ?? 0);
       }
@@ -200,8 +199,8 @@ export function splitFedStrategy(init: StrategyInit, options: Omit<SplitFedConfi
         up[f.site] = 0;
         down[f.site] = clientBytes;
       }
-      if (acc.size === 0) return { weights: global, up, down };
-      const avg = acc.result();
+      if (results.length === 0) return { weights: global, up, down };
+      const avg = weightedMean(results, ctx);
       return { weights: variant === 'v1' || !server ? avg : mergeShared(avg, server, clientMask), up, down };
     },
     dispose() {

@@ -33,7 +33,7 @@ import type { DropoutConfig, FederatedConfig, ModelConfig, PooledScores, Strateg
 import type { SegmentationSummary } from '../train';
 import { getWeights, setWeights, type WeightSpec } from '../models/weights';
 import { privatizeUpdate, noiseSeed } from './privacy/dp';
-import { subtract } from './aggregate';
+import { add, subtract } from './aggregate';
 import type { LoggedSplitMessage } from './splitfed';
 import type { Site } from '../data/site';
 
@@ -352,12 +352,7 @@ export async function trainClient(model: LayersModel, job: TrainInstruction, set
       const p = privatizeUpdate(subtract(weights, job.weights), { clipNorm: C, noiseMultiplier: (job.config.noiseStd ?? 0) / C, seed: noiseSeed(job.seed, 0, `client:${job.site.name}`), mask });
       metrics.updateNorm = p.norm;
       metrics.clipped = p.scale < 1 ? 1 : 0;
-      weights = job.weights.map((g, i) => {
-        const out = new Float32Array(g.length);
-        const d = p.update[i];
-        for (let j = 0; j < g.length; j++) out[j] = g[j] + d[j];
-        return out;
-      });
+      weights = add(job.weights, p.update);
     } else if (job.config.noiseStd) {
       throw new Error(`trainClient: noiseStd needs clipNorm (site '${job.site.name}')`);
     }

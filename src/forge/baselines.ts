@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { cloneModel, getWeights, setWeights, weightSpecs } from '../models/weights';
 import { fedAvgFamily } from '../fl/fedavg';
 import type { RoundContext, TrainResult } from '../fl/strategy';
-import { evaluateTask, primaryScore, trainTask, type TaskScores, type TaskSpec } from '../train/task';
+import { evaluateTask, primaryScore, trainModelTask, type TaskScores, type TaskSpec } from '../train/task';
 import type { Site } from '../data/site';
 
 /** One baseline row: scores on every site's test set. */
@@ -61,11 +61,9 @@ async function scoreModel(model: tf.LayersModel, sites: readonly Site[], spec: T
 }
 
 function fit(model: tf.LayersModel, site: Site, spec: TaskSpec, epochs: number, o: ForgeBaselinesOptions, seed: number) {
-  return trainTask(site.train, {
+  return trainModelTask(model, site.train, {
     spec,
     epochs,
-    vars: model.trainableWeights.map((w) => w.read() as tf.Variable),
-    forward: (x) => model.apply(x, { training: true }) as tf.Tensor,
     learningRate: o.learningRate ?? 1e-3,
     batchSize: o.batchSize ?? 8,
     seed,

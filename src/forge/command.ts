@@ -21,7 +21,7 @@ import { syntheticSites } from '../data/synthetic';
 import { type MethodDataOptions, type MethodDataSettings, resolveMethodData, type DataSource, HAM_REDUCED_CLASSES, capSamples, checkImageSize, hamReducedLabels, openRealHam10000, sharedDataRoot, subsetWhere, withLabels } from '../data/sources';
 import { createModel } from '../models/registry';
 import { createClassifier } from '../models/classifier';
-import { primaryScore, trainTask, type TaskKind, type TaskSpec } from '../train';
+import { primaryScore, trainModelTask, type TaskKind, type TaskSpec } from '../train';
 import { formatTable, type Cell } from '../util/table';
 import { medForge, type MedForgeResult } from './medforge';
 import { buildSites, type Site } from '../data/site';
@@ -176,11 +176,9 @@ export async function runMedForgeComparison(options: MedForgeComparisonOptions =
   log(`  baselines: single-site fine-tuning ${localEpochs} epochs; FedAvg ${rounds} rounds x 1 local epoch`);
 
   try {
-    const preLogs = await trainTask(publicSet, {
+    const preLogs = await trainModelTask(base, publicSet, {
       spec,
       epochs: s.baseEpochs,
-      vars: base.trainableWeights.map((w) => w.read() as tf.Variable),
-      forward: (x) => base.apply(x, { training: true }) as tf.Tensor,
       learningRate: 3e-3,
       batchSize: s.batchSize,
       seed: seed + 2,

@@ -22,7 +22,7 @@ import { cloneModel, weightEntries, writeWeights, architectureSignature } from '
 import type { SiteSplits } from '../data/site';
 import { mergeTensors } from './coefficients';
 import { backboneOf, buildTargetNetwork, findHead, reestimateBatchNorm, sourceBackbones, type TargetNetwork } from './network';
-import { evaluateTask, primaryScore, trainTask, type TaskKind, type TaskScores, type TaskSpec } from '../train/task';
+import { evaluateTask, primaryScore, trainTask, trainModelTask, type TaskKind, type TaskScores, type TaskSpec } from '../train/task';
 import { imageBatches, medMerge, targetSpec, type CoefficientReport, type MedMergeOptions } from './medmerge';
 
 /**
@@ -121,11 +121,9 @@ async function lpFt(
     }
   }
   if (o.lpEpochs > 0) afterLp = await evaluateTask((x) => model.predict(x) as tf.Tensor, data.test, spec);
-  await trainTask(data.train, {
+  await trainModelTask(model, data.train, {
     spec,
     epochs: o.ftEpochs,
-    vars: model.trainableWeights.map((w) => w.read() as tf.Variable),
-    forward: (x) => model.apply(x, { training: true }) as tf.Tensor,
     learningRate: o.ftLr,
     batchSize: o.batchSize,
     seed: o.seed + 1,

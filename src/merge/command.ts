@@ -30,7 +30,7 @@ import { type MethodDataOptions, type MethodDataSettings, resolveMethodData, typ
 import { createModel } from '../models/registry';
 import { createClassifier } from '../models/classifier';
 import { cloneModel } from '../models/weights';
-import { evaluateTask, primaryScore, trainTask, type TaskKind, type TaskSpec } from '../train';
+import { evaluateTask, primaryScore, trainModelTask, type TaskKind, type TaskSpec } from '../train';
 import { formatMergeTable, mergeBaselines, type MergeBaselineRow } from './baselines';
 
 /** Options of {@link runMedMergeComparison}; every field has a default. */
@@ -203,11 +203,9 @@ export async function runMedMergeComparison(options: MedMergeComparisonOptions =
       models.push(m);
       if (k === 0) base = await cloneModel(m);
       const spec = specOf(sources[k].train);
-      const logs = await trainTask(sources[k].train, {
+      const logs = await trainModelTask(m, sources[k].train, {
         spec,
         epochs: s.sourceEpochs,
-        vars: m.trainableWeights.map((w) => w.read() as tf.Variable),
-        forward: (x) => m.apply(x, { training: true }) as tf.Tensor,
         learningRate: 3e-3,
         batchSize: s.batchSize,
         seed: seed + 10 + k,

@@ -45,7 +45,7 @@ import {
   type CoefficientParametrization,
 } from './coefficients';
 import { buildTargetNetwork, findHead, reestimateBatchNorm, sourceBackbones } from './network';
-import { checkTaskSpec, evaluateTask, taskBatch, trainTask, type TaskEpochLog, type TaskKind, type TaskScores, type TaskSpec } from '../train/task';
+import { checkTaskSpec, evaluateTask, taskBatch, trainTask, trainModelTask, type TaskEpochLog, type TaskKind, type TaskScores, type TaskSpec } from '../train/task';
 
 const KERNEL_ROLES = new Set(['kernel', 'depthwise_kernel', 'pointwise_kernel']);
 
@@ -338,11 +338,9 @@ export async function medMerge(options: MedMergeOptions): Promise<MedMergeResult
       }
     }
     if (options.target.test) metrics.afterLp = await evaluateTask((x) => model.predict(x) as tf.Tensor, options.target.test, spec);
-    const ft = await trainTask(options.target.train, {
+    const ft = await trainModelTask(model, options.target.train, {
       spec,
       epochs: options.ftEpochs ?? 5,
-      vars: model.trainableWeights.map((w) => w.read() as tf.Variable),
-      forward: (x) => model.apply(x, { training: true }) as tf.Tensor,
       learningRate: options.ftLearningRate ?? 1e-3,
       batchSize,
       seed: seed + 1,

@@ -42,6 +42,7 @@ export {
   taskBatch,
   taskLoss,
   trainTask,
+  trainModelTask,
   evaluateTask,
   primaryScore,
 } from './task';

@@ -139,6 +139,19 @@ function taskEpochLog(l: LoopEpochLog): TaskEpochLog {
   return { epoch: l.epoch, loss: l.loss, images: l.images };
 }
 
+/**
+ * {@link trainTask} of a whole model: every trainable weight, forward pass
+ * `model.apply(x, { training: true })` (the fine-tuning every method's
+ * baselines run). Same options otherwise.
+ */
+export function trainModelTask(model: tf.LayersModel, data: Dataset | readonly Sample[], options: Omit<TrainTaskOptions, 'vars' | 'forward'>): Promise<TaskEpochLog[]> {
+  return trainTask(data, {
+    ...options,
+    vars: model.trainableWeights.map((w) => w.read() as tf.Variable),
+    forward: (x) => model.apply(x, { training: true }) as tf.Tensor,
+  });
+}
+
 /** Scores of {@link evaluateTask}; fields of the other task are NaN. */
 export interface TaskScores {
   images: number;
