@@ -20,7 +20,8 @@ import { SiteTrainerPool } from './parallel';
 import { createStrategy, defaultRounds, strategyLabel } from './registry';
 import { RunWriter, acquireRunLock, dataFingerprint, fingerprintChanges, type RunConfigFile } from './results';
 import type { LoggedSplitMessage } from './splitfed';
-import { isStrategyObject, resolveRunConfig, roundSeed, roundTrainSettings, trainClient, type ClientFailure, type ClientRun, type ResolvedConfig, type RoundContext, type Strategy, type TrainInstruction, type TrainResult } from './strategy';
+import { isStrategyObject, resolveRunConfig, roundSeed, roundTrainSettings, trainClient, type ClientFailure, type ClientRun,
+  type EvaluatePlan, type ResolvedConfig, type RoundContext, type Strategy, type TrainInstruction, type TrainResult } from './strategy';
 import { evaluateLoss, evaluateSegmentation, type BatchLog, type SegmentationSummary } from '../train';
 import type { Dataset } from '../data/types';
 import { SiteFailureError, type DropoutConfig, type DroppedSite, type FederatedConfig, type FederatedResult, type PooledScores, type RoundRecord, type RunHooks, type RunSummary } from './types';
@@ -303,15 +304,16 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
       });
     }
     const activePool = pool;
+    /** What each site deploys: the strategy's plan, or the global model everywhere. */
+    const planOf = (ctx: RoundContext, g: Float32Array[]): EvaluatePlan => (strat.configureEvaluate ? strat.configureEvaluate(ctx, g) : { site: () => g, global: g });
     const onProgress = hooks.onProgress;
     const progressOf = (round: number) =>
       onProgress && ((site: string, l: BatchLog) => onProgress({ round, site, epoch: l.epoch, batch: l.batch, batches: l.batches, images: l.images, seconds: l.seconds, loss: l.loss }));
     /** Run the instructions with the default client: in worker threads, in this thread, or chained (sequential). */
-    const runClients = async (round: number, instructions: readonly TrainInstruction[]): Promise<ClientRun> => {
+    const runClients = async (round: number, instructions: readonly TrainInstruction[], progress: ReturnType<typeof progressOf>): Promise<ClientRun> => {
       const results: TrainResult[] = [];
       const failures: ClientFailure[] = [];
       const settings = roundTrainSettings(cfg, round);
-      const progress = progressOf(round);
       if (activePool) {
         await activePool.train(instructions, settings, (r) => results.push(r), (site, message) => failures.push({ site, message }), progress);
         return { results, failures };
@@ -341,7 +343,7 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
       const selected = strat.selectClients ? strat.selectClients(ctx, sites) : [...sites];
       const { present, dropped } = applyDropout(cfg, selected, round);
       const instructions = strat.configureTrain(ctx, global, present);
-      const run = strat.trainClients ? await strat.trainClients(ctx, instructions) : await runClients(round, instructions);
+      const run = strat.trainClients ? await strat.trainClients(ctx, instructions) : await runClients(round, instructions, progress);
       const agg = strat.aggregateTrain(ctx, global, run.results, run.failures);
       global = agg.weights;
       const failures = agg.failures ?? run.failures;
@@ -370,18 +372,17 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
       let meanValidationLoss: number | undefined;
       if ((round + 1) % cfg.evalEvery === 0 || round === cfg.rounds - 1) {
         test = {};
-        const plan = strat.configureEvaluate ? strat.configureEvaluate(ctx, global) : { site: () => global, global };
+        const plan = planOf(ctx, global);
         const evalOpts = { batchSize: cfg.evalBatchSize, numClasses: cfg.classes, groupBy: '\u0000none' };
         for (const s of sites) {
+          setWeights(model, plan.site(s.name));
           try {
-            setWeights(model, plan.site(s.name));
             test[s.name] = (await evaluateSegmentation(model, s.test, evalOpts)).overall;
           } catch (e) {
             (evalErrors ??= {})[s.name] = (e as Error).message;
           }
           if (s.validation) {
             try {
-              setWeights(model, plan.site(s.name));
               (validationLoss ??= {})[s.name] = (await evaluateLoss(model, s.validation, { batchSize: cfg.evalBatchSize, encoding: cfg.encoding, numClasses: cfg.classes })).loss;
             } catch (e) {
               (evalErrors ??= {})[`${s.name} (validation)`] = (e as Error).message;
@@ -466,7 +467,7 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
     writer?.finish(summary, records);
     if (keptModel && keptModel.round !== summary.rounds - 1) log(`[medfl] ${label}: kept the model of round ${keptModel.round} (lowest mean validation loss ${keptModel.loss.toFixed(4)})`);
     for (const f of summary.siteFailures) log(`[medfl] ${label}: site '${f.site}' failed in round(s) ${f.rounds.join(', ')}: ${f.message}`);
-    const plan = strat.configureEvaluate ? strat.configureEvaluate({ round: cfg.rounds - 1, config: cfg, specs, seedFor: (key) => roundSeed(cfg.seed, cfg.rounds - 1, key), log }, global) : { site: () => global, global };
+    const plan = planOf({ round: cfg.rounds - 1, config: cfg, specs, seedFor: (key) => roundSeed(cfg.seed, cfg.rounds - 1, key), log }, global);
     const result: FederatedResult = {
       config,
       records,
