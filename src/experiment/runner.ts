@@ -20,14 +20,12 @@
  * from their last completed round.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { initBackend } from '../backend';
 import { checkDropout } from '../fl/rounds';
 import { createStrategy, isBuiltinStrategy, LABEL_PATTERN } from '../fl/registry';
 import { resolveRunConfig } from '../fl/strategy';
-import type { Site } from '../data/site';
 import { acquireRunLock, RunWriter, writeFileAtomic } from '../fl/results';
 import { getWeights, weightSpecs } from '../models/weights';
 import type { RoundRecord } from '../fl/types';

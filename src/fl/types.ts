@@ -6,7 +6,6 @@
  * Everything in a {@link FederatedConfig} is plain JSON (it is written
  * verbatim to `config.json`), so a run folder fully describes its run.
  */
-import type { Site } from '../data/site';
 import type { OutputActivation } from '../models/types';
 import type { LearningRateSchedule, SegmentationSummary } from '../train';
 

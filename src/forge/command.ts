@@ -13,12 +13,11 @@
  *   that is no source throws a `DataError` of kind 'invalid-option').
  */
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import { InMemoryDataset, type Dataset } from '../data/types';
 import { DataError } from '../data/errors';
 import { syntheticSites } from '../data/synthetic';
-import { type MethodDataOptions, type MethodDataSettings, resolveMethodData, type DataSource, HAM_REDUCED_CLASSES, capSamples, checkImageSize, hamReducedLabels, openRealHam10000, sharedDataRoot, subsetWhere, withLabels } from '../data/sources';
+import { type MethodDataOptions, type MethodDataSettings, resolveMethodData, type DataSource, HAM_REDUCED_CLASSES, capSamples, checkImageSize, hamReducedLabels, openRealHam10000, subsetWhere, withLabels } from '../data/sources';
 import { createModel } from '../models/registry';
 import { createClassifier } from '../models/classifier';
 import { primaryScore, trainModelTask, type TaskKind, type TaskSpec } from '../train';

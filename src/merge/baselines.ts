@@ -17,7 +17,6 @@
  * backbone weights they start FT from.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Dataset } from '../data/types';
 import { cloneModel, weightEntries, writeWeights, architectureSignature } from '../models/weights';
 import type { SiteSplits } from '../data/site';
 import { mergeTensors } from './coefficients';

@@ -26,7 +26,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import type { Dataset, InMemoryDataset } from '../data/types';
 import { syntheticSites } from '../data/synthetic';
-import { type MethodDataOptions, type MethodDataSettings, resolveMethodData, type DataSource, capSamples, checkImageSize, hamReducedLabels, openRealCvc, openRealHam10000, openRealKvasir, sharedDataRoot, splitByPatient, withLabels } from '../data/sources';
+import { type MethodDataOptions, type MethodDataSettings, resolveMethodData, type DataSource, capSamples, checkImageSize, hamReducedLabels, openRealCvc, openRealHam10000, openRealKvasir, splitByPatient, withLabels } from '../data/sources';
 import { createModel } from '../models/registry';
 import { createClassifier } from '../models/classifier';
 import { cloneModel } from '../models/weights';
@@ -97,7 +97,7 @@ export function resolveMedMergeSettings(o: MedMergeComparisonOptions = {}): MedM
   const task = o.task ?? 'segmentation';
   const seg = task === 'segmentation';
   const common = resolveMethodData(o);
-  const { quick, data } = common;
+  const { quick } = common;
   // budgets: [quick, default] per task (the classifier is ~50x cheaper per image than the U-Net)
   const pick = (segQuick: number, segFull: number, clsQuick: number, clsFull: number): number => (seg ? (quick ? segQuick : segFull) : quick ? clsQuick : clsFull);
   const size = o.size ?? (quick ? 32 : 64);

@@ -12,7 +12,7 @@
 import { initBackend } from '../backend';
 import type { InMemoryDataset } from '../data/types';
 import { syntheticSites } from '../data/synthetic';
-import { type MethodDataOptions, type MethodDataSettings, resolveMethodData, type DataSource, capSamples, checkImageSize, openRealHam10000, openRealKvasir, sharedDataRoot, splitByPatient } from '../data/sources';
+import { type MethodDataOptions, type MethodDataSettings, resolveMethodData, type DataSource, capSamples, checkImageSize, openRealHam10000, openRealKvasir, splitByPatient } from '../data/sources';
 import { compareM4oE, formatComparison, type M4oEComparisonRow } from './compare';
 import type { M4oEBuilder } from './train';
 import type { SiteSplits } from '../data/site';
@@ -73,7 +73,7 @@ export function resolveM4oESettings(o: M4oEComparisonOptions = {}): M4oESettings
   const builder = o.builder ?? 'unet';
   const swin = builder === 'swin';
   const common = resolveMethodData(o);
-  const { quick, data } = common;
+  const { quick } = common;
   const size = o.size ?? (quick ? 32 : swin ? 64 : 48);
   checkImageSize(size, swin ? 32 : 16, swin ? 'the Swin-Unet' : 'the MoE U-Net');
   const samples = o.samples ?? (quick ? 24 : 48);

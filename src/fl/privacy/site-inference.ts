@@ -21,7 +21,7 @@
  * CT volume whose slices all share one patient), see {@link siteInferenceAttack}.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Dataset, Sample } from '../../data/types';
+import type { Dataset } from '../../data/types';
 import { evaluateBatches, stackImages } from '../../train';
 import { splitByGroup, type GroupKey, type SplitIndices } from '../../data/split';
 import { accuracy, balancedAccuracy, confusionMatrix } from '../../metrics/classification';
