@@ -18,6 +18,7 @@ import { SiteFailureError, type FederatedResult, type RoundRecord } from '../fl/
 import { siteInferenceAttack } from '../fl/privacy/site-inference';
 import { pooledTest, type Site } from '../data/site';
 import type { ExperimentCell } from './grid';
+import { parseNumbers, stringifyNumbers } from '../util/json';
 
 /** What `<cell>/cell.json` holds. */
 export interface CellResult {
@@ -167,7 +168,7 @@ export async function runCell(cell: ExperimentCell, sites: readonly Site[], dir:
     siteAttackChance: attack.chance,
     siteFailures: res.summary.siteFailures.map((f) => `${f.site} (round${f.rounds.length > 1 ? 's' : ''} ${f.rounds.join(', ')}): ${f.message}`),
   };
-  writeFileAtomic(path.join(cdir, 'cell.json'), JSON.stringify(result, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n');
+  writeFileAtomic(path.join(cdir, 'cell.json'), stringifyNumbers(result));
   return result;
 }
 
@@ -175,7 +176,7 @@ export async function runCell(cell: ExperimentCell, sites: readonly Site[], dir:
 export function readCellResult(dir: string, id: string): CellResult | null {
   const f = path.join(dir, id, 'cell.json');
   if (!fs.existsSync(f)) return null;
-  const raw = JSON.parse(fs.readFileSync(f, 'utf8'), (_k, v) => (v === null ? NaN : v)) as CellResult;
+  const raw = parseNumbers<CellResult>(fs.readFileSync(f, 'utf8'));
   raw.perImageDice = raw.perImageDice.map((x) => (Number.isFinite(x) ? x : NaN));
   return raw;
 }

@@ -33,6 +33,7 @@ import { createModel } from '../models/registry';
 import { lineChart, groupedBarChart, figureHtml, liveLine } from '../viz';
 import { formatTable, formatSeconds, formatBytes } from '../util/table';
 import { loadExperiment, type ExperimentConfig } from './config';
+import { parseNumbers, stringifyNumbers } from '../util/json';
 import { buildExperimentSites, type BuiltSites } from './sites';
 import { expandGrid, sitesKey, type ExperimentCell } from './grid';
 import { batchProgress, cellInputShape, readCellResult, roundLines, runCell, type CellResult } from './cell';
@@ -337,7 +338,7 @@ async function runLocked(cfg: ExperimentConfig, options: RunOptions, dir: string
   writeFileAtomic(path.join(dir, 'summary.csv'), rowsToCsv(rows));
   writeFileAtomic(
     path.join(dir, 'summary.json'),
-    JSON.stringify({ name: cfg.name, quick: !!options.quick, smokeTest: !!options.quick, settings, backend: backendName, rows, groups: summary.groups, comparisons: summary.comparisons }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n',
+    stringifyNumbers({ name: cfg.name, quick: !!options.quick, smokeTest: !!options.quick, settings, backend: backendName, rows, groups: summary.groups, comparisons: summary.comparisons }),
   );
   writeFileAtomic(path.join(dir, 'report.html'), report(cfg, !!options.quick, rows, curves, summary));
   log('');
@@ -505,7 +506,7 @@ export function readRuns(dirs: readonly string[]): { dir: string; rows: Experime
   return dirs.map((d) => {
     const f = path.join(d, 'summary.json');
     if (!fs.existsSync(f)) throw new Error(`${d}: no summary.json (not a finished experiment run folder)`);
-    const j = JSON.parse(fs.readFileSync(f, 'utf8'), (_k, v) => (v === null ? NaN : v)) as { rows: Partial<ExperimentRow>[]; quick?: boolean };
+    const j = parseNumbers<{ rows: Partial<ExperimentRow>[]; quick?: boolean }>(fs.readFileSync(f, 'utf8'));
     const rows = j.rows.map(
       (r) =>
         ({
