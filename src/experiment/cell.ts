@@ -105,6 +105,7 @@ export async function runCell(cell: ExperimentCell, sites: readonly Site[], dir:
         dropout: cell.dropout,
         siteFailures: cell.siteFailures,
         learningRateSchedule: cell.learningRateSchedule,
+        loss: cell.loss,
         ...(cell.selection ? { selection: cell.selection } : {}),
         ...(cell.convergence ? { convergence: cell.convergence } : {}),
         ...(resume ? { resume: cdir } : { outDir: cdir }),

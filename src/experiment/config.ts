@@ -9,6 +9,7 @@ import { MODEL_NAMES, resolveModelOptions } from '../models/registry';
 import { checkStrategyConfig, LABEL_PATTERN, strategyLabel } from '../fl/registry';
 import type { StrategyConfig } from '../fl/types';
 import type { LearningRateSchedule } from '../train/schedule';
+import { SEGMENTATION_LOSSES, type SegmentationLossName } from '../metrics/losses';
 import { checkShape, isObject, typeName, type Shape } from '../util/schema';
 
 /** Where the images come from. */
@@ -69,6 +70,8 @@ export interface ExperimentConfig {
   split: { testFraction: number; validationFraction: number; folds?: number };
   /** Per-epoch learning-rate schedule of the clients (default constant). */
   learningRateSchedule: LearningRateSchedule;
+  /** Training and validation loss by name (default 'bce-dice'; 'dice': smp multiclass soft Dice). */
+  loss: SegmentationLossName;
   /** Which round's model is kept: default 'best-validation-loss' when `split.validationFraction` > 0, else 'last'. */
   selection?: 'best-validation-loss' | 'last';
   /** Plateau rule of `converged` (defaults: patience 3 evaluated rounds, 1% relative improvement). */
@@ -187,6 +190,7 @@ const TOP: Shape = {
   dropout: { kind: 'object', shape: { probability: { kind: 'number', min: 0, max: 1 }, sites: { kind: 'object' } } },
   siteFailures: { kind: 'string', enum: ['fail', 'skip'] },
   learningRateSchedule: { kind: 'object', shape: SCHEDULE },
+  loss: { kind: 'string', enum: SEGMENTATION_LOSSES },
   selection: { kind: 'string', enum: ['best-validation-loss', 'last'] },
   convergence: { kind: 'object', shape: CONVERGENCE },
   quick: { kind: 'object' },
@@ -314,6 +318,7 @@ function collect(top: Record<string, unknown>, problems: string[]): ExperimentCo
     featureShift,
     oversample,
     split: { testFraction: (split.testFraction as number) ?? 0.25, validationFraction: (split.validationFraction as number) ?? 0, ...(split.folds !== undefined ? { folds: split.folds as number } : {}) },
+    loss: (typeof top.loss === 'string' ? top.loss : 'bce-dice') as SegmentationLossName,
     learningRateSchedule: (isObject(top.learningRateSchedule) ? top.learningRateSchedule : { name: 'constant' }) as unknown as LearningRateSchedule,
     ...(top.selection !== undefined ? { selection: top.selection as 'best-validation-loss' | 'last' } : {}),
     ...(isObject(top.convergence) ? { convergence: top.convergence as ExperimentConfig['convergence'] } : {}),

@@ -42,6 +42,7 @@ export interface ExperimentCell extends SitesSpec {
   dropout: ExperimentConfig['dropout'];
   siteFailures: ExperimentConfig['siteFailures'];
   learningRateSchedule: ExperimentConfig['learningRateSchedule'];
+  loss: ExperimentConfig['loss'];
   selection?: ExperimentConfig['selection'];
   convergence?: ExperimentConfig['convergence'];
   /** The cell's coordinates, for tables and pairing. */
@@ -76,6 +77,7 @@ export function expandGrid(cfg: ExperimentConfig): ExperimentCell[] {
               dropout: cfg.dropout,
               siteFailures: cfg.siteFailures,
               learningRateSchedule: cfg.learningRateSchedule,
+              loss: cfg.loss,
               ...(cfg.selection ? { selection: cfg.selection } : {}),
               ...(cfg.convergence ? { convergence: cfg.convergence } : {}),
               dims: { data: data.label, model: model.label, strategy: strategy.label, seed, budget: budget.label, fold: Math.max(0, fold) },

@@ -154,7 +154,7 @@ function settingsText(cfg: ExperimentConfig, quick: boolean): string {
   const d = cfg.datasets.map((x) => `${x.label} (${x.source}, ${x.size}x${x.size}${x.limit ? `, first ${x.limit}` : ''})`).join('; ');
   const m = cfg.models.map((x) => `${x.name}${x.width ? ` width ${x.width}` : ''}`).join('; ');
   const b = cfg.budgets.map((x) => `${x.rounds} rounds x ${x.localEpochs} local epochs, batch ${x.batchSize}, lr ${x.learningRate}`).join('; ');
-  return `${quick ? 'QUICK MODE: a smoke test of the pipeline, not a result. ' : ''}data: ${d}. models: ${m}. budget: ${b}. seeds: ${cfg.seeds.join(', ')}${cfg.resplit ? ' (each seed resplits the data)' : ` (splits of seed ${cfg.splitSeed})`}. ${cfg.split.folds ? `${cfg.split.folds}-fold cross-validation by patient/lesion` : `test fraction ${cfg.split.testFraction}`}${cfg.split.validationFraction ? `, validation fraction ${cfg.split.validationFraction} (model kept by best mean client validation loss)` : ''}.`;
+  return `${quick ? 'QUICK MODE: a smoke test of the pipeline, not a result. ' : ''}data: ${d}. models: ${m}. budget: ${b}. seeds: ${cfg.seeds.join(', ')}${cfg.resplit ? ' (each seed resplits the data)' : ` (splits of seed ${cfg.splitSeed})`}. ${cfg.split.folds ? `${cfg.split.folds}-fold cross-validation by patient/lesion` : `test fraction ${cfg.split.testFraction}`}${cfg.split.validationFraction ? `, validation fraction ${cfg.split.validationFraction} (model kept by best mean client validation loss)` : ''}. loss: ${cfg.loss}${cfg.learningRateSchedule.name !== 'constant' ? `, learning-rate schedule ${cfg.learningRateSchedule.name}` : ''}.`;
 }
 
 function report(cfg: ExperimentConfig, quick: boolean, rows: readonly ExperimentRow[], curves: Map<string, RoundRecord[]>, summary: GridSummary): string {

@@ -12,6 +12,7 @@
  * strategy state checkpointed after every round, `resume` reproduces an
  * uninterrupted run exactly.
  */
+import { segmentationLoss } from '../metrics/losses';
 import * as tf from '@tensorflow/tfjs';
 import { createModel } from '../models/registry';
 import { checkTrainingMemory } from '../models/memory';
@@ -383,7 +384,7 @@ export async function runFederated(config: FederatedConfig, sites: readonly Site
           }
           if (s.validation) {
             try {
-              (validationLoss ??= {})[s.name] = (await evaluateLoss(model, s.validation, { batchSize: cfg.evalBatchSize, encoding: cfg.encoding, numClasses: cfg.classes })).loss;
+              (validationLoss ??= {})[s.name] = (await evaluateLoss(model, s.validation, { batchSize: cfg.evalBatchSize, encoding: cfg.encoding, numClasses: cfg.classes, loss: segmentationLoss(cfg.loss, cfg.model.numClasses) })).loss;
             } catch (e) {
               (evalErrors ??= {})[`${s.name} (validation)`] = (e as Error).message;
             }

@@ -38,7 +38,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createAdam, disposeAdamSnapshot, restoreAdam, snapshotAdam } from '../backend';
 import { toBatch } from '../data/batch';
-import { bceDiceLoss } from '../metrics/losses';
+import { segmentationLoss, type SegmentationLossName } from '../metrics/losses';
 import { getModelSpec } from '../models/registry';
 import { defaultCut, splitModel, type SplitMessage, type SplitNetwork } from '../models/split';
 import { byteCount, getWeights, setWeights } from '../models/weights';
@@ -65,6 +65,8 @@ export interface SplitClientOptions {
   numClasses: number;
   /** Batch-order seed; the order is the one `trainSegmentation` uses for this seed. */
   seed: number;
+  /** Default 'bce-dice'. */
+  loss?: SegmentationLossName;
   clientOptimizer: tf.Optimizer;
   serverOptimizer: tf.Optimizer;
   /** Names of the variables the server part owns. */
@@ -102,7 +104,7 @@ export async function trainSplitClient(net: SplitNetwork, data: Site['train'], o
         }
       : undefined,
     step: splitLearningStep(net, {
-      loss: bceDiceLoss(),
+      loss: segmentationLoss(o.loss, o.encoding === 'binary' ? 1 : o.numClasses),
       clientOptimizer: o.clientOptimizer,
       serverOptimizer: o.serverOptimizer,
       serverVariables: o.serverVariables,
@@ -145,7 +147,7 @@ export function splitFedStrategy(init: StrategyInit, options: Omit<SplitFedConfi
       const results: TrainResult[] = [];
       const failures: ClientFailure[] = [];
       const local = roundTrainSettings(ctx.config, ctx.round);
-      const settings = { epochs: local.epochs, batchSize: local.batchSize, encoding: local.encoding, numClasses: local.numClasses, learningRateAt: localLearningRate(local) };
+      const settings = { epochs: local.epochs, batchSize: local.batchSize, encoding: local.encoding, numClasses: local.numClasses, loss: local.loss, learningRateAt: localLearningRate(local) };
       const lr = ctx.config.learningRate;
       server = null;
       /** v2: the one server optimizer of the round; rolled back (with the server part) when a client fails mid-way. */

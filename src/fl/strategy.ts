@@ -23,6 +23,7 @@
  * training follow the same rule so the strategies are comparable and a
  * checkpoint (global weights + strategy state) makes resume exact.
  */
+import { SEGMENTATION_LOSSES, segmentationLoss, type SegmentationLossName } from '../metrics/losses';
 import * as tf from '@tensorflow/tfjs';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { checkSchedule, learningRateAt, trainSegmentation, type BatchLog, type LearningRateSchedule } from '../train';
@@ -57,10 +58,17 @@ export interface ResolvedConfig {
   classes: number;
   /** Default `{ name: 'constant' }`. */
   learningRateSchedule: LearningRateSchedule;
+  /** Default 'bce-dice'. */
+  loss: SegmentationLossName;
   /** `config.selection` (undefined: decided by the sites, see `FederatedConfig.selection`). */
   selection?: 'best-validation-loss' | 'last';
   /** Plateau rule of the convergence flag (see `FederatedConfig.convergence`). */
   convergence: { patience: number; minRelativeImprovement: number };
+}
+
+function checkLossName(name: unknown): SegmentationLossName {
+  if (!SEGMENTATION_LOSSES.includes(name as SegmentationLossName)) throw new Error(`runFederated: loss must be one of ${SEGMENTATION_LOSSES.map((l) => `'${l}'`).join(', ')}, got ${JSON.stringify(name)}`);
+  return name as SegmentationLossName;
 }
 
 /** True when `s` is a strategy object (it has `configureTrain`), not a JSON options block. */
@@ -110,6 +118,7 @@ export function resolveRunConfig(config: FederatedConfig, defaultRounds = 3): Re
     encoding: numClasses === 1 ? 'binary' : 'onehot',
     classes: numClasses === 1 ? 2 : numClasses,
     learningRateSchedule,
+    loss: checkLossName(config.loss ?? 'bce-dice'),
     selection: config.selection,
     convergence: { patience, minRelativeImprovement },
   };
@@ -134,6 +143,8 @@ export interface LocalTrainSettings {
   numClasses: number;
   /** Per-epoch schedule of the rate. Default constant (`learningRate` throughout). */
   learningRateSchedule?: LearningRateSchedule;
+  /** The loss by name (see `segmentationLoss`). Default 'bce-dice'. */
+  loss?: SegmentationLossName;
   /** Global index of this call's first local epoch (`round * localEpochs`). Default 0. */
   epochOffset?: number;
   /** Epochs of the whole run (`rounds * localEpochs`), the schedule's horizon. Default `epochs`. */
@@ -149,6 +160,7 @@ export function roundTrainSettings(config: ResolvedConfig, round: number): Local
     encoding: config.encoding,
     numClasses: config.classes,
     learningRateSchedule: config.learningRateSchedule,
+    loss: config.loss,
     epochOffset: round * config.localEpochs,
     totalEpochs: config.rounds * config.localEpochs,
   };
@@ -341,6 +353,7 @@ export async function trainClient(model: LayersModel, job: TrainInstruction, set
       numClasses: settings.numClasses,
       seed: job.seed,
       regularizer,
+      loss: segmentationLoss(settings.loss, model.outputs[0].shape[model.outputs[0].shape.length - 1] ?? 1),
       learningRateAt: localLearningRate(settings),
       onBatch,
     });

@@ -6,6 +6,7 @@
  * Everything in a {@link FederatedConfig} is plain JSON (it is written
  * verbatim to `config.json`), so a run folder fully describes its run.
  */
+import type { SegmentationLossName } from '../metrics/losses';
 import type { OutputActivation } from '../models/types';
 import type { LearningRateSchedule, SegmentationSummary } from '../train';
 
@@ -178,6 +179,13 @@ export interface FederatedConfig {
   batchSize?: number;
   /** Client Adam learning rate (the base rate of `learningRateSchedule`). Default 1e-3. */
   learningRate?: number;
+  /**
+   * Training and validation loss of every client, SplitFed's server part and
+   * centralized training: 'bce-dice' (default, BCE + soft Dice) or 'dice'
+   * (soft Dice with segmentation_models_pytorch's multiclass semantics, the
+   * MedSegNet10 group's loss; see `smpDiceLoss`).
+   */
+  loss?: SegmentationLossName;
   /**
    * Per-epoch schedule of the client learning rate (see `learningRateAt` in
    * src/train/schedule): `{ name: 'constant' }` (default: `learningRate`

@@ -322,3 +322,67 @@ export function bceDiceLoss(options: BceDiceLossOptions = {}): LossFunction {
   return (yTrue, yPred) =>
     tf.tidy(() => tf.add(tf.mul(wb, ce(yTrue, yPred)), tf.mul(wd, dl(yTrue, yPred))) as tf.Scalar);
 }
+
+/** Options of {@link smpDiceLoss}. */
+export interface SmpDiceLossOptions {
+  /** Added to numerator and denominator. Default 0 (smp's default). */
+  smooth?: number;
+  /** Lower clamp of the denominator. Default 1e-7 (smp's default). */
+  epsilon?: number;
+  /** `yPred` holds logits (softmax inside; sigmoid for K = 1). Default false: probabilities. */
+  fromLogits?: boolean;
+}
+
+/**
+ * Soft Dice loss with segmentation_models_pytorch's `DiceLoss(mode='multiclass')`
+ * semantics (the loss of the MedSegNet10 group's released code):
+ * per class c, `score_c = (2 Σ y p + smooth) / max(Σ y + Σ p + smooth, eps)`
+ * with the sums over the whole batch and every pixel; `loss_c = (1 - score_c)`
+ * multiplied by 0 when class c is absent from the batch's targets; the loss is
+ * the mean of `loss_c` over ALL classes (absent ones count as 0, as in smp).
+ *
+ * Shapes: `yTrue`, `yPred` `[N, H, W, K]` (one-hot / probabilities). A 1-channel
+ * (sigmoid) output is treated as the two classes `[1 - p, p]` with targets
+ * `[1 - y, y]`: a 2-class softmax with logits `(0, z)` is exactly a sigmoid of
+ * `z`, so this is smp's multiclass loss on the equivalent 2-channel model.
+ */
+export function smpDiceLoss(options: SmpDiceLossOptions = {}): LossFunction {
+  const smooth = checkSmooth(options.smooth ?? 0, 'smpDiceLoss');
+  const eps = options.epsilon ?? DEFAULT_EPSILON;
+  if (!(eps > 0)) throw new RangeError(`smpDiceLoss: epsilon must be > 0, got ${eps}`);
+  const fromLogits = options.fromLogits ?? false;
+  return (yTrue, yPred) =>
+    tf.tidy(() => {
+      checkPair(yTrue, yPred, 'smpDiceLoss');
+      let y = tf.cast(yTrue, 'float32');
+      let p = toProbabilities(yPred, fromLogits);
+      if (channels(p) === 1) {
+        y = tf.concat([tf.sub(1, y), y], -1);
+        p = tf.concat([tf.sub(1, p), p], -1);
+      }
+      const axes = Array.from({ length: p.rank - 1 }, (_, a) => a);
+      const inter = tf.sum(tf.mul(y, p), axes);
+      const ySum = tf.sum(y, axes);
+      const card = tf.add(ySum, tf.sum(p, axes));
+      const score = tf.div(tf.add(tf.mul(2, inter), smooth), tf.maximum(tf.add(card, smooth), eps));
+      const present = tf.cast(tf.greater(ySum, 0), 'float32');
+      return tf.mean(tf.mul(tf.sub(1, score), present)) as tf.Scalar;
+    });
+}
+
+/** Segmentation losses selectable by name in configs and recipes. */
+export type SegmentationLossName = 'bce-dice' | 'dice';
+
+/** The names {@link segmentationLoss} accepts. */
+export const SEGMENTATION_LOSSES: readonly SegmentationLossName[] = ['bce-dice', 'dice'];
+
+/**
+ * The loss of a name: 'bce-dice' (default) = {@link bceDiceLoss} (binary CE for
+ * a 1-channel model, categorical otherwise); 'dice' = {@link smpDiceLoss}.
+ * `channels` is the model's output channels K.
+ */
+export function segmentationLoss(name: SegmentationLossName = 'bce-dice', channels = 1): LossFunction {
+  if (name === 'dice') return smpDiceLoss();
+  if (name === 'bce-dice') return channels === 1 ? bceDiceLoss() : bceDiceLoss({ crossEntropy: 'categorical' });
+  throw new Error(`unknown segmentation loss '${String(name)}'; expected one of ${SEGMENTATION_LOSSES.join(', ')}`);
+}

@@ -14,6 +14,7 @@ import { trainSegmentation, evaluateSegmentation } from '../../src/train';
 import { runFederated } from '../../src/fl/rounds';
 import { roundSeed } from '../../src/fl/strategy';
 import { byteCount, getWeights, maxAbsDiff } from '../../src/models/weights';
+import { smpDiceLoss } from '../../src/metrics/losses';
 import type { LoggedSplitMessage } from '../../src/fl/splitfed';
 import { tinyConfig, tinySites } from './helpers';
 
@@ -48,6 +49,25 @@ test('one client: SFLV1 and SFLV2 equal centralized training of the unsplit mode
     }
   }
   assert.is(tf.memory().numTensors, before, 'no tensor leak');
+});
+
+test("loss 'dice' (smp soft Dice) reaches every client: FedAvg and SplitFed u-shaped with one client equal trainSegmentation with smpDiceLoss", async () => {
+  const [site] = tinySites(1, 8);
+  const model = createModel('unet', { inputShape: [16, 16, 3], numClasses: 1, width: 2, seed: 5 });
+  const init = getWeights(model);
+  await trainSegmentation(model, site.train, { epochs: 2, batchSize: 4, learningRate: 1e-3, seed: roundSeed(5, 0, site.name), loss: smpDiceLoss() });
+  const ref = getWeights(model);
+  model.dispose();
+  const bce = await runFederated(tinyConfig({ name: 'fedavg' }, { localEpochs: 2 }), [site]);
+  assert.ok(maxAbsDiff(bce.globalWeights, ref) > 1e-4, 'the default loss (BCE + Dice) trains differently');
+  for (const strategy of [{ name: 'fedavg' }, { name: 'splitfed', mode: 'u-shaped', variant: 'v1' }] as const) {
+    const res = await runFederated(tinyConfig(strategy, { localEpochs: 2, loss: 'dice' }), [site]);
+    const d = maxAbsDiff(res.globalWeights, ref);
+    assert.ok(d < 1e-4 && rel(res.globalWeights, ref) < 1e-5, `${strategy.name}: max diff ${d}`);
+    assert.ok(maxAbsDiff(res.globalWeights, init) > 1e-3, 'weights moved');
+  }
+  const err = await runFederated(tinyConfig({ name: 'fedavg' }, { loss: 'focal' as never }), [site]).then(() => null, (e: Error) => e);
+  assert.match(String(err?.message), /loss must be one of 'bce-dice', 'dice'/);
 });
 
 test('u-shaped never sends labels or the output; two-part sends labels; bytes = tensor sizes', async () => {

@@ -8,6 +8,8 @@ import {
   diceLoss,
   focalLoss,
   LossFunction,
+  segmentationLoss,
+  smpDiceLoss,
   tverskyLoss,
 } from '../../src/metrics/losses';
 import { createRng } from '../../src/util/rng';
@@ -197,6 +199,25 @@ test('shape mismatch and bad options throw', () => {
   assert.throws(() => tverskyLoss({ alpha: -0.1 }), /alpha/);
   assert.throws(() => categoricalCrossEntropy({ classWeights: [1, 2, 3] })(b, b), /3 classWeights for K = 2/);
   tf.dispose([a, b]);
+});
+
+test('smpDiceLoss: hand-computed, segmentation_models_pytorch multiclass semantics (batch sums, absent classes count 0, mean over all classes)', () => {
+  // y = [1, 0], p = [0.8, 0.4] as two classes: fg score 1.6 / 2.2, bg score 1.2 / 1.8
+  close(value(smpDiceLoss(), [1, 0], [0.8, 0.4], [1, 1, 2, 1]), ((1 - 1.6 / 2.2) + (1 - 1.2 / 1.8)) / 2, TOL);
+  // no foreground in the batch: the fg class is masked to 0 but still counts in the mean
+  close(value(smpDiceLoss(), [0, 0], [0.3, 0.1], [1, 1, 2, 1]), (1 - 3.2 / 3.6) / 2, TOL);
+  // a 1-channel sigmoid output equals the 2-channel softmax output [1 - p, p]
+  close(value(smpDiceLoss(), [1, 0, 1, 0], [0.8, 0.3, 0.6, 0.1], [1, 2, 2, 1]), value(smpDiceLoss(), [0, 1, 1, 0, 0, 1, 1, 0], [0.2, 0.8, 0.7, 0.3, 0.4, 0.6, 0.9, 0.1], [1, 2, 2, 2]), TOL);
+  // batch sums, not per image: two images give the loss of their concatenation
+  close(value(smpDiceLoss(), [1, 0, 1, 0], [0.8, 0.3, 0.6, 0.1], [2, 1, 2, 1]), value(smpDiceLoss(), [1, 0, 1, 0], [0.8, 0.3, 0.6, 0.1], [1, 1, 4, 1]), TOL);
+  // logits path
+  close(value(smpDiceLoss({ fromLogits: true }), [1, 0], [logit(0.8), logit(0.4)], [1, 1, 2, 1]), ((1 - 1.6 / 2.2) + (1 - 1.2 / 1.8)) / 2, TOL);
+});
+
+test('segmentationLoss: names resolve, unknown names are refused with the list', () => {
+  close(value(segmentationLoss('dice'), [1, 0], [0.8, 0.4], [1, 1, 2, 1]), value(smpDiceLoss(), [1, 0], [0.8, 0.4], [1, 1, 2, 1]), TOL);
+  close(value(segmentationLoss('bce-dice'), by, bp, bShape), value(bceDiceLoss(), by, bp, bShape), TOL);
+  assert.throws(() => segmentationLoss('focal' as never), /expected one of bce-dice, dice/);
 });
 
 test.run();
