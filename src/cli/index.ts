@@ -18,12 +18,14 @@ import { medforgeCommand } from './medforge';
 import { m4oeCommand } from './m4oe';
 import { benchCommand } from './bench';
 import { zooCommand } from './zoo';
+import { reproduceCommand } from './reproduce';
 
 /** Every command, in the order the usage lists them. */
 export const COMMANDS: readonly Command<OptionTable>[] = [
   demoCommand,
   partitionCommand,
   runCommandSpec,
+  reproduceCommand,
   compareCommand,
   datasetsCommand,
   medmergeCommand,

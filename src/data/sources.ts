@@ -55,10 +55,22 @@ export function sharedDataRoot(override?: string): string {
   return path.resolve(repositoryRoot(), '..', 'shared', 'data');
 }
 
-function realDir(root: string, sub: string, what: string): string {
-  const p = path.join(root, sub);
+/** The real sample sets the method drivers read. */
+export type RealDataKey = 'kvasir' | 'cvc' | 'ham10000';
+
+const REAL_SETS: Record<RealDataKey, { sub: string; what: string }> = {
+  kvasir: { sub: 'kvasir-seg', what: 'Kvasir-SEG' },
+  cvc: { sub: 'cvc-clinicdb', what: 'CVC-ClinicDB' },
+  ham10000: { sub: 'ham10000', what: 'HAM10000' },
+};
+
+/** The folder of one real set: `s.roots[key]` when given, else `<dataRoot>/<its folder>`; throws naming the path when absent. */
+function realDir(s: Pick<MethodDataSettings, 'dataRoot' | 'roots'>, key: RealDataKey): string {
+  const { sub, what } = REAL_SETS[key];
+  const given = s.roots[key];
+  const p = given ?? path.join(s.dataRoot, sub);
   if (!fs.existsSync(p)) {
-    throw new Error(`--data real: ${what} not found at ${p} (point --data-root or MEDFL_SHARED_DATA at the folder that holds ${sub}/)`);
+    throw new Error(given ? `${what} folder not found: ${p}` : `--data real: ${what} not found at ${p} (point --data-root or MEDFL_SHARED_DATA at the folder that holds ${sub}/)`);
   }
   return p;
 }
@@ -66,23 +78,23 @@ function realDir(root: string, sub: string, what: string): string {
 /** Decoded images kept by the lazy loaders (the real samples are a few hundred images at most). */
 const CACHE = 4096;
 
-/** `<root>/kvasir-seg` decoded at `size` x `size`, in memory. */
-export async function openRealKvasir(root: string, size: number): Promise<InMemoryDataset> {
-  return materialize(await openKvasirSeg({ root: realDir(root, 'kvasir-seg', 'Kvasir-SEG'), size: [size, size], cacheSize: CACHE }));
+/** Kvasir-SEG (`roots.kvasir`, else `<dataRoot>/kvasir-seg`) decoded at `size` x `size`, in memory. */
+export async function openRealKvasir(s: Pick<MethodDataSettings, 'dataRoot' | 'roots'>, size: number): Promise<InMemoryDataset> {
+  return materialize(await openKvasirSeg({ root: realDir(s, 'kvasir'), size: [size, size], cacheSize: CACHE }));
 }
 
-/** `<root>/cvc-clinicdb` decoded at `size` x `size`, in memory. */
-export async function openRealCvc(root: string, size: number): Promise<InMemoryDataset> {
-  return materialize(await openCvcClinicDb({ root: realDir(root, 'cvc-clinicdb', 'CVC-ClinicDB'), size: [size, size], cacheSize: CACHE }));
+/** CVC-ClinicDB (`roots.cvc`, else `<dataRoot>/cvc-clinicdb`) decoded at `size` x `size`, in memory. */
+export async function openRealCvc(s: Pick<MethodDataSettings, 'dataRoot' | 'roots'>, size: number): Promise<InMemoryDataset> {
+  return materialize(await openCvcClinicDb({ root: realDir(s, 'cvc'), size: [size, size], cacheSize: CACHE }));
 }
 
 /**
- * `<root>/ham10000` with masks at `size` x `size`, in memory; `meta.site` = the
+ * HAM10000 (`roots.ham10000`, else `<dataRoot>/ham10000`) with masks at `size` x `size`, in memory; `meta.site` = the
  * Dataverse source when `HAM10000_metadata_subset_with_dataset.csv` exists
  * (required when `requireSites`).
  */
-export async function openRealHam10000(root: string, size: number, requireSites: boolean): Promise<InMemoryDataset> {
-  const dir = realDir(root, 'ham10000', 'HAM10000');
+export async function openRealHam10000(s: Pick<MethodDataSettings, 'dataRoot' | 'roots'>, size: number, requireSites: boolean): Promise<InMemoryDataset> {
+  const dir = realDir(s, 'ham10000');
   const subset = 'HAM10000_metadata_subset_with_dataset.csv';
   const hasSubset = fs.existsSync(path.join(dir, subset));
   if (requireSites && !hasSubset) throw new Error(`--data real: ${path.join(dir, subset)} (HAM10000 metadata with the 'dataset' source column) not found`);
@@ -147,6 +159,8 @@ export interface MethodDataOptions {
   data?: DataSource;
   /** Real data folder (data 'real'). Default {@link sharedDataRoot}(). */
   dataRoot?: string;
+  /** Per-set folders (data 'real'), each overriding `<dataRoot>/<its folder>` (e.g. the full Kvasir-SEG elsewhere). */
+  roots?: Partial<Record<RealDataKey, string>>;
   /** Smaller data and budgets (about a minute on 2 CPU cores). Default false. */
   quick?: boolean;
   /** Seed of data, splits, weights and batch order. Default 0. */
@@ -157,6 +171,8 @@ export interface MethodDataOptions {
 export interface MethodDataSettings {
   data: DataSource;
   dataRoot: string;
+  /** Per-set folders given (see {@link MethodDataOptions.roots}). */
+  roots: Partial<Record<RealDataKey, string>>;
   quick: boolean;
   seed: number;
   /** True when real sets are capped to the driver's `samples` (quick, or `samples` given). */
@@ -167,5 +183,5 @@ export interface MethodDataSettings {
 export function resolveMethodData(o: MethodDataOptions & { samples?: number }): MethodDataSettings {
   const data = o.data ?? 'embedded';
   const quick = o.quick ?? false;
-  return { data, dataRoot: data === 'real' ? sharedDataRoot(o.dataRoot) : '', quick, seed: o.seed ?? 0, capReal: quick || o.samples !== undefined };
+  return { data, dataRoot: data === 'real' ? sharedDataRoot(o.dataRoot) : '', roots: { ...(o.roots ?? {}) }, quick, seed: o.seed ?? 0, capReal: quick || o.samples !== undefined };
 }

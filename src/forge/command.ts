@@ -132,7 +132,7 @@ async function forgeData(s: MedForgeSettings): Promise<{ sites: Site[]; publicSe
     const all = syntheticSites({ sites: s.sites, samplesPerSite: n, size, task: 'lesion', seed: seed + 600, heterogeneity: 1, classMix: 'skewed', name: 'synthetic lesion' });
     return { sites: toSites(all), publicSet: syntheticPublic(), classNames: all.classNames };
   }
-  let ham = await openRealHam10000(s.dataRoot, size, true);
+  let ham = await openRealHam10000(s, size, true);
   if (!seg) ham = hamReducedLabels(ham);
   const names = [...new Set(ham.samples.map((x) => x.meta.site).filter((x): x is string => typeof x === 'string'))].sort();
   const pub = s.publicSite;

@@ -145,9 +145,9 @@ async function mergeData(s: MedMergeSettings): Promise<{ sources: MergeSource[];
       target: { name: tgt.name, ...splitByPatient(tgt, 0.5, seed + 1, strat) },
     };
   }
-  let kvasir = await openRealKvasir(s.dataRoot, size);
-  let cvc = await openRealCvc(s.dataRoot, size);
-  let ham = await openRealHam10000(s.dataRoot, size, false);
+  let kvasir = await openRealKvasir(s, size);
+  let cvc = await openRealCvc(s, size);
+  let ham = await openRealHam10000(s, size, false);
   if (s.capReal) {
     kvasir = capSamples(kvasir, n, seed);
     cvc = capSamples(cvc, n, seed);

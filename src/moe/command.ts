@@ -103,8 +103,8 @@ async function moeData(s: M4oESettings): Promise<{ names: [string, string]; sets
     ];
   } else {
     names = ['Kvasir-SEG', 'HAM10000'];
-    let kvasir = await openRealKvasir(s.dataRoot, size);
-    let ham = await openRealHam10000(s.dataRoot, size, false);
+    let kvasir = await openRealKvasir(s, size);
+    let ham = await openRealHam10000(s, size, false);
     if (s.capReal) {
       kvasir = capSamples(kvasir, n + nTest, seed);
       ham = capSamples(ham, n + nTest, seed);
