@@ -1,7 +1,7 @@
 /** Claim verdicts on synthetic grids with known effects: a true effect, no effect, an effect in the wrong direction, an order, a gap. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { claimsMarkdown, formatClaimsTable, judgeClaim, type Claim, type ClaimRow } from '../../src/metrics/claims';
+import { claimsMarkdown, formatClaimsTable, judgeClaim, type Claim, type ClaimRow, type GreaterClaim } from '../../src/metrics/claims';
 
 /** Rows of strategies over seeds: dice = base[strategy] + noise[seed] (+ jitter), iou = dice - 0.1. */
 function grid(base: Record<string, number>, jitter: Record<string, number[]> = {}, seeds = [0, 1, 2, 3, 4]): ClaimRow[] {
@@ -14,7 +14,7 @@ function grid(base: Record<string, number>, jitter: Record<string, number[]> = {
   );
 }
 
-const greater = (a: string, b: string): Claim => ({ id: `${a}>${b}`, text: `${a} > ${b}`, paper: 'yes', metric: 'iou', kind: 'greater', a: { strategy: a }, b: { strategy: b } });
+const greater = (a: string, b: string): GreaterClaim => ({ id: `${a}>${b}`, text: `${a} > ${b}`, paper: 'yes', metric: 'iou', kind: 'greater', a: { strategy: a }, b: { strategy: b } });
 
 test('a true effect is reproduced, the reverse claim contradicted', () => {
   // centralized is 0.05 above local on every seed (same seed noise), with small jitter
