@@ -212,13 +212,13 @@ export async function runRecipe(recipe: PaperRecipe, options: ReproduceOptions =
   const dir = path.join(resultsDir, 'reproduce', `${paper}-${scale}${quick ? '-quick' : ''}`);
   if (!LABEL_PATTERN.test(path.basename(dir))) throw new Error(`bad results folder name '${path.basename(dir)}'`);
   fs.mkdirSync(dir, { recursive: true });
-  const stamp = { paper, scale, quick, seeds, data, settings };
+  // What the results depend on: grid recipes' configs are also checked cell by cell by the grid runner.
+  const inputs = recipe.kind === 'method' ? recipe.inputs(ctx) : null;
+  const stamp = { paper, scale, quick, seeds, data, inputs, settings };
+  const key = (x: Partial<typeof stamp>) => JSON.stringify([x.paper, x.scale, x.quick, x.data, x.inputs ?? null]);
   const stampFile = path.join(dir, 'reproduce.json');
-  if (fs.existsSync(stampFile)) {
-    const stored = JSON.parse(fs.readFileSync(stampFile, 'utf8')) as typeof stamp;
-    if (JSON.stringify({ ...stored, seeds: [] }) !== JSON.stringify({ ...stamp, seeds: [] })) {
-      throw new Error(`${dir} holds a reproduction with other settings or data; delete the folder (or pass another --results) to start over`);
-    }
+  if (fs.existsSync(stampFile) && key(JSON.parse(fs.readFileSync(stampFile, 'utf8')) as typeof stamp) !== key(stamp)) {
+    throw new Error(`${dir} holds a reproduction with other settings or data; delete the folder (or pass another --results) to start over`);
   }
   writeFileAtomic(stampFile, JSON.stringify(stamp, null, 2) + '\n');
 

@@ -65,6 +65,7 @@ export const medforgeRecipe: MethodRecipe = {
     'the best single plugin is chosen on the test sets (optimistic for the baseline)',
   ],
   seeds: 3,
+  inputs: (ctx) => options(ctx.scale, ctx.quick),
   async runSeed(ctx, seed) {
     const r = await runMedForgeComparison({ ...options(ctx.scale, ctx.quick), seed, roots: ctx.data, log: ctx.log });
     return { rows: rowsOf(seed, r), detail: { table: r.table, settings: r.settings, seconds: r.seconds } };

@@ -65,6 +65,7 @@ export const medmergeRecipe: MethodRecipe = {
     'the best single source is chosen on the test set (optimistic for the baseline)',
   ],
   seeds: 3,
+  inputs: (ctx) => options(ctx.scale, ctx.quick),
   async runSeed(ctx, seed) {
     const r = await runMedMergeComparison({ ...options(ctx.scale, ctx.quick), seed, roots: ctx.data, log: ctx.log });
     return { rows: rowsOf(seed, r.rows), detail: { sources: r.sources, target: r.target, rows: r.rows.map(({ method, source, score }) => ({ method, source, score })), seconds: r.seconds } };

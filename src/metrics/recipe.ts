@@ -88,6 +88,8 @@ export interface GridRecipe extends RecipeBase {
 /** A paper run by its method's comparison driver, once per seed. */
 export interface MethodRecipe extends RecipeBase {
   kind: 'method';
+  /** The inputs the results depend on (the driver's options): a resume with other inputs is refused. */
+  inputs(ctx: RecipeContext): unknown;
   /** Run one seed; `detail` is stored as is (JSON) beside the rows. */
   runSeed(ctx: RecipeContext, seed: number): Promise<{ rows: ClaimRow[]; detail: unknown }>;
 }

@@ -48,6 +48,7 @@ export const m4oeRecipe: MethodRecipe = {
     'one expert per modality and binary masks; the paper\'s multi-class organ labels are not available',
   ],
   seeds: 3,
+  inputs: (ctx) => options(ctx.scale, ctx.quick),
   async runSeed(ctx, seed) {
     const r = await runM4oEComparison({ ...options(ctx.scale, ctx.quick), seed, roots: ctx.data, log: ctx.log });
     const rows: ClaimRow[] = r.rows.map((x) => ({ seed, arm: { method: x.method }, metrics: { dice: x.meanDice, params: x.params, ...Object.fromEntries(Object.entries(x.dice).map(([m, d]) => [`dice:${m}`, d])) } }));

@@ -67,6 +67,7 @@ function fakeRecipe(calls: number[]): MethodRecipe {
     settings: () => [{ setting: 'x', value: '1', basis: 'our choice', why: 'test' }],
     departures: ['a fake'],
     seeds: 3,
+    inputs: () => ({ effect: 0.1 }),
     async runSeed(ctx, seed) {
       calls.push(seed);
       const n = noise[seed];
