@@ -58,6 +58,8 @@ export { randomOverSampler, smote, borderlineSmote, adasyn, copyPaste, copyPaste
 
 // ---- models: the ten architectures, weights, split learning
 export { createModel, MODEL_NAMES, getModelSpec } from './models/registry';
+export { forwardCost } from './models/flops';
+export type { ForwardCost } from './models/flops';
 export type { ModelName } from './models/registry';
 export type { ModelOptions, ModelCapabilities, ModelSpec, SplitPoints, OutputActivation } from './models/types';
 export { createClassifier } from './models/classifier';
@@ -93,6 +95,8 @@ export {
   focalLoss,
   tverskyLoss,
 } from './metrics';
+export { smpDiceLoss, segmentationLoss, SEGMENTATION_LOSSES } from './metrics/losses';
+export type { SegmentationLossName, SmpDiceLossOptions } from './metrics/losses';
 export type { LossFunction, SegmentationScore } from './metrics';
 export { mean, sampleStd, studentTQuantile, tInterval, bootstrapInterval, pairedComparison, formatInterval } from './metrics/statistics';
 export type { TIntervalResult, BootstrapResult, PairedComparisonResult } from './metrics/statistics';
@@ -172,6 +176,11 @@ export type { GridSummary, GroupSummary, ComparisonSummary } from './experiment/
 export { judgeClaim, formatClaimsTable, claimsMarkdown, summarizeArms } from './metrics/claims';
 export type { Claim, ClaimVerdict, ClaimSelector, ClaimRow, ArmSummary } from './metrics/claims';
 export { compareRuns } from './experiment/compare';
+export { reproduce, runRecipe, getRecipe, PAPERS, resolveDataRoots, paperScalePlan } from './experiment/reproduce';
+export type { ReproduceOptions, ReproduceResult, PaperScalePlan } from './experiment/reproduce';
+export type { PaperRecipe, GridRecipe, MethodRecipe, RecipeSetting, RecipeScale, RecipeContext, GridPlan } from './metrics/recipe';
+export { cellPredictions } from './experiment/predictions';
+export type { CellPredictionOptions } from './experiment/predictions';
 export { runDemo, splitSitesByPatient } from './experiment/demo';
 export type { DemoOptions, DemoResult } from './experiment/demo';
 export { zooTable, formatZoo } from './experiment/zoo';

@@ -79,6 +79,21 @@ for nb in "${NOTEBOOKS[@]}"; do
       --ExecutePreprocessor.kernel_name=tslab \
       --output-dir "$OUT" --output "$name" "$nb"; then
     echo "   ok in $(( $(date +%s) - start ))s -> $OUT/$name"
+    # tslab's execute replies carry no execution_count: number the code cells in the order they ran
+    "$PY" - "$OUT/$name" <<'PY'
+import json, sys
+p = sys.argv[1]
+nb = json.load(open(p))
+n = 0
+for c in nb['cells']:
+    if c['cell_type'] == 'code':
+        n += 1
+        c['execution_count'] = n
+        for o in c.get('outputs', []):
+            if o.get('output_type') == 'execute_result':
+                o['execution_count'] = n
+json.dump(nb, open(p, 'w'), indent=1)
+PY
   else
     echo "   FAILED: $name (see the error above)" >&2
     status=1

@@ -12,7 +12,9 @@ import { initBackend } from '../../src/backend';
 import { gridClaimRow, parseDataOption, paperScalePlan, resolveDataRoots, runRecipe, getRecipe, PAPERS } from '../../src/experiment/reproduce';
 import { judgeClaim, summarizeArms } from '../../src/metrics/claims';
 import type { MethodRecipe } from '../../src/metrics/recipe';
-import type { ExperimentRow } from '../../src/experiment/runner';
+import { runExperimentConfig, type ExperimentRow } from '../../src/experiment/runner';
+import { validateExperiment } from '../../src/experiment/config';
+import { cellPredictions } from '../../src/experiment/predictions';
 
 test.before(async () => {
   await initBackend('wasm', { log: () => {} });
@@ -124,6 +126,22 @@ test('paper scale: a model that does not fit is refused with the batch that woul
   const roomy = await paperScalePlan(recipe, 3, () => {}, { memoryLimit: 64 * 2 ** 30, measure: false });
   assert.is(roomy.fits, true);
   assert.match(lines.join('\n'), /training memory/);
+});
+
+test('example predictions of a finished cell: its kept model on its own test images; local-only has no global model', async () => {
+  const dir = tmp();
+  const cfg = validateExperiment({ name: 'pred', data: { source: 'synthetic', task: 'lesion', sites: 2, samplesPerSite: 8, size: 32 }, partition: { scheme: 'natural-id', column: 'site' }, model: { name: 'unet', width: 2 }, strategies: [{ name: 'fedavg' }, { name: 'local' }], budget: { rounds: 1, localEpochs: 1 } });
+  const run = await runExperimentConfig(cfg, { resultsDir: dir, log: () => {} });
+  const panels = await cellPredictions(run.dir, 'fedavg', { count: 3 });
+  assert.is(panels.length, 3);
+  for (const p of panels) {
+    assert.equal(p.shape, [32, 32, 3]);
+    assert.is(p.prediction?.length, 32 * 32);
+    assert.is(p.mask?.length, 32 * 32);
+    assert.ok(p.prediction?.every((v) => v === 0 || v === 1));
+  }
+  const err = await cellPredictions(run.dir, 'local').then(() => null, (e: Error) => e);
+  assert.match(String(err?.message), /no checkpoint with a global model|local/);
 });
 
 test.run();
