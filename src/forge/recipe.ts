@@ -64,7 +64,7 @@ export const medforgeRecipe: MethodRecipe = {
     'HAM10000\'s four sources play the contributing hospitals; U-Net width 4 at 48 px at cpu scale',
     'the best single plugin is chosen on the test sets (optimistic for the baseline)',
   ],
-  seeds: 3,
+  seeds: 10,
   inputs: (ctx) => options(ctx.scale, ctx.quick),
   async runSeed(ctx, seed) {
     const r = await runMedForgeComparison({ ...options(ctx.scale, ctx.quick), seed, roots: ctx.data, log: ctx.log });

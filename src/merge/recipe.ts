@@ -64,7 +64,7 @@ export const medmergeRecipe: MethodRecipe = {
     'task arithmetic has no common pre-trained base: its base is source 0\'s initial weights (the driver\'s documented departure)',
     'the best single source is chosen on the test set (optimistic for the baseline)',
   ],
-  seeds: 3,
+  seeds: 10,
   inputs: (ctx) => options(ctx.scale, ctx.quick),
   async runSeed(ctx, seed) {
     const r = await runMedMergeComparison({ ...options(ctx.scale, ctx.quick), seed, roots: ctx.data, log: ctx.log });

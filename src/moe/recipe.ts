@@ -47,7 +47,7 @@ export const m4oeRecipe: MethodRecipe = {
     'cpu scale: a MoE U-Net instead of the Swin-Unet, 48 px, two modalities (Kvasir-SEG, HAM10000) instead of the paper\'s CT / MRI sets',
     'one expert per modality and binary masks; the paper\'s multi-class organ labels are not available',
   ],
-  seeds: 3,
+  seeds: 10,
   inputs: (ctx) => options(ctx.scale, ctx.quick),
   async runSeed(ctx, seed) {
     const r = await runM4oEComparison({ ...options(ctx.scale, ctx.quick), seed, roots: ctx.data, log: ctx.log });

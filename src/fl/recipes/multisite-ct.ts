@@ -81,7 +81,7 @@ export const multisiteCtRecipe: GridRecipe = {
     'the site attack is a logistic probe on bottleneck features scored by accuracy, not a fine-tuned network scored by weighted F1',
     '"close" = the pooled - FedAvg Dice gap within +-5 points (our reading)',
   ],
-  seeds: 3,
+  seeds: 5,
   grids(ctx) {
     const q = ctx.quick;
     const size = q ? 32 : ctx.scale === 'cpu' ? 64 : 256;
