@@ -458,7 +458,7 @@ export function decodePushMessages(bytes: Uint8Array): { objectsToPush: string[]
 
 /** PullObjectResponse { bool object_found = 1; bool object_available = 2; bytes object_content = 3 }. */
 export function decodePullObject(bytes: Uint8Array): { found: boolean; available: boolean; content: Uint8Array } {
-  const out = { found: false, available: false, content: new Uint8Array(0) };
+  const out: { found: boolean; available: boolean; content: Uint8Array } = { found: false, available: false, content: new Uint8Array(0) };
   readFields(bytes, (f, _wt, r) => {
     if (f === 1) out.found = r.bool();
     else if (f === 2) out.available = r.bool();

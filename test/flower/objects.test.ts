@@ -89,7 +89,7 @@ test('ArrayRecord, MetricRecord, ConfigRecord, RecordDict: same bytes and ids as
   const dCr = deflateRecord(cr);
   assert.is(hex(dCr.content), G.configRecord.content);
   assert.is(dCr.id, G.configRecord.id);
-  const rd: RecordDict = new Map([['arrays', ar], ['metrics', mr]]);
+  const rd: RecordDict = new Map<string, FlowerRecord>([['arrays', ar], ['metrics', mr]]);
   const dRd = deflateRecordDict(rd);
   assert.is(hex(dRd.content), G.recordDict.content);
   assert.is(dRd.id, G.recordDict.id);
