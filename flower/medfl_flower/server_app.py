@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flwr.app import ArrayRecord, ConfigRecord, Context, Message
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAdam, FedAvg, FedProx
 
@@ -116,7 +116,7 @@ def main(grid: Grid, context: Context) -> None:
     weights_dir = str(cfg.get("initial-weights", ""))
     if not weights_dir:
         raise ValueError("run config 'initial-weights' is empty: write medfl's initial weights with `medfl flower weights --out DIR` and pass initial-weights=DIR")
-    initial = ArrayRecord({k: v for k, v in load_weights(weights_dir).items()})
+    initial = ArrayRecord({k: Array(v) for k, v in load_weights(weights_dir).items()})
     strategy = make_strategy(cfg)
     train_config = ConfigRecord(
         {

@@ -18,6 +18,7 @@ import { medforgeCommand } from './medforge';
 import { m4oeCommand } from './m4oe';
 import { benchCommand } from './bench';
 import { zooCommand } from './zoo';
+import { flowerCommand } from './flower';
 
 /** Every command, in the order the usage lists them. */
 export const COMMANDS: readonly Command<OptionTable>[] = [
@@ -31,6 +32,7 @@ export const COMMANDS: readonly Command<OptionTable>[] = [
   m4oeCommand,
   benchCommand,
   zooCommand,
+  flowerCommand,
 ];
 
 /** The top-level usage: every command with its summary. */
