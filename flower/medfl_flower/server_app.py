@@ -7,8 +7,14 @@ Run configuration (pyproject `[tool.flwr.app.config]`):
   (``index.json`` listing ``{name, file, shape}`` in the model's weight order, one
   float32 ``.npy`` per weight). The ArrayRecord keys are the tfjs weight names;
 - ``out-dir``: when set, the final global weights are written there in the same
-  layout (``final/``) with ``history.json`` (per round: replies aggregated,
-  failures, the aggregated train and evaluate MetricRecords);
+  layout (``final/``), the global weights before round 1 and after every round
+  (``round-0/``, ``round-1/``, ...; through the strategy's ``evaluate_fn``) and
+  ``history.json`` (per round: replies aggregated, failures, the aggregated
+  train and evaluate MetricRecords; the malformed-message probe's replies);
+- ``malformed-probe``: when true, before training every node gets three
+  malformed messages (an unsupported message type, a train message without
+  arrays, arrays whose shapes do not match the model) and the error replies
+  are recorded: a medfl node answers each with an error and keeps running;
 - ``lr``, ``local-epochs``, ``batch-size``, ``seed``: sent in every train
   message's ConfigRecord (FedProx adds ``proximal-mu``; Flower's strategies add
   ``server-round``);
@@ -24,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from flwr.app import Array, ArrayRecord, ConfigRecord, Context
+from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, RecordDict
 from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import FedAdam, FedAvg, FedProx
 
@@ -78,8 +84,8 @@ def _recording(base: type[FedAvg]) -> type[FedAvg]:
                 {
                     "round": server_round,
                     "results": len(ok),
-                    "nodes": sorted(int(m.metadata.src_node_id) for m in ok),
-                    "failures": [{"node": int(m.metadata.src_node_id), "code": int(m.error.code), "reason": m.error.reason} for m in bad],
+                    "nodes": sorted(str(m.metadata.src_node_id) for m in ok),
+                    "failures": [{"node": str(m.metadata.src_node_id), "code": int(m.error.code), "reason": m.error.reason} for m in bad],
                 }
             )
             return super().aggregate_train(server_round, replies)
@@ -110,14 +116,44 @@ def make_strategy(cfg: dict[str, Any]) -> FedAvg:
     return strategy
 
 
+def malformed_probe(grid: Grid, initial: ArrayRecord, timeout: float) -> list[dict[str, Any]]:
+    """Send every node three malformed messages; return what each reply carried."""
+    bad_shape = ArrayRecord({k: Array(np.zeros((1,), dtype=np.float32) if i == 0 else v.numpy()) for i, (k, v) in enumerate(initial.items())})
+    cases = {
+        "unknown-type": ("query", RecordDict({"config": ConfigRecord({"server-round": 1})})),
+        "missing-arrays": ("train", RecordDict({"config": ConfigRecord({"server-round": 1, "lr": 0.001})})),
+        "shape-mismatch": ("train", RecordDict({"arrays": bad_shape, "config": ConfigRecord({"server-round": 1, "lr": 0.001})})),
+    }
+    out = []
+    for case, (message_type, content) in cases.items():
+        messages = [Message(content=content, message_type=message_type, dst_node_id=n) for n in grid.get_node_ids()]
+        for reply in grid.send_and_receive(messages, timeout=timeout):
+            out.append(
+                {
+                    "case": case,
+                    "node": str(reply.metadata.src_node_id),
+                    "error": reply.error.reason if reply.has_error() else None,
+                    "code": int(reply.error.code) if reply.has_error() else None,
+                }
+            )
+    return out
+
+
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     cfg = dict(context.run_config)
+    out_dir = str(cfg.get("out-dir", ""))
     weights_dir = str(cfg.get("initial-weights", ""))
     if not weights_dir:
         raise ValueError("run config 'initial-weights' is empty: write medfl's initial weights with `medfl flower weights --out DIR` and pass initial-weights=DIR")
     initial = ArrayRecord({k: Array(v) for k, v in load_weights(weights_dir).items()})
     strategy = make_strategy(cfg)
+    probe = malformed_probe(grid, initial, float(cfg.get("round-timeout", 600.0))) if bool(cfg.get("malformed-probe", False)) else []
+
+    def save_round(server_round: int, arrays: ArrayRecord) -> None:
+        if out_dir:
+            save_weights(Path(out_dir) / f"round-{server_round}", arrays)
+
     train_config = ConfigRecord(
         {
             "lr": float(cfg.get("lr", 0.005)),
@@ -133,8 +169,8 @@ def main(grid: Grid, context: Context) -> None:
         timeout=float(cfg.get("round-timeout", 600.0)),
         train_config=train_config,
         evaluate_config=ConfigRecord({"batch-size": int(cfg.get("batch-size", 8))}),
+        evaluate_fn=save_round,
     )
-    out_dir = str(cfg.get("out-dir", ""))
     if out_dir:
         out = Path(out_dir)
         save_weights(out / "final", result.arrays)
@@ -143,6 +179,7 @@ def main(grid: Grid, context: Context) -> None:
             "rounds": strategy.history,
             "train": {str(r): dict(m) for r, m in result.train_metrics_clientapp.items()},
             "evaluate": {str(r): dict(m) for r, m in result.evaluate_metrics_clientapp.items()},
+            "probe": probe,
         }
         tmp = out / "history.json.tmp"
         tmp.write_text(json.dumps(history, indent=1), encoding="utf-8")

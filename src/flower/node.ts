@@ -37,12 +37,17 @@ export const SUPERLINK_NODE_ID = 1n;
 /** Flower's ErrorCode.CLIENT_APP_RAISED_EXCEPTION. */
 export const CLIENT_APP_RAISED_EXCEPTION = 2n;
 
+/** The Fleet calls a node makes ({@link FleetClient}'s public surface). */
+export type FleetApi = Pick<FleetClient, 'registerNode' | 'activateNode' | 'deactivateNode' | 'heartbeat' | 'pullMessages' | 'pullObject' | 'confirmMessageReceived' | 'pushMessages' | 'pushObject' | 'close'>;
+
 /** Turns an instruction into reply content; throw to reply with an error. */
 export type MessageHandler = (message: FlowerMessage) => Promise<RecordDict>;
 
 /** Options of {@link FlowerNode}. */
 export interface FlowerNodeOptions extends FleetClientOptions {
   handler: MessageHandler;
+  /** The Fleet API to talk to. Default: a {@link FleetClient} of `address` (tests pass an in-memory one). */
+  fleet?: FleetApi;
   /** Seconds between heartbeats the SuperLink expects, in [10, 1800]. Default 30 (Flower's). */
   heartbeatInterval?: number;
   /** Milliseconds between PullMessages calls when idle. Default 1000. */
@@ -61,7 +66,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** One medfl site as a Flower SuperNode (see the module comment). */
 export class FlowerNode {
-  private readonly fleet: FleetClient;
+  private readonly fleet: FleetApi;
   private readonly interval: number;
   private readonly log: (line: string) => void;
   private readonly jitter: ReturnType<typeof createRng>;
@@ -76,7 +81,7 @@ export class FlowerNode {
     const hb = options.heartbeatInterval ?? 30;
     if (!(hb >= 10 && hb <= 1800)) throw new Error(`FlowerNode: heartbeatInterval must be in [10, 1800] s (the SuperLink's bounds), got ${hb}`);
     this.interval = hb;
-    this.fleet = new FleetClient(options);
+    this.fleet = options.fleet ?? new FleetClient(options);
     this.log = options.log ?? (() => {});
     this.jitter = createRng(`flower-node-backoff|${options.seed ?? 0}`);
   }
