@@ -12,7 +12,7 @@ Run configuration (pyproject `[tool.flwr.app.config]`):
   ``history.json`` (per round: replies aggregated, failures, the aggregated
   train and evaluate MetricRecords; the malformed-message probe's replies);
 - ``malformed-probe``: when true, before training every node gets three
-  malformed messages (an unsupported message type, a train message without
+  malformed messages (an unsupported message type carrying 6.4 MB of arrays, a train message without
   arrays, arrays whose shapes do not match the model) and the error replies
   are recorded: a medfl node answers each with an error and keeps running;
 - ``lr``, ``local-epochs``, ``batch-size``, ``seed``: sent in every train
@@ -118,9 +118,11 @@ def make_strategy(cfg: dict[str, Any]) -> FedAvg:
 
 def malformed_probe(grid: Grid, initial: ArrayRecord, timeout: float) -> list[dict[str, Any]]:
     """Send every node three malformed messages; return what each reply carried."""
+    big = ArrayRecord({"big": Array(np.random.default_rng(0).standard_normal(1_600_000).astype(np.float32))})
     bad_shape = ArrayRecord({k: Array(np.zeros((1,), dtype=np.float32) if i == 0 else v.numpy()) for i, (k, v) in enumerate(initial.items())})
     cases = {
-        "unknown-type": ("query", RecordDict({"config": ConfigRecord({"server-round": 1})})),
+        # 6.4 MB of arrays: 5 MiB ArrayChunks, each beyond gRPC's default 4 MiB message limit
+        "unknown-type": ("query", RecordDict({"arrays": big, "config": ConfigRecord({"server-round": 1})})),
         "missing-arrays": ("train", RecordDict({"config": ConfigRecord({"server-round": 1, "lr": 0.001})})),
         "shape-mismatch": ("train", RecordDict({"arrays": bad_shape, "config": ConfigRecord({"server-round": 1, "lr": 0.001})})),
     }

@@ -73,6 +73,23 @@ test('chunked Array (tiny chunk size): repeated chunks listed once, indexed in a
   assert.ok(unique.length < c.chunks.length, 'the fixture must contain a repeated chunk');
 });
 
+test('a 6.4 MB array travels as two 5 MiB-bounded chunks and inflates back bit for bit', () => {
+  const n = 1_600_000;
+  const values = new Float32Array(n);
+  for (let i = 0; i < n; i++) values[i] = Math.fround(Math.sin(i) * 1e3);
+  const content: RecordDict = new Map<string, FlowerRecord>([['arrays', { kind: 'array', arrays: new Map([['big', float32Array(values, [n])]]) }]]);
+  const meta: Metadata = { runId: 1n, messageId: '', srcNodeId: 1n, dstNodeId: 2n, replyToMessageId: '', groupId: '', createdAt: 1767225600, ttl: 60, messageType: 'query' };
+  const d = deflateMessage({ metadata: meta, content });
+  const objects = flatten(d);
+  const chunks = [...objects.values()].filter((c) => parseObject(c).type === 'ArrayChunk');
+  assert.is(chunks.length, 2);
+  assert.ok(chunks.every((c) => parseObject(c).body.length <= 5 * 1024 * 1024));
+  const m = inflateMessage(d.id, objects);
+  const big = m.content!.get('arrays');
+  assert.ok(big && big.kind === 'array');
+  if (big.kind === 'array') assert.ok(Buffer.from(arrayValues(big.arrays.get('big')!, 'big').values.buffer).equals(Buffer.from(values.buffer)));
+});
+
 test('ArrayRecord, MetricRecord, ConfigRecord, RecordDict: same bytes and ids as flwr', () => {
   const ar: FlowerRecord = { kind: 'array', arrays: arraysOf() };
   const dAr = deflateRecord(ar);
