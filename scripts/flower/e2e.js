@@ -74,11 +74,37 @@ function start(name, cmd, args, env = {}) {
   procs.add(h);
   return h;
 }
-function killGroup(h, signal = 'SIGKILL') {
+/** Every live descendant of `pid` (Linux /proc; empty elsewhere): Flower starts SuperExec in a new session, outside the process group. */
+function descendants(pid) {
+  const children = new Map();
   try {
-    process.kill(-h.p.pid, signal);
+    for (const d of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (!children.has(ppid)) children.set(ppid, []);
+        children.get(ppid).push(Number(d));
+      } catch {
+        // exited meanwhile
+      }
+    }
   } catch {
-    // already gone
+    return [];
+  }
+  const out = [];
+  const walk = (p) => (children.get(p) || []).forEach((c) => { out.push(c); walk(c); });
+  walk(pid);
+  return out;
+}
+function killGroup(h, signal = 'SIGKILL') {
+  const all = descendants(h.p.pid);
+  for (const target of [-h.p.pid, ...all]) {
+    try {
+      process.kill(target, signal);
+    } catch {
+      // already gone
+    }
   }
 }
 function cleanup() {
@@ -264,10 +290,13 @@ async function main() {
   nodes[2] = startNode(2);
   await until('the restarted node to activate', () => /activated as node/.test(logOf(nodes[2])), 120_000);
   say('site-2 node restarted and activated');
+  const noticed = (h) => count(logOf(h), /SuperLink unavailable|reconnecting|registering again/g);
+  const before = nodes.map(noticed);
   killGroup(superlink);
   await until('the SuperLink to exit', () => superlink.exited, 20_000);
   say('SuperLink killed; nodes retry');
-  await until('the nodes to notice', () => nodes.every((h) => /SuperLink unavailable|reconnecting|registering again/.test(logOf(h))), 60_000);
+  await until('every node to notice and retry', () => nodes.every((h, i) => noticed(h) > before[i]), 60_000);
+  say(`node logs: ${[...new Set(nodes.flatMap((h) => (logOf(h).match(/.*retrying in .*/g) || []).slice(-1)))].join(' | ')}`);
   const activations = nodes.map((h) => count(logOf(h), /activated as node/g));
   superlink = await startSuperlink();
   say('SuperLink restarted');

@@ -220,7 +220,8 @@ export class FlowerNode {
   private async process(id: bigint, wire: WireMessage, tree: ObjectTree): Promise<void> {
     const ins = wire.metadata;
     const t0 = Date.now();
-    this.log(`[flower] received '${ins.messageType}' (round ${ins.groupId || '-'}, message ${ins.messageId.slice(0, 12)})`);
+    const label = `'${ins.messageType}'${ins.groupId ? ` (group ${ins.groupId})` : ''}`;
+    this.log(`[flower] received ${label}, message ${ins.messageId.slice(0, 12)}`);
     let reply: FlowerMessage;
     try {
       if (tree.objectId !== ins.messageId) throw new Error(`message id ${ins.messageId} differs from its object tree's root ${tree.objectId}`);
@@ -240,7 +241,7 @@ export class FlowerNode {
     }
     await this.push(id, reply, (Date.now() - t0) / 1000);
     this.handled++;
-    this.log(`[flower] replied to '${ins.messageType}' (round ${ins.groupId || '-'}) in ${((Date.now() - t0) / 1000).toFixed(1)} s${reply.error ? ' with an error' : ''}`);
+    this.log(`[flower] replied to ${label} in ${((Date.now() - t0) / 1000).toFixed(1)} s${reply.error ? ' with an error' : ''}`);
   }
 
   /** Run until {@link stop}: connect, then pull and answer messages (see the module comment). */

@@ -14,7 +14,7 @@ import { FleetCallError, authMetadata, flowerTimestamp, generateNodeKeys } from 
 import { FlowerNode, type FleetApi } from '../../src/flower/node';
 import { deflateMessage, flatten, float32Array, inflateMessage, treeOf, type FlowerMessage, type FlowerRecord, type RecordDict } from '../../src/flower/objects';
 import { fromArrayRecord, toArrayRecord } from '../../src/flower/site-app';
-import type { Metadata, ObjectTree, WireMessage } from '../../src/flower/proto';
+import type { Metadata, ObjectTree, RecordValue, WireMessage } from '../../src/flower/proto';
 
 const NAMES = ['conv/kernel', 'conv/bias'];
 const SHAPES = [[2, 2], [2]];
@@ -84,7 +84,7 @@ class FakeFleet implements FleetApi {
 }
 
 const arrays = (names = NAMES, shapes = SHAPES, w = W): FlowerRecord => toArrayRecord(names, shapes, w);
-const config = (lr: number): FlowerRecord => ({ kind: 'config', values: new Map([['lr', lr], ['server-round', 1n]]) });
+const config = (lr: number): FlowerRecord => ({ kind: 'config', values: new Map<string, RecordValue>([['lr', lr], ['server-round', 1n]]) });
 
 /** A handler shaped like the site app: it checks the arrays and echoes them doubled. */
 async function handler(m: FlowerMessage): Promise<RecordDict> {
