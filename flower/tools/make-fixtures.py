@@ -57,6 +57,10 @@ def main_vectors() -> dict:
         for k, v in arrays().items()
     ]
 
+    # float64 payloads (Flower's FedAdam / FedYogi / FedAdagrad send them): nodes round them to float32
+    f64 = np.array([[0.1, -2.5, 1e-3], [3.0e38, -7.25, 1.0 / 3.0]], dtype=np.float64)
+    out["npy64"] = {"shape": list(f64.shape), "values": f64.reshape(-1).tolist(), "float32": f64.astype(np.float32).reshape(-1).tolist(), "npy": npy_bytes(f64).hex()}
+
     out["arrays"] = []
     for k, v in arrays().items():
         arr = Array(v)

@@ -31,14 +31,11 @@
  * on failure. Exit code 0 when every check passed.
  */
 'use strict';
-const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { LocalFlower, ROOT, until, count } = require('./local');
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const CLI = path.join(ROOT, 'dist', 'cli.js');
 const ROUNDS = 3;
 const TOL = 1e-5;
 const TOTAL_TIMEOUT_MS = 15 * 60 * 1000;
@@ -47,7 +44,6 @@ const SETUP = { sites: 3, samples: 24, size: 32, width: 4, seed: 0, dataSeed: 0,
 const NODE_ARGS = ['--sites', SETUP.sites, '--samples', SETUP.samples, '--size', SETUP.size, '--width', SETUP.width, '--seed', SETUP.seed, '--data-seed', SETUP.dataSeed, '--heartbeat-interval', 10].map(String);
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'medfl-flower-'));
-const procs = new Set();
 const t0 = Date.now();
 let failed = false;
 
@@ -60,138 +56,36 @@ function check(ok, what) {
   return ok;
 }
 
-/** Start `cmd` in its own process group, output to work/<name>.log. */
-function start(name, cmd, args, env = {}) {
-  const logFile = path.join(work, `${name}.log`);
-  const out = fs.openSync(logFile, 'a');
-  const p = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, out], detached: true });
-  fs.closeSync(out);
-  const h = { name, p, logFile, exited: false };
-  p.on('exit', () => {
-    h.exited = true;
-    procs.delete(h);
-  });
-  procs.add(h);
-  return h;
-}
-/** Every live descendant of `pid` (Linux /proc; empty elsewhere): Flower starts SuperExec in a new session, outside the process group. */
-function descendants(pid) {
-  const children = new Map();
-  try {
-    for (const d of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(d)) continue;
-      try {
-        const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (!children.has(ppid)) children.set(ppid, []);
-        children.get(ppid).push(Number(d));
-      } catch {
-        // exited meanwhile
-      }
-    }
-  } catch {
-    return [];
-  }
-  const out = [];
-  const walk = (p) => (children.get(p) || []).forEach((c) => { out.push(c); walk(c); });
-  walk(pid);
-  return out;
-}
-function killGroup(h, signal = 'SIGKILL') {
-  const all = descendants(h.p.pid);
-  for (const target of [-h.p.pid, ...all]) {
-    try {
-      process.kill(target, signal);
-    } catch {
-      // already gone
-    }
-  }
-}
-function cleanup() {
-  for (const h of [...procs]) killGroup(h);
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const logOf = (h) => (fs.existsSync(h.logFile) ? fs.readFileSync(h.logFile, 'utf8') : '');
-const count = (text, re) => (text.match(re) || []).length;
-
-/** Wait until `test()` is truthy (polled), or throw after `ms` naming `what`. */
-async function until(what, test, ms) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = test();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+const local = new LocalFlower({ work, say, nodeArgs: NODE_ARGS });
+process.on('exit', () => local.cleanup());
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { local.cleanup(); process.exit(130); });
+const logOf = (h) => local.logOf(h);
 
 async function main() {
   setTimeout(() => {
     say(`FAIL: the whole test ran past ${TOTAL_TIMEOUT_MS / 60000} min`);
-    cleanup();
+    local.cleanup();
     process.exit(1);
   }, TOTAL_TIMEOUT_MS).unref();
-  if (!fs.existsSync(CLI)) throw new Error(`${CLI} missing: run npm run build first`);
   say(`work folder ${work}`);
 
   // ---- 1. venv
-  const venv = spawnSync('bash', [path.join(ROOT, 'scripts', 'flower', 'venv.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (venv.status !== 0) throw new Error('scripts/flower/venv.sh failed');
-  const bin = venv.stdout.trim().split('\n').pop();
-  const flwrVersion = spawnSync(path.join(bin, 'python'), ['-c', 'import flwr; print(flwr.__version__)'], { encoding: 'utf8' }).stdout.trim();
-  say(`flwr ${flwrVersion} (${bin})`);
-  const pyEnv = { PATH: `${bin}${path.delimiter}${process.env.PATH}`, FLWR_HOME: path.join(work, 'flwr-home'), FLWR_INTERNAL_GRPC_FLEET_API: '1' };
+  const flwrVersion = local.venv();
+  say(`flwr ${flwrVersion} (${local.bin})`);
 
   // ---- 2. initial weights, SuperLink, nodes
-  const initial = path.join(work, 'initial');
-  const w = spawnSync(process.execPath, [CLI, 'flower', 'weights', '--out', initial, ...NODE_ARGS.slice(4, 10)], { encoding: 'utf8' });
-  if (w.status !== 0) throw new Error(`medfl flower weights failed:\n${w.stdout}${w.stderr}`);
-  say(w.stdout.trim());
-  const fleetPort = await freePort();
-  const httpPort = await freePort();
-  fs.mkdirSync(pyEnv.FLWR_HOME, { recursive: true });
-  fs.writeFileSync(path.join(pyEnv.FLWR_HOME, 'config.toml'), `[superlink]\ndefault = "medfl-local"\n\n[superlink.medfl-local]\naddress = "127.0.0.1:${httpPort}"\ninsecure = true\n`);
-  let superlinkStarts = 0;
-  const startSuperlink = async () => {
-    const h = start(`superlink-${++superlinkStarts}`, path.join(bin, 'flower-superlink'), ['--insecure', '--fleet-api-address', `127.0.0.1:${fleetPort}`, '--host', '127.0.0.1', '--port', String(httpPort), '--disable-runtime-dependency-installation'], pyEnv);
-    await until('the SuperLink to listen', () => /Application startup complete/.test(logOf(h)) && /Fleet API \(gRPC-rere\)/.test(logOf(h)), 60_000);
-    return h;
-  };
-  let superlink = await startSuperlink();
-  say(`SuperLink up: Fleet API (gRPC) 127.0.0.1:${fleetPort}, HTTP API 127.0.0.1:${httpPort}`);
+  local.initialWeights();
+  await local.startSuperlink();
+  say(`SuperLink up: Fleet API (gRPC) 127.0.0.1:${local.fleetPort}, HTTP API 127.0.0.1:${local.httpPort}`);
   const nodes = [];
-  const startNode = (k) => start(`node-site-${k}`, process.execPath, [CLI, 'flower', 'node', '--superlink', `127.0.0.1:${fleetPort}`, '--site', `site-${k}`, ...NODE_ARGS]);
+  const startNode = (k) => local.startNode(`site-${k}`);
   for (let k = 0; k < SETUP.sites; k++) nodes.push(startNode(k));
   await until('three activated nodes', () => nodes.every((h) => /activated as node/.test(logOf(h))), 120_000);
   say('three medfl nodes activated');
 
   // ---- 3. FedAvg through Flower
-  let runs = 0;
-  const flwrRun = async (name, config, onRunning) => {
-    const out = path.join(work, name);
-    const overrides = { 'initial-weights': initial, 'out-dir': out, lr: SETUP.lr, 'local-epochs': SETUP.localEpochs, 'batch-size': SETUP.batchSize, seed: SETUP.seed, 'round-timeout': 300, ...config };
-    const text = Object.entries(overrides).map(([k, v]) => `${k}=${typeof v === 'string' ? `'${v}'` : v}`).join(' ');
-    const h = start(`flwr-run-${++runs}-${name}`, path.join(bin, 'flwr'), ['run', path.join(ROOT, 'flower'), 'medfl-local', '--run-config', text, '--stream'], pyEnv);
-    if (onRunning) await onRunning();
-    await until(`${name}: the ServerApp's history.json`, () => fs.existsSync(path.join(out, 'history.json')), 300_000);
-    killGroup(h, 'SIGTERM');
-    return { out, history: JSON.parse(fs.readFileSync(path.join(out, 'history.json'), 'utf8')) };
-  };
+  const flwrRun = (name, config, onRunning) =>
+    local.flwrRun(name, { lr: SETUP.lr, 'local-epochs': SETUP.localEpochs, 'batch-size': SETUP.batchSize, seed: SETUP.seed, 'round-timeout': 300, ...config }, onRunning);
   const all3 = { 'min-train-nodes': 3, 'min-evaluate-nodes': 3, 'min-available-nodes': 3 };
   const fed = await flwrRun('fedavg', { strategy: 'fedavg', 'num-server-rounds': ROUNDS, ...all3 });
   const aggregated = fed.history.rounds.map((r) => r.results);
@@ -280,7 +174,7 @@ async function main() {
   const trainsBefore = count(logOf(victim), /received 'train'/g);
   const killed = await flwrRun('killed-node', { strategy: 'fedavg', 'num-server-rounds': 1, 'min-train-nodes': 2, 'min-evaluate-nodes': 2, 'min-available-nodes': 2 }, async () => {
     await until('site-2 to start training', () => count(logOf(victim), /received 'train'/g) > trainsBefore, 120_000);
-    killGroup(victim);
+    local.kill(victim);
     say('killed the site-2 node (SIGKILL) while it trained');
   });
   const kr = killed.history.rounds[0] || { results: 0, failures: [] };
@@ -292,13 +186,14 @@ async function main() {
   say('site-2 node restarted and activated');
   const noticed = (h) => count(logOf(h), /SuperLink unavailable|reconnecting|registering again/g);
   const before = nodes.map(noticed);
-  killGroup(superlink);
+  const superlink = local.superlink;
+  local.kill(superlink);
   await until('the SuperLink to exit', () => superlink.exited, 20_000);
   say('SuperLink killed; nodes retry');
   await until('every node to notice and retry', () => nodes.every((h, i) => noticed(h) > before[i]), 60_000);
   say(`node logs: ${[...new Set(nodes.flatMap((h) => (logOf(h).match(/.*retrying in .*/g) || []).slice(-1)))].join(' | ')}`);
   const activations = nodes.map((h) => count(logOf(h), /activated as node/g));
-  superlink = await startSuperlink();
+  await local.startSuperlink();
   say('SuperLink restarted');
   await until('every node to register again', () => nodes.every((h, i) => count(logOf(h), /activated as node/g) > activations[i]), 120_000);
   say('all three nodes registered again with the restarted SuperLink');
@@ -320,7 +215,7 @@ main()
     say(`FAIL: ${e && e.stack ? e.stack : e}`);
   })
   .finally(() => {
-    cleanup();
+    local.cleanup();
     if (failed) {
       say(`logs kept in ${work}`);
       for (const f of fs.readdirSync(work).filter((x) => x.endsWith('.log'))) {

@@ -46,9 +46,11 @@ export interface NpyArray {
 }
 
 /**
- * Decode `.npy` bytes holding a float32 array (formats 1.0-3.0, C order,
- * either byte order). Throws, naming `what`, for any other dtype, Fortran
- * order or a truncated payload.
+ * Decode `.npy` bytes holding a float32 or float64 array (formats 1.0-3.0,
+ * C order, either byte order) as float32 values: float64 (what Flower's
+ * FedAdam / FedYogi / FedAdagrad server update produces) is rounded to the
+ * nearest float32. Throws, naming `what`, for any other dtype, Fortran order
+ * or a truncated payload.
  */
 export function decodeNpy(bytes: Uint8Array, what = 'array'): NpyArray {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new Error(`${what}: not a .npy payload (no \\x93NUMPY magic)`);
@@ -68,15 +70,17 @@ export function decodeNpy(bytes: Uint8Array, what = 'array'): NpyArray {
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   if (descr === undefined || fortran === undefined || shapeText === undefined) throw new Error(`${what}: malformed .npy header ${JSON.stringify(header.trim())}`);
-  if (descr !== '<f4' && descr !== '>f4') throw new Error(`${what}: dtype '${descr}' is not float32 ('<f4'); medfl nodes exchange float32 weights`);
+  const width = descr === '<f4' || descr === '>f4' ? 4 : descr === '<f8' || descr === '>f8' ? 8 : 0;
+  if (!width) throw new Error(`${what}: dtype '${descr}' is not float32 ('<f4') or float64 ('<f8'); medfl nodes exchange float weights`);
   if (fortran === 'True') throw new Error(`${what}: Fortran-order arrays are not supported`);
   const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
   if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`${what}: bad shape (${shapeText})`);
   const size = shape.reduce((a, b) => a * b, 1);
   const offset = start + headerLen;
-  if (bytes.length - offset !== size * 4) throw new Error(`${what}: shape [${shape.join(', ')}] needs ${size * 4} data bytes, the payload has ${bytes.length - offset}`);
+  if (bytes.length - offset !== size * width) throw new Error(`${what}: shape [${shape.join(', ')}] needs ${size * width} data bytes, the payload has ${bytes.length - offset}`);
   const values = new Float32Array(size);
-  const little = descr === '<f4';
-  for (let i = 0; i < size; i++) values[i] = dv.getFloat32(offset + i * 4, little);
+  const little = descr[0] === '<';
+  if (width === 4) for (let i = 0; i < size; i++) values[i] = dv.getFloat32(offset + i * 4, little);
+  else for (let i = 0; i < size; i++) values[i] = dv.getFloat64(offset + i * 8, little);
   return { shape, values };
 }

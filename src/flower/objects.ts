@@ -275,10 +275,10 @@ export function float32Array(values: Float32Array, shape: readonly number[]): Fl
   return { dtype: 'float32', shape: [...shape], stype: 'numpy.ndarray', data: encodeNpy(values, shape) };
 }
 
-/** The float32 values of a Flower Array; throws naming `name` for another dtype / stype or inconsistent shapes. */
+/** The values of a float32 (or float64, rounded to float32) Flower Array; throws naming `name` for another dtype / stype or inconsistent shapes. */
 export function arrayValues(a: FlowerArray, name: string): { shape: number[]; values: Float32Array } {
   if (a.stype !== 'numpy.ndarray') throw new Error(`array '${name}': stype '${a.stype}' is not 'numpy.ndarray'`);
-  if (a.dtype !== 'float32') throw new Error(`array '${name}': dtype '${a.dtype}' is not float32`);
+  if (a.dtype !== 'float32' && a.dtype !== 'float64') throw new Error(`array '${name}': dtype '${a.dtype}' is not float32 or float64`);
   const npy = decodeNpy(a.data, `array '${name}'`);
   if (npy.shape.join(',') !== a.shape.join(',')) throw new Error(`array '${name}': metadata shape [${a.shape.join(', ')}] differs from its .npy shape [${npy.shape.join(', ')}]`);
   return npy;

@@ -43,10 +43,16 @@ test('.npy: encoder writes numpy 2 bytes exactly; decoder reads them back', () =
   assert.is(hex(encodeNpy(Float32Array.from(G.chunked.values), [40])), G.chunked.npy);
 });
 
+test('.npy: float64 payloads (FedAdam\'s server update) are read and rounded to float32 as numpy rounds them', () => {
+  const dec = decodeNpy(bytes(G.npy64.npy), 'f64');
+  assert.equal(dec.shape, G.npy64.shape);
+  assert.equal([...dec.values], [...Float32Array.from(G.npy64.float32)]);
+});
+
 test('.npy: other dtypes, truncated data and garbage are clear errors', () => {
   const good = bytes(G.npy[1].npy);
-  const f8 = Buffer.from(good).toString('latin1').replace("'<f4'", "'<f8'");
-  assert.throws(() => decodeNpy(new Uint8Array(Buffer.from(f8, 'latin1')), 'conv/bias'), /conv\/bias.*dtype '<f8' is not float32/);
+  const i4 = Buffer.from(good).toString('latin1').replace("'<f4'", "'<i4'");
+  assert.throws(() => decodeNpy(new Uint8Array(Buffer.from(i4, 'latin1')), 'conv/bias'), /conv\/bias.*dtype '<i4' is not float32/);
   assert.throws(() => decodeNpy(good.subarray(0, good.length - 1), 'x'), /needs 8 data bytes, the payload has 7/);
   assert.throws(() => decodeNpy(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]), 'y'), /not a \.npy payload/);
   assert.throws(() => encodeNpy(new Float32Array(3), [2, 2]), /holds 4 values, got 3/);
