@@ -90,6 +90,7 @@ export async function runFlowerNode(o: FlowerNodeRunOptions): Promise<void> {
     address: o.superlink,
     rootCertificates: o.rootCertificates ? new Uint8Array(fs.readFileSync(o.rootCertificates)) : undefined,
     keys: o.authPrivateKey ? loadNodeKeys(o.authPrivateKey) : generateNodeKeys(),
+    unregisterOnStop: !o.authPrivateKey,
     heartbeatInterval: o.heartbeatInterval,
     handler: (m) => app.handle(m),
     seed: o.seed,

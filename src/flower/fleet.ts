@@ -140,6 +140,10 @@ export class FleetClient {
   async deactivateNode(nodeId: bigint): Promise<void> {
     await this.call('DeactivateNode', encodeNodeIdRequest(nodeId), 5_000);
   }
+  /** UnregisterNode (what a self-registered Flower SuperNode does when it exits). */
+  async unregisterNode(nodeId: bigint): Promise<void> {
+    await this.call('UnregisterNode', encodeNodeIdRequest(nodeId), 5_000);
+  }
   /** SendNodeHeartbeat: false when the SuperLink does not recognise the node. */
   async heartbeat(nodeId: bigint, heartbeatInterval: number): Promise<boolean> {
     return decodeBoolResponse(await this.call('SendNodeHeartbeat', encodeHeartbeat(nodeId, heartbeatInterval), 5_000));

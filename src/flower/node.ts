@@ -13,7 +13,7 @@
  *    then carries a Flower Error, code 2, with the message; the node keeps
  *    running), deflated into objects: PushMessages with the reply's object
  *    tree, then PushObject each object the SuperLink asks for;
- * 4. on stop: DeactivateNode.
+ * 4. on stop: DeactivateNode (and UnregisterNode for a self-registered node).
  *
  * Replies pass the SuperLink's checks: message id = object id, source =
  * the instruction's destination, destination = the SuperLink (node 1),
@@ -38,7 +38,7 @@ export const SUPERLINK_NODE_ID = 1n;
 export const CLIENT_APP_RAISED_EXCEPTION = 2n;
 
 /** The Fleet calls a node makes ({@link FleetClient}'s public surface). */
-export type FleetApi = Pick<FleetClient, 'registerNode' | 'activateNode' | 'deactivateNode' | 'heartbeat' | 'pullMessages' | 'pullObject' | 'confirmMessageReceived' | 'pushMessages' | 'pushObject' | 'close'>;
+export type FleetApi = Pick<FleetClient, 'registerNode' | 'activateNode' | 'deactivateNode' | 'unregisterNode' | 'heartbeat' | 'pullMessages' | 'pullObject' | 'confirmMessageReceived' | 'pushMessages' | 'pushObject' | 'close'>;
 
 /** Turns an instruction into reply content; throw to reply with an error. */
 export type MessageHandler = (message: FlowerMessage) => Promise<RecordDict>;
@@ -58,6 +58,8 @@ export interface FlowerNodeOptions extends FleetClientOptions {
   seed?: number;
   /** Bytes per ArrayChunk of replies. Default 5 MiB (Flower's). */
   chunkSize?: number;
+  /** Unregister the node on {@link FlowerNode.stop} (a self-registered node with a throw-away key; Flower's SuperNode does the same). Default false. */
+  unregisterOnStop?: boolean;
   /** Progress lines. Default silent. */
   log?: (line: string) => void;
 }
@@ -281,6 +283,7 @@ export class FlowerNode {
       try {
         await this.fleet.deactivateNode(id);
         this.log(`[flower] deactivated node ${id}`);
+        if (this.options.unregisterOnStop) await this.fleet.unregisterNode(id);
       } catch {
         // the SuperLink may already be gone
       }

@@ -43,6 +43,7 @@ class FakeFleet implements FleetApi {
   async registerNode() { this.maybeFail('RegisterNode'); this.registered++; return this.nextId; }
   async activateNode() { this.maybeFail('ActivateNode'); return this.nextId++; }
   async deactivateNode() {}
+  async unregisterNode() {}
   async heartbeat() { return true; }
   async pullMessages() {
     this.maybeFail('PullMessages');
