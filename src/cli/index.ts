@@ -19,6 +19,7 @@ import { m4oeCommand } from './m4oe';
 import { benchCommand } from './bench';
 import { zooCommand } from './zoo';
 import { reproduceCommand } from './reproduce';
+import { flowerCommand } from './flower';
 
 /** Every command, in the order the usage lists them. */
 export const COMMANDS: readonly Command<OptionTable>[] = [
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command<OptionTable>[] = [
   m4oeCommand,
   benchCommand,
   zooCommand,
+  flowerCommand,
 ];
 
 /** The top-level usage: every command with its summary. */

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { COMMANDS, usage } from '../../src/cli/index';
 import { medfl } from './helpers';
 
-const NAMES = ['demo', 'partition', 'run', 'compare', 'datasets', 'medmerge', 'medforge', 'm4oe', 'bench', 'zoo'];
+const NAMES = ['demo', 'partition', 'run', 'reproduce', 'compare', 'datasets', 'medmerge', 'medforge', 'm4oe', 'bench', 'zoo', 'flower'];
 
 test('the command table holds every command once', () => {
   assert.equal(COMMANDS.map((c) => c.name).sort(), [...NAMES].sort());
@@ -70,8 +70,15 @@ test("partition --alpha -1: exit 2 with a range message (not Node's 'ambiguous')
 const MISSING: [string[], RegExp][] = [
   [['run'], /^medfl run: missing argument <experiment\.json>/],
   [['compare'], /^medfl compare: missing argument <run dir>/],
+  [['reproduce'], /^medfl reproduce: missing argument <paper>/],
+  [['reproduce', 'medsegnet'], /^medfl reproduce: unknown paper 'medsegnet'; expected one of medsegnet10, multisite-ct, medmerge, m4oe, medforge/],
+  [['reproduce', 'medmerge', '--data', 'kvasir'], /^medfl reproduce: --data: expected KEY=DIR pairs/],
   [['datasets'], /^medfl datasets: missing argument <path>/],
   [['datasets', 'check'], /^medfl datasets: no path given/],
+  [['flower'], /^medfl flower: missing argument <node\|weights>/],
+  [['flower', 'node', '--site', 'site-0'], /^medfl flower: node: --superlink HOST:PORT is required/],
+  [['flower', 'node', '--superlink', '127.0.0.1:9092'], /^medfl flower: node: --site NAME is required/],
+  [['flower', 'weights'], /^medfl flower: weights: --out DIR is required/],
 ];
 for (const [argv, message] of MISSING) {
   test(`missing positional: ${argv.join(' ')} -> exit 2`, async () => {
@@ -92,6 +99,9 @@ const USAGE: [string[], RegExp][] = [
   [['partition', '--scheme', 'dirichet'], /did you mean 'dirichlet'/],
   [['partition', '--sites', 'x'], /--sites must be an integer, got 'x'/],
   [['datasets', 'check', '.', '--kind', 'dicom'], /--kind must be one of auto, kvasir, ham10000, cvc, nifti; got 'dicom'/],
+  [['flower', 'serve'], /unknown action 'serve' \(valid: node, weights\)/],
+  [['flower', 'node', '--superlink', 'localhost', '--site', 'site-0'], /--superlink must be HOST:PORT, got 'localhost'/],
+  [['flower', 'node', '--superlink', 'h:1', '--site', 's', '--heartbeat-interval', '5'], /--heartbeat-interval must be >= 10 and <= 1800, got 5/],
 ];
 for (const [argv, message] of USAGE) {
   test(`usage error: ${argv.join(' ')} -> exit 2`, async () => {

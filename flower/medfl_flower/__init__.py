@@ -1,0 +1,1 @@
+"""Flower app for medfl SuperNodes: a ServerApp with Flower's strategies and a placeholder ClientApp."""
