@@ -1,0 +1,467 @@
+/*
+ * medfl's native CPU kernels (Node-API addon, see ./addon.c and
+ * scripts/build-addon.js): the conv forward / filter gradient / input
+ * gradient, matrix product and a few memory-bound passes of
+ * src/backend/native/kernels.c, written once over GCC vector extensions of
+ * VW floats and compiled several times (VW = 16 with AVX-512, 8 with AVX2 +
+ * FMA, 4 with AVX2 + FMA for channel counts that are not multiples of 8, 4
+ * with the baseline ISA); addon.c picks one per call at run time.
+ *
+ * Pointers address the tfjs-wasm heap (addon.c adds the heap base to the
+ * wasm byte offsets), layouts are TensorFlow's (activations NHWC, filters
+ * [KH, KW, C, K]); arguments and semantics match the wasm exports of the
+ * same name. Work is split over a thread pool by output elements only (rows
+ * of output pixels, blocks of filter-gradient rows, images x channel blocks
+ * of the input gradient), and each output element is accumulated in one
+ * fixed order, so results do not depend on the number of threads.
+ */
+#include <stddef.h>
+#include <string.h>
+#include "pool.h"
+
+#ifndef VW
+#error "compile with -DVW=4|8|16 -DSUFFIX=..."
+#endif
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define FN(name) CAT(name, SUFFIX)
+
+typedef float f32;
+typedef float vf __attribute__((vector_size(VW * 4)));
+typedef float vfu __attribute__((vector_size(VW * 4), aligned(4)));
+#define LD(p) (*(const vfu *)(p))
+#define ST(p, x) (*(vfu *)(p) = (x))
+#if VW == 16
+#define SPLAT(s) ({ const f32 s_ = (s); (vf){s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_, s_}; })
+#elif VW == 8
+#define SPLAT(s) ({ const f32 s_ = (s); (vf){s_, s_, s_, s_, s_, s_, s_, s_}; })
+#else
+#define SPLAT(s) ({ const f32 s_ = (s); (vf){s_, s_, s_, s_}; })
+#endif
+
+/* Register tile sizes: (pixels or rows) x NV vectors. 32 vector registers with AVX-512, 16 otherwise. */
+#if VW == 16
+#define PT2 12
+#define PT1 24
+#else
+#define PT2 6
+#define PT1 12
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Scratch owned by the addon (packed filters, panels): grown, never freed. */
+static f32 *scratch_buf;
+static size_t scratch_len;
+static f32 *scratch(size_t floats) {
+  if (floats > scratch_len) {
+    free_aligned(scratch_buf);
+    scratch_buf = (f32 *)alloc_aligned(floats * sizeof(f32));
+    scratch_len = scratch_buf ? floats : 0;
+  }
+  return scratch_buf;
+}
+
+/* Store the first nv floats of a PT-row tile row (NV vectors) at y. */
+static inline __attribute__((always_inline)) void store_row(f32 *y, const vf *a, int NV, int nv) {
+  if (nv == NV * VW) {
+    for (int j = 0; j < NV; j++) ST(y + j * VW, a[j]);
+  } else {
+    f32 t[2 * VW] __attribute__((aligned(64)));
+    for (int j = 0; j < NV; j++) *(vf *)(t + j * VW) = a[j];
+    for (int l = 0; l < nv; l++) y[l] = t[l];
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Direct convolution over a padded buffer, as kernels.c's conv_fwd: the
+ * filter is packed into panels of BW = NV * VW output channels (zero-padded),
+ * each output pixel accumulated over (ky, kx, c) in that order. */
+
+struct conv_args {
+  const f32 *xb; int N, Hb, Wb, C; const f32 *wpk; int KH, KW, K, sh, sw, dh, dw; f32 *y; int Ho, Wo;
+  int NV, BW, NP, R;
+};
+
+#include "tiles.h"
+
+#if VW == 16
+#define ct_big2 conv_t12_2
+#define ct_big1 conv_t24_1
+#define dt_big2 dw_t12_2
+#define dt_big1 dw_t24_1
+#define xt_big2 dx_t12_2
+#define xt_big1 dx_t24_1
+#define mt_big2 mm_t12_2
+#define mt_big1 mm_t24_1
+#else
+#define ct_big2 conv_t6_2
+#define ct_big1 conv_t12_1
+#define dt_big2 dw_t6_2
+#define dt_big1 dw_t12_1
+#define xt_big2 dx_t6_2
+#define xt_big1 dx_t12_1
+#define mt_big2 mm_t6_2
+#define mt_big1 mm_t12_1
+#endif
+#define ct_4_2 conv_t4_2
+#define ct_1_2 conv_t1_2
+#define ct_4_1 conv_t4_1
+#define ct_1_1 conv_t1_1
+#define mt_4_2 mm_t4_2
+#define mt_1_2 mm_t1_2
+#define mt_4_1 mm_t4_1
+#define mt_1_1 mm_t1_1
+
+static void conv_rows(void *ctx, int r0, int r1) {
+  const struct conv_args *a = (const struct conv_args *)ctx;
+  const int C = a->C, K = a->K;
+  const int rowStride = a->Wb * C, rowStep = a->dh * rowStride, kxStep = a->dw * C, pstep = a->sw * C;
+  const int Ci = a->dw == 1 ? a->KW * C : C;
+  const int KWi = a->dw == 1 ? 1 : a->KW;
+  const int BW = a->BW;
+  for (int r = r0; r < r1; r++) {
+    const int n = r / a->Ho, oy = r % a->Ho;
+    const f32 *xrow = a->xb + (ptrdiff_t)(n * a->Hb + oy * a->sh) * rowStride;
+    f32 *yrow = a->y + (ptrdiff_t)r * a->Wo * K;
+    const int big = a->NV == 2 ? PT2 : PT1;
+    int ox = 0;
+    for (; ox < a->Wo;) {
+      const int left = a->Wo - ox;
+      const int pt = left >= big ? big : left >= 4 ? 4 : 1;
+      for (int b = 0; b < a->NP; b++) {
+        const f32 *wp = a->wpk + (ptrdiff_t)b * a->R * BW;
+        const int nv = K - b * BW < BW ? K - b * BW : BW;
+        const f32 *x0 = xrow + (ptrdiff_t)ox * pstep;
+        f32 *y0 = yrow + (ptrdiff_t)ox * K + b * BW;
+        if (a->NV == 2) {
+          if (pt == big) ct_big2(x0, pstep, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv);
+          else if (pt == 4) ct_4_2(x0, pstep, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv);
+          else ct_1_2(x0, pstep, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv);
+        } else {
+          if (pt == big) ct_big1(x0, pstep, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv);
+          else if (pt == 4) ct_4_1(x0, pstep, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv);
+          else ct_1_1(x0, pstep, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv);
+        }
+      }
+      ox += pt;
+    }
+  }
+}
+
+struct pack_args { const f32 *w; int R, K, BW; f32 *wpk; };
+static void pack_rows(void *ctx, int b0, int b1) {
+  const struct pack_args *a = (const struct pack_args *)ctx;
+  for (int b = b0; b < b1; b++) {
+    const int k0 = b * a->BW;
+    const int nv = a->K - k0 < a->BW ? a->K - k0 : a->BW;
+    f32 *dst = a->wpk + (ptrdiff_t)b * a->R * a->BW;
+    for (int r = 0; r < a->R; r++) {
+      const f32 *src = a->w + (ptrdiff_t)r * a->K + k0;
+      for (int l = 0; l < a->BW; l++) dst[r * a->BW + l] = l < nv ? src[l] : 0.0f;
+    }
+  }
+}
+
+void FN(conv_fwd)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w, int KH, int KW, int K, int sh, int sw, int dh, int dw, f32 *y,
+                  int Ho, int Wo) {
+  struct conv_args a = {xb, N, Hb, Wb, C, 0, KH, KW, K, sh, sw, dh, dw, y, Ho, Wo, 0, 0, 0, 0};
+  a.NV = K > VW ? 2 : 1;
+  a.BW = a.NV * VW;
+  a.NP = (K + a.BW - 1) / a.BW;
+  a.R = KH * KW * C;
+  f32 *wpk = scratch((size_t)a.R * a.NP * a.BW);
+  if (!wpk) return;
+  struct pack_args pa = {w, a.R, K, a.BW, wpk};
+  pool_run(a.NP, pack_rows, &pa, 1);
+  a.wpk = wpk;
+  pool_run(N * Ho, conv_rows, &a, 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Filter gradient, as kernels.c's conv_dw: out[ky, kx, c, k] = sum over the
+ * output pixels (n, oy, ox, in that order) of xb[...] dy[n, oy, ox, k]. Rows
+ * r = (ky, kx, c) of out come in spans of contiguous input entries (one span
+ * of KW*C per ky when dw == 1, else one of C per (ky, kx)); a work item is a
+ * block of J rows of one span x one panel of BW channels, held in registers
+ * over all pixels. K % VW channels (VW = 4 units only): scalar. */
+
+struct dw_args {
+  const f32 *xb; int N, Hb, Wb, C; const f32 *dy; int Ho, Wo, K, KH, KW, sh, sw, dh, dw; f32 *out;
+  int L, nspan, jblocks, NV, BW, NP, K4, gj, ngroups;
+};
+
+/* Rows [j, j + jn) (jn <= J) of one span at channel k0 over output rows
+ * [r0, r1), accumulating into acc (row i of the block at acc[i * NV]). */
+static void dw_rows(const struct dw_args *a, int span, int j, int jn, int J, int k0, int r0, int r1, vf *acc) {
+  const int C = a->C, K = a->K, NV = a->NV;
+  const int rowStride = a->Wb * C, pstep = a->sw * C;
+  const int ky = a->dw == 1 ? span : span / a->KW;
+  const int kxo = a->dw == 1 ? 0 : (span % a->KW) * a->dw * C;
+  for (int r = r0; r < r1; r++) {
+    const int n = r / a->Ho, oy = r % a->Ho;
+    const f32 *xs = a->xb + (ptrdiff_t)(n * a->Hb + oy * a->sh + ky * a->dh) * rowStride + kxo + j;
+    const f32 *d = a->dy + (ptrdiff_t)r * a->Wo * K + k0;
+    int i = 0;
+    if (jn == J) {
+      if (NV == 2) dt_big2(xs, pstep, d, K, a->Wo, acc); else dt_big1(xs, pstep, d, K, a->Wo, acc);
+      continue;
+    }
+    for (; i + 4 <= jn; i += 4) {
+      if (NV == 2) dw_t4_2(xs + i, pstep, d, K, a->Wo, acc + i * NV); else dw_t4_1(xs + i, pstep, d, K, a->Wo, acc + i * NV);
+    }
+    for (; i < jn; i++) {
+      if (NV == 2) dw_t1_2(xs + i, pstep, d, K, a->Wo, acc + i * NV); else dw_t1_1(xs + i, pstep, d, K, a->Wo, acc + i * NV);
+    }
+  }
+}
+
+/* Scalar tail channels [K4, K) of rows [j0, j1) of one span. */
+static void dw_tail(const struct dw_args *a, int span, int j0, int j1) {
+  const int C = a->C, K = a->K;
+  const int rowStride = a->Wb * C, pstep = a->sw * C;
+  const int ky = a->dw == 1 ? span : span / a->KW;
+  const int kxo = a->dw == 1 ? 0 : (span % a->KW) * a->dw * C;
+  for (int j = j0; j < j1; j++)
+    for (int k = a->K4; k < K; k++) {
+      f32 s = 0.0f;
+      for (int n = 0; n < a->N; n++)
+        for (int oy = 0; oy < a->Ho; oy++) {
+          const f32 *xs = a->xb + (ptrdiff_t)(n * a->Hb + oy * a->sh + ky * a->dh) * rowStride + kxo + j;
+          const f32 *d = a->dy + (ptrdiff_t)(n * a->Ho + oy) * a->Wo * K + k;
+          for (int ox = 0; ox < a->Wo; ox++, xs += pstep, d += K) s += *xs * *d;
+        }
+      a->out[(ptrdiff_t)(span * a->L + j) * K + k] = s;
+    }
+}
+
+/* Work item (span, panel, group of row blocks): output rows are taken in
+ * chunks small enough for their dy panel to stay in L2 while every row block
+ * of the group passes over it; accumulators live in a per-item buffer. */
+static void dw_items(void *ctx, int i0, int i1) {
+  const struct dw_args *a = (const struct dw_args *)ctx;
+  const int J = a->NV == 2 ? PT2 : PT1;
+  const int NPi = a->NP > 0 ? a->NP : 1;
+  const int rows = a->N * a->Ho;
+  int chunk = (64 * 1024) / (int)((size_t)a->Wo * a->BW * sizeof(f32) + 1);
+  if (chunk < 1) chunk = 1;
+  for (int it = i0; it < i1; it++) {
+    const int span = it / (NPi * a->ngroups), rest = it % (NPi * a->ngroups);
+    const int b = rest / a->ngroups, g = rest % a->ngroups;
+    const int jb0 = g * a->gj, jb1 = jb0 + a->gj < a->jblocks ? jb0 + a->gj : a->jblocks;
+    const int j0 = jb0 * J, j1 = jb1 * J < a->L ? jb1 * J : a->L;
+    if (a->NP > 0) {
+      const size_t nacc = (size_t)(j1 - j0) * a->NV;
+      vf *acc = (vf *)alloc_aligned(nacc * sizeof(vf));
+      if (!acc) return;
+      for (size_t q = 0; q < nacc; q++) acc[q] = (vf){0};
+      const int k0 = b * a->BW;
+      for (int r0 = 0; r0 < rows; r0 += chunk) {
+        const int r1 = r0 + chunk < rows ? r0 + chunk : rows;
+        for (int j = j0; j < j1; j += J) dw_rows(a, span, j, j1 - j < J ? j1 - j : J, J, k0, r0, r1, acc + (size_t)(j - j0) * a->NV);
+      }
+      f32 *o = a->out + (ptrdiff_t)(span * a->L + j0) * a->K + k0;
+      for (int i = 0; i < j1 - j0; i++)
+        for (int q = 0; q < a->NV; q++) ST(o + (ptrdiff_t)i * a->K + q * VW, acc[(size_t)i * a->NV + q]);
+      free_aligned(acc);
+    }
+    if (b == 0 && a->K4 < a->K) dw_tail(a, span, j0, j1);
+  }
+}
+
+void FN(conv_dw)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *dy, int Ho, int Wo, int K, int KH, int KW, int sh, int sw, int dh,
+                 int dw, f32 *out) {
+  struct dw_args a = {xb, N, Hb, Wb, C, dy, Ho, Wo, K, KH, KW, sh, sw, dh, dw, out, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  a.L = dw == 1 ? KW * C : C;
+  a.nspan = dw == 1 ? KH : KH * KW;
+  a.K4 = K - K % VW;
+  /* panels of 2 VW while they fit, the last full vector alone */
+  a.NV = a.K4 >= 2 * VW && a.K4 % (2 * VW) == 0 ? 2 : 1;
+  a.BW = a.NV * VW;
+  a.NP = a.K4 / a.BW;
+  const int J = a.NV == 2 ? PT2 : PT1;
+  a.jblocks = (a.L + J - 1) / J;
+  if ((ptrdiff_t)N * Ho * Wo == 0) {
+    memset(out, 0, (size_t)KH * KW * C * K * sizeof(f32));
+    return;
+  }
+  /* row-block groups: the whole span unless that leaves fewer than 4 items per thread */
+  const int NPi = a.NP > 0 ? a.NP : 1;
+  a.gj = a.jblocks;
+  const int want = 4 * pool_threads();
+  while (a.nspan * NPi * ((a.jblocks + a.gj - 1) / a.gj) < want && a.gj > 1) a.gj = (a.gj + 1) / 2;
+  a.ngroups = (a.jblocks + a.gj - 1) / a.gj;
+  pool_run(a.nspan * NPi * a.ngroups, dw_items, &a, 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Input gradient by scatter, as kernels.c's conv_dx_scatter, with wt the
+ * tap-transposed filter [KH, KW, K, C]. For one (n, oy, ky) and kx, a tile of
+ * PT output pixels x NV vectors of input channels sums dy . wt over k in
+ * registers and adds it to the PT distinct dx pixels it scatters to. Work
+ * items: images x blocks of channels (disjoint outputs); every dx element
+ * receives its contributions in (oy, ky, kx, ox) order whatever the split. */
+
+struct dx_args {
+  const f32 *dy; int N, Ho, Wo, K; const f32 *wt; int KH, KW, C, sh, sw, dh, dw, pt, pl; f32 *dx; int H, W;
+  int CB, ncb;
+};
+
+/* Tile of PT output pixels (ox0..) x NV vectors (c0..) for tap (ky, kx): sum over k, then add to the dx pixels in range. */
+static inline void dx_tile(const int PT, const int NV, const struct dx_args *a, const f32 *d, const f32 *wk, f32 *dxrow, int ox0, int kx, int c0) {
+  vf r[48] __attribute__((aligned(64)));
+  const f32 *wp = wk + c0;
+  if (NV == 2) {
+    if (PT == 1) dx_t1_2(d, a->K, wp, a->C, r); else if (PT == 4) dx_t4_2(d, a->K, wp, a->C, r); else xt_big2(d, a->K, wp, a->C, r);
+  } else {
+    if (PT == 1) dx_t1_1(d, a->K, wp, a->C, r); else if (PT == 4) dx_t4_1(d, a->K, wp, a->C, r); else xt_big1(d, a->K, wp, a->C, r);
+  }
+  for (int i = 0; i < PT; i++) {
+    const int ix = (ox0 + i) * a->sw + kx * a->dw - a->pl;
+    if (ix < 0 || ix >= a->W) continue;
+    f32 *o = dxrow + (ptrdiff_t)ix * a->C + c0;
+    for (int q = 0; q < NV; q++) ST(o + q * VW, LD(o + q * VW) + r[i * NV + q]);
+  }
+}
+
+static void dx_items(void *ctx, int i0, int i1) {
+  const struct dx_args *a = (const struct dx_args *)ctx;
+  const int K = a->K, C = a->C;
+  const int C4 = C - C % VW;
+  for (int it = i0; it < i1; it++) {
+    const int n = it / a->ncb, cb = it % a->ncb;
+    const int c0 = cb * a->CB, c1 = c0 + a->CB < C ? c0 + a->CB : C;
+    const int cv1 = c1 < C4 ? c1 : C4; /* vector part [c0, cv1) */
+    if (c0 == 0 && c1 == C)
+      memset(a->dx + (ptrdiff_t)n * a->H * a->W * C, 0, (size_t)a->H * a->W * C * sizeof(f32));
+    else
+      for (ptrdiff_t p = 0; p < (ptrdiff_t)a->H * a->W; p++) memset(a->dx + ((ptrdiff_t)n * a->H * a->W + p) * C + c0, 0, (size_t)(c1 - c0) * sizeof(f32));
+    for (int oy = 0; oy < a->Ho; oy++)
+      for (int ky = 0; ky < a->KH; ky++) {
+        const int iy = oy * a->sh + ky * a->dh - a->pt;
+        if (iy < 0 || iy >= a->H) continue;
+        f32 *dxrow = a->dx + (ptrdiff_t)(n * a->H + iy) * a->W * C;
+        const f32 *drow = a->dy + (ptrdiff_t)(n * a->Ho + oy) * a->Wo * K;
+        for (int kx = 0; kx < a->KW; kx++) {
+          const f32 *wk = a->wt + (ptrdiff_t)(ky * a->KW + kx) * K * C;
+          int c = c0;
+          for (; c + 2 * VW <= cv1; c += 2 * VW) {
+            int ox = 0;
+            for (; ox + PT2 <= a->Wo; ox += PT2) dx_tile(PT2, 2, a, drow + (ptrdiff_t)ox * K, wk, dxrow, ox, kx, c);
+            for (; ox + 4 <= a->Wo; ox += 4) dx_tile(4, 2, a, drow + (ptrdiff_t)ox * K, wk, dxrow, ox, kx, c);
+            for (; ox < a->Wo; ox++) dx_tile(1, 2, a, drow + (ptrdiff_t)ox * K, wk, dxrow, ox, kx, c);
+          }
+          for (; c + VW <= cv1; c += VW) {
+            int ox = 0;
+            for (; ox + PT1 <= a->Wo; ox += PT1) dx_tile(PT1, 1, a, drow + (ptrdiff_t)ox * K, wk, dxrow, ox, kx, c);
+            for (; ox + 4 <= a->Wo; ox += 4) dx_tile(4, 1, a, drow + (ptrdiff_t)ox * K, wk, dxrow, ox, kx, c);
+            for (; ox < a->Wo; ox++) dx_tile(1, 1, a, drow + (ptrdiff_t)ox * K, wk, dxrow, ox, kx, c);
+          }
+          if (c < c1) /* scalar tail channels */
+            for (int ox = 0; ox < a->Wo; ox++) {
+              const int ix = ox * a->sw + kx * a->dw - a->pl;
+              if (ix < 0 || ix >= a->W) continue;
+              const f32 *d = drow + (ptrdiff_t)ox * K;
+              f32 *o = dxrow + (ptrdiff_t)ix * C;
+              for (int cc = c; cc < c1; cc++) {
+                f32 s = 0.0f;
+                for (int k = 0; k < K; k++) s += d[k] * wk[(ptrdiff_t)k * C + cc];
+                o[cc] += s;
+              }
+            }
+        }
+      }
+  }
+}
+
+void FN(conv_dx_scatter)(const f32 *dy, int N, int Ho, int Wo, int K, const f32 *wt, int KH, int KW, int C, int sh, int sw, int dh, int dw,
+                         int pt, int pl, f32 *dx, int H, int W) {
+  struct dx_args a = {dy, N, Ho, Wo, K, wt, KH, KW, C, sh, sw, dh, dw, pt, pl, dx, H, W, 0, 0};
+  /* channel blocks of a multiple of 2 VW (whole C when small), enough items for the pool */
+  int cb = C;
+  const int want = 4 * pool_threads();
+  while (N * ((C + cb - 1) / cb) < want && cb > 2 * VW) cb = ((cb / 2 + 2 * VW - 1) / (2 * VW)) * (2 * VW);
+  a.CB = cb;
+  a.ncb = (C + cb - 1) / cb;
+  pool_run(N * a.ncb, dx_items, &a, 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Batched matrix product, as kernels.c's matmul: out[b] = A[b] B[b], A
+ * strided (element (i, k) at a + i*ars + k*acs), B K x N row-major or N x K
+ * (transB), batch strides 0 broadcast. B is packed into zero-padded column
+ * panels of BW; a tile of PT rows x NV vectors sums over all of K in order.
+ * Work items: (batch, row block). */
+
+struct mm_args {
+  const f32 *a; int aStride, ars, acs; const f32 *b; int bStride, transB; f32 *out; int batch, M, K, N;
+  int NV, BW, NP, RB, nrb; f32 *bp; int bpPer;
+};
+
+static void mm_pack(void *ctx, int i0, int i1) {
+  const struct mm_args *m = (const struct mm_args *)ctx;
+  const int nb = m->bStride == 0 ? 1 : m->batch;
+  (void)nb;
+  for (int it = i0; it < i1; it++) {
+    const int bi = it / m->NP, jb = it % m->NP;
+    const f32 *B = m->b + (ptrdiff_t)bi * m->bStride;
+    f32 *dst = m->bp + (ptrdiff_t)bi * m->bpPer + (ptrdiff_t)jb * m->K * m->BW;
+    const int j0 = jb * m->BW;
+    const int w = m->N - j0 < m->BW ? m->N - j0 : m->BW;
+    for (int k = 0; k < m->K; k++)
+      for (int jj = 0; jj < m->BW; jj++)
+        dst[(ptrdiff_t)k * m->BW + jj] = jj < w ? (m->transB ? B[(ptrdiff_t)(j0 + jj) * m->K + k] : B[(ptrdiff_t)k * m->N + j0 + jj]) : 0.0f;
+  }
+}
+
+static void mm_items(void *ctx, int i0, int i1) {
+  const struct mm_args *m = (const struct mm_args *)ctx;
+  const int big = m->NV == 2 ? PT2 : PT1;
+  for (int it = i0; it < i1; it++) {
+    const int bi = it / m->nrb, rb = it % m->nrb;
+    const int r0 = rb * m->RB, r1 = r0 + m->RB < m->M ? r0 + m->RB : m->M;
+    const f32 *A = m->a + (ptrdiff_t)bi * m->aStride;
+    const f32 *bp = m->bp + (m->bStride == 0 ? 0 : (ptrdiff_t)bi * m->bpPer);
+    f32 *O = m->out + (ptrdiff_t)bi * m->M * m->N;
+    for (int jb = 0; jb < m->NP; jb++) {
+      const int j0 = jb * m->BW;
+      const int nv = m->N - j0 < m->BW ? m->N - j0 : m->BW;
+      const f32 *p = bp + (ptrdiff_t)jb * m->K * m->BW;
+      int i = r0;
+      while (i < r1) {
+        const int left = r1 - i;
+        const f32 *Ai = A + (ptrdiff_t)i * m->ars;
+        f32 *o = O + (ptrdiff_t)i * m->N + j0;
+        if (left >= big) {
+          if (m->NV == 2) mt_big2(Ai, m->ars, m->acs, p, m->K, o, m->N, nv); else mt_big1(Ai, m->ars, m->acs, p, m->K, o, m->N, nv);
+          i += big;
+        } else if (left >= 4) {
+          if (m->NV == 2) mt_4_2(Ai, m->ars, m->acs, p, m->K, o, m->N, nv); else mt_4_1(Ai, m->ars, m->acs, p, m->K, o, m->N, nv);
+          i += 4;
+        } else {
+          if (m->NV == 2) mt_1_2(Ai, m->ars, m->acs, p, m->K, o, m->N, nv); else mt_1_1(Ai, m->ars, m->acs, p, m->K, o, m->N, nv);
+          i += 1;
+        }
+      }
+    }
+  }
+}
+
+void FN(matmul)(const f32 *a, int aStride, int ars, int acs, const f32 *b, int bStride, int transB, f32 *out, int batch, int M, int K, int N) {
+  struct mm_args m = {a, aStride, ars, acs, b, bStride, transB, out, batch, M, K, N, 0, 0, 0, 0, 0, 0, 0};
+  m.NV = N > VW ? 2 : 1;
+  m.BW = m.NV * VW;
+  m.NP = (N + m.BW - 1) / m.BW;
+  m.bpPer = m.NP * K * m.BW;
+  const int nb = bStride == 0 ? 1 : batch;
+  m.bp = scratch((size_t)nb * m.bpPer + 1);
+  if (!m.bp) return;
+  pool_run(nb * m.NP, mm_pack, &m, 1);
+  /* row blocks: multiples of the big tile, at least ~4 items per thread overall */
+  const int big = m.NV == 2 ? PT2 : PT1;
+  int rb = ((M + big - 1) / big) * big;
+  const int want = 4 * pool_threads();
+  while (batch * ((M + rb - 1) / rb) < want && rb > big) rb = ((rb / 2 + big - 1) / big) * big;
+  m.RB = rb;
+  m.nrb = (M + rb - 1) / rb;
+  pool_run(batch * m.nrb, mm_items, &m, 1);
+}
