@@ -42,7 +42,7 @@ function main() {
   const cc = process.env.CC || 'gcc';
   if (spawnSync(cc, ['--version']).status !== 0) skip(`no C compiler (${cc})`);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'medfl-addon-'));
-  const common = ['-O3', '-fPIC', '-std=gnu11', '-Wall', '-Wno-unused-function', '-fno-strict-aliasing', '-ffp-contract=fast', `-I${srcDir}`];
+  const common = ['-O3', '-fPIC', '-std=gnu11', '-Wall', '-Wno-unused-function', '-Werror=implicit-function-declaration', '-fno-strict-aliasing', '-ffp-contract=fast', `-I${srcDir}`];
   const x86 = process.arch === 'x64';
   const units = [{ suffix: '_g4', vw: 4, flags: [] }];
   if (x86) {

@@ -38,7 +38,7 @@
  * Every intermediate is released with `backend.disposeData`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { nativeKernels } from './native';
+import { heapPtr, nativeKernels } from './native';
 import { nativeConv2D, nativeConv2DFilterGrad, nativeConv2DInputGrad } from './native-conv';
 import {
   assertNHWC,
@@ -312,7 +312,19 @@ export function flipPads(ci: Conv2DInfo): [number, number, number, number] | nul
 /** dx by a forward XNNPACK conv of (padded) dy with the flipped filter (stride 1). */
 function backpropInputByFlip(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, ci: Conv2DInfo, pads: [number, number, number, number]): tf.TensorInfo {
   const { filterHeight: KH, filterWidth: KW, inChannels: Cin, outChannels: Cout } = ci;
-  // flipped[kh, kw, co, ci] = W[KH-1-kh, KW-1-kw, ci, co]
+  // flipped[kh, kw, co, ci] = W[KH-1-kh, KW-1-kw, ci, co]: tap t = kh*KW + kw of the
+  // flipped filter is tap T-1-t of W, transposed (one native call per tap when available).
+  const nk = filter.dtype === 'float32' ? nativeKernels(backend) : null;
+  if (nk) {
+    const T = KH * KW;
+    const flippedN = backend.makeOutput([KH, KW, Cout, Cin], 'float32');
+    const src = heapPtr(backend, filter);
+    const dst = heapPtr(backend, flippedN);
+    for (let t = 0; t < T; t++) nk.transpose_taps(src + 4 * (T - 1 - t) * Cin * Cout, 1, Cin, Cout, dst + 4 * t * Cin * Cout);
+    const dxN = correlateFlipped(backend, 'Conv2D', dy, flippedN, ci, pads);
+    backend.disposeData(flippedN.dataId);
+    return dxN;
+  }
   const flipped = scratch(backend, [KH, KW, Cout, Cin], (v) => {
     const w = f32(backend, filter);
     for (let kh = 0; kh < KH; kh++) {

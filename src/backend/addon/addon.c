@@ -113,7 +113,8 @@ typedef float f32;
   void conv_fwd##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, int, f32 *, int, int); \
   void conv_dw##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, int, int, int, f32 *); \
   void conv_dx_scatter##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, int, int, int, f32 *, int, int); \
-  void matmul##S(const f32 *, int, int, int, const f32 *, int, int, f32 *, int, int, int, int);
+  void matmul##S(const f32 *, int, int, int, const f32 *, int, int, f32 *, int, int, int, int); \
+  void transpose_taps##S(const f32 *, int, int, int, f32 *);
 DECL(_g4)
 #ifdef HAVE_X86
 DECL(_v4)
@@ -252,6 +253,16 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* transpose_taps(w, T, C, K, wt): wt[t, k, c] = w[t, c, k]. */
+static napi_value js_transpose_taps(napi_env env, napi_callback_info info) {
+  double a[5];
+  if (!get_args(env, info, 5, a)) return NULL;
+  f32 *w = P(0), *wt = P(4);
+  CHECK();
+  transpose_taps_g4(w, I(1), I(2), I(3), wt);
+  return NULL;
+}
+
 /* pad_nhwc(x, xp, N, H, W, C, Hp, Wp, pt, pl): rows in parallel. */
 struct pad_args { const f32 *x; f32 *xp; int N, H, W, C, Hp, Wp, pt, pl; };
 static void pad_rows(void *ctx, int r0, int r1) {
@@ -359,6 +370,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"conv_dx_scatter", NULL, js_conv_dx_scatter, NULL, NULL, NULL, napi_enumerable, NULL},
     {"matmul", NULL, js_matmul, NULL, NULL, NULL, napi_enumerable, NULL},
     {"pad_nhwc", NULL, js_pad_nhwc, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"transpose_taps", NULL, js_transpose_taps, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

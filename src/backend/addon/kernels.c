@@ -72,15 +72,21 @@ static inline __attribute__((always_inline)) void store_row(f32 *y, const vf *a,
   }
 }
 
+/* Load the first nv floats at y into a PT-row tile row (zeros beyond nv). */
+static inline __attribute__((always_inline)) void load_row(const f32 *y, vf *a, int NV, int nv) {
+  if (nv == NV * VW) {
+    for (int j = 0; j < NV; j++) a[j] = LD(y + j * VW);
+  } else {
+    f32 t[2 * VW] __attribute__((aligned(64))) = {0};
+    for (int l = 0; l < nv; l++) t[l] = y[l];
+    for (int j = 0; j < NV; j++) a[j] = *(const vf *)(t + j * VW);
+  }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Direct convolution over a padded buffer, as kernels.c's conv_fwd: the
  * filter is packed into panels of BW = NV * VW output channels (zero-padded),
  * each output pixel accumulated over (ky, kx, c) in that order. */
-
-struct conv_args {
-  const f32 *xb; int N, Hb, Wb, C; const f32 *wpk; int KH, KW, K, sh, sw, dh, dw; f32 *y; int Ho, Wo;
-  int NV, BW, NP, R;
-};
 
 #include "tiles.h"
 
@@ -103,78 +109,111 @@ struct conv_args {
 #define mt_big2 mm_t6_2
 #define mt_big1 mm_t12_1
 #endif
-#define ct_4_2 conv_t4_2
-#define ct_1_2 conv_t1_2
-#define ct_4_1 conv_t4_1
-#define ct_1_1 conv_t1_1
 #define mt_4_2 mm_t4_2
 #define mt_1_2 mm_t1_2
 #define mt_4_1 mm_t4_1
 #define mt_1_1 mm_t1_1
 
-static void conv_rows(void *ctx, int r0, int r1) {
+struct conv_args {
+  const f32 *xb; int N, Hb, Wb, C; const f32 *wpk; int KH, KW, K, sh, sw, dh, dw; f32 *y; int Ho, Wo;
+  int NV, BW, NP, Cc, nch, TB; size_t chunkFloats;
+};
+
+/* Pixel blocks of TB consecutive output pixels (flattened n, oy, ox: their
+ * outputs are consecutive rows of y); in a block, for each panel and channel
+ * chunk (whose packed weights stay in L2), tiles of PT pixels. */
+static void conv_blocks(void *ctx, int i0, int i1) {
   const struct conv_args *a = (const struct conv_args *)ctx;
-  const int C = a->C, K = a->K;
-  const int rowStride = a->Wb * C, rowStep = a->dh * rowStride, kxStep = a->dw * C, pstep = a->sw * C;
-  const int Ci = a->dw == 1 ? a->KW * C : C;
-  const int KWi = a->dw == 1 ? 1 : a->KW;
-  const int BW = a->BW;
-  for (int r = r0; r < r1; r++) {
-    const int n = r / a->Ho, oy = r % a->Ho;
-    const f32 *xrow = a->xb + (ptrdiff_t)(n * a->Hb + oy * a->sh) * rowStride;
-    f32 *yrow = a->y + (ptrdiff_t)r * a->Wo * K;
-    const int big = a->NV == 2 ? PT2 : PT1;
-    int ox = 0;
-    for (; ox < a->Wo;) {
-      const int left = a->Wo - ox;
-      const int pt = left >= big ? big : left >= 4 ? 4 : 1;
-      for (int b = 0; b < a->NP; b++) {
-        const f32 *wp = a->wpk + (ptrdiff_t)b * a->R * BW;
-        const int nv = K - b * BW < BW ? K - b * BW : BW;
-        const f32 *x0 = xrow + (ptrdiff_t)ox * pstep;
-        f32 *y0 = yrow + (ptrdiff_t)ox * K + b * BW;
-        if (a->NV == 2) {
-          if (pt == big) ct_big2(x0, pstep, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv);
-          else if (pt == 4) ct_4_2(x0, pstep, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv);
-          else ct_1_2(x0, pstep, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv);
-        } else {
-          if (pt == big) ct_big1(x0, pstep, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv);
-          else if (pt == 4) ct_4_1(x0, pstep, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv);
-          else ct_1_1(x0, pstep, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv);
+  const int C = a->C, K = a->K, BW = a->BW, NV = a->NV;
+  const int rowStep = a->dh * a->Wb * C;
+  const int merged = a->nch == 1 && a->dw == 1;
+  const int big = NV == 2 ? PT2 : PT1;
+  const int P = a->N * a->Ho * a->Wo;
+  const f32 *base[256], *pp[256];
+  for (int it = i0; it < i1; it++) {
+    const int p0 = it * a->TB, p1 = p0 + a->TB < P ? p0 + a->TB : P;
+    for (int p = p0; p < p1; p++) {
+      const int n = p / (a->Ho * a->Wo), r = p % (a->Ho * a->Wo), oy = r / a->Wo, ox = r % a->Wo;
+      base[p - p0] = a->xb + ((ptrdiff_t)(n * a->Hb + oy * a->sh) * a->Wb + (ptrdiff_t)ox * a->sw) * C;
+    }
+    for (int b = 0; b < a->NP; b++) {
+      const int nv = K - b * BW < BW ? K - b * BW : BW;
+      for (int ch = 0; ch < a->nch; ch++) {
+        const int c0 = ch * a->Cc, cn = C - c0 < a->Cc ? C - c0 : a->Cc;
+        const f32 *wp = a->wpk + ((size_t)b * a->nch + ch) * a->chunkFloats;
+        const int Ci = merged ? a->KW * C : cn, KWi = merged ? 1 : a->KW, kxStep = a->dw * C;
+        for (int i = 0; i < p1 - p0; i++) pp[i] = base[i] + c0;
+        for (int i = 0; i < p1 - p0;) {
+          const int left = p1 - p0 - i;
+          const int pt = left >= big ? big : left >= 4 ? 4 : 1;
+          f32 *y0 = a->y + (ptrdiff_t)(p0 + i) * K + b * BW;
+          if (NV == 2) {
+            if (pt == big) ct_big2(pp + i, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv, ch > 0);
+            else if (pt == 4) conv_t4_2(pp + i, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv, ch > 0);
+            else conv_t1_2(pp + i, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv, ch > 0);
+          } else {
+            if (pt == big) ct_big1(pp + i, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv, ch > 0);
+            else if (pt == 4) conv_t4_1(pp + i, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv, ch > 0);
+            else conv_t1_1(pp + i, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv, ch > 0);
+          }
+          i += pt;
         }
       }
-      ox += pt;
     }
   }
 }
 
-struct pack_args { const f32 *w; int R, K, BW; f32 *wpk; };
-static void pack_rows(void *ctx, int b0, int b1) {
+struct pack_args { const f32 *w; int KH, KW, C, K, BW, Cc, nch; size_t chunkFloats; f32 *wpk; };
+/* wpk[b][ch][ky][kx][c - c0][0..BW) = w[ky, kx, c, b*BW + l] (0 beyond K). */
+static void pack_panels(void *ctx, int i0, int i1) {
   const struct pack_args *a = (const struct pack_args *)ctx;
-  for (int b = b0; b < b1; b++) {
-    const int k0 = b * a->BW;
-    const int nv = a->K - k0 < a->BW ? a->K - k0 : a->BW;
-    f32 *dst = a->wpk + (ptrdiff_t)b * a->R * a->BW;
-    for (int r = 0; r < a->R; r++) {
-      const f32 *src = a->w + (ptrdiff_t)r * a->K + k0;
-      for (int l = 0; l < a->BW; l++) dst[r * a->BW + l] = l < nv ? src[l] : 0.0f;
-    }
+  for (int it = i0; it < i1; it++) {
+    const int b = it / a->nch, ch = it % a->nch;
+    const int k0 = b * a->BW, nv = a->K - k0 < a->BW ? a->K - k0 : a->BW;
+    const int c0 = ch * a->Cc, cn = a->C - c0 < a->Cc ? a->C - c0 : a->Cc;
+    f32 *dst = a->wpk + (size_t)it * a->chunkFloats;
+    for (int t = 0; t < a->KH * a->KW; t++)
+      for (int c = 0; c < cn; c++) {
+        const f32 *src = a->w + ((ptrdiff_t)t * a->C + c0 + c) * a->K + k0;
+        if (nv == a->BW) {
+          memcpy(dst, src, (size_t)a->BW * sizeof(f32));
+          dst += a->BW;
+        } else {
+          for (int l = 0; l < a->BW; l++) *dst++ = l < nv ? src[l] : 0.0f;
+        }
+      }
   }
 }
 
 void FN(conv_fwd)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w, int KH, int KW, int K, int sh, int sw, int dh, int dw, f32 *y,
                   int Ho, int Wo) {
-  struct conv_args a = {xb, N, Hb, Wb, C, 0, KH, KW, K, sh, sw, dh, dw, y, Ho, Wo, 0, 0, 0, 0};
+  struct conv_args a = {xb, N, Hb, Wb, C, 0, KH, KW, K, sh, sw, dh, dw, y, Ho, Wo, 0, 0, 0, 0, 0, 0, 0};
+  const int P = N * Ho * Wo;
+  if (P == 0 || K == 0) return;
   a.NV = K > VW ? 2 : 1;
   a.BW = a.NV * VW;
   a.NP = (K + a.BW - 1) / a.BW;
-  a.R = KH * KW * C;
-  f32 *wpk = scratch((size_t)a.R * a.NP * a.BW);
+  /* channel chunks whose packed panel (KH KW Cc BW floats) fits ~192 KB of L2 */
+  int Cc = (192 * 1024) / (KH * KW * a.BW * (int)sizeof(f32));
+  if (Cc < 16) Cc = 16;
+  if (Cc >= C) Cc = C;
+  a.Cc = Cc;
+  a.nch = (C + Cc - 1) / Cc;
+  a.chunkFloats = (size_t)KH * KW * Cc * a.BW;
+  f32 *wpk = scratch((size_t)a.NP * a.nch * a.chunkFloats);
   if (!wpk) return;
-  struct pack_args pa = {w, a.R, K, a.BW, wpk};
-  pool_run(a.NP, pack_rows, &pa, 1);
+  struct pack_args pa = {w, KH, KW, C, K, a.BW, Cc, a.nch, a.chunkFloats, wpk};
+  pool_run(a.NP * a.nch, pack_panels, &pa, 1);
   a.wpk = wpk;
-  pool_run(N * Ho, conv_rows, &a, 1);
+  /* pixel blocks: up to 240 pixels, at least 2 per thread */
+  const int big = a.NV == 2 ? PT2 : PT1;
+  const int T = pool_threads();
+  int tb = (P + 2 * T - 1) / (2 * T);
+  tb = ((tb + big - 1) / big) * big;
+  if (tb > 240) tb = 240;
+  if (tb < big) tb = big;
+  a.TB = tb;
+  pool_run((P + tb - 1) / tb, conv_blocks, &a, 1);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -306,9 +345,12 @@ struct dx_args {
   int CB, ncb;
 };
 
-/* Tile of PT output pixels (ox0..) x NV vectors (c0..) for tap (ky, kx): sum over k, then add to the dx pixels in range. */
-static inline void dx_tile(const int PT, const int NV, const struct dx_args *a, const f32 *d, const f32 *wk, f32 *dxrow, int ox0, int kx, int c0) {
+/* Tile of PT consecutive output pixels (flattened oy, ox of image n, from q0)
+ * x NV vectors (c0..) for tap (ky, kx): sum over k, then add to the dx
+ * pixels in range (distinct for one tap). */
+static inline void dx_tile(const int PT, const int NV, const struct dx_args *a, int n, int q0, int ky, int kx, const f32 *wk, int c0) {
   vf r[48] __attribute__((aligned(64)));
+  const f32 *d = a->dy + ((ptrdiff_t)n * a->Ho * a->Wo + q0) * a->K;
   const f32 *wp = wk + c0;
   if (NV == 2) {
     if (PT == 1) dx_t1_2(d, a->K, wp, a->C, r); else if (PT == 4) dx_t4_2(d, a->K, wp, a->C, r); else xt_big2(d, a->K, wp, a->C, r);
@@ -316,17 +358,23 @@ static inline void dx_tile(const int PT, const int NV, const struct dx_args *a, 
     if (PT == 1) dx_t1_1(d, a->K, wp, a->C, r); else if (PT == 4) dx_t4_1(d, a->K, wp, a->C, r); else xt_big1(d, a->K, wp, a->C, r);
   }
   for (int i = 0; i < PT; i++) {
-    const int ix = (ox0 + i) * a->sw + kx * a->dw - a->pl;
-    if (ix < 0 || ix >= a->W) continue;
-    f32 *o = dxrow + (ptrdiff_t)ix * a->C + c0;
-    for (int q = 0; q < NV; q++) ST(o + q * VW, LD(o + q * VW) + r[i * NV + q]);
+    const int q = q0 + i, oy = q / a->Wo, ox = q % a->Wo;
+    const int iy = oy * a->sh + ky * a->dh - a->pt, ix = ox * a->sw + kx * a->dw - a->pl;
+    if (iy < 0 || iy >= a->H || ix < 0 || ix >= a->W) continue;
+    f32 *o = a->dx + (((ptrdiff_t)n * a->H + iy) * a->W + ix) * a->C + c0;
+    for (int q2 = 0; q2 < NV; q2++) ST(o + q2 * VW, LD(o + q2 * VW) + r[i * NV + q2]);
   }
 }
 
+/* Work item (image n, channel block): zero its dx, then per tap (ky, kx) and
+ * vector block of channels (whose wt columns stay in L2), tiles over all
+ * output pixels of the image; every dx element receives its contributions in
+ * tap order whatever the split. */
 static void dx_items(void *ctx, int i0, int i1) {
   const struct dx_args *a = (const struct dx_args *)ctx;
   const int K = a->K, C = a->C;
   const int C4 = C - C % VW;
+  const int Q = a->Ho * a->Wo;
   for (int it = i0; it < i1; it++) {
     const int n = it / a->ncb, cb = it % a->ncb;
     const int c0 = cb * a->CB, c1 = c0 + a->CB < C ? c0 + a->CB : C;
@@ -335,42 +383,58 @@ static void dx_items(void *ctx, int i0, int i1) {
       memset(a->dx + (ptrdiff_t)n * a->H * a->W * C, 0, (size_t)a->H * a->W * C * sizeof(f32));
     else
       for (ptrdiff_t p = 0; p < (ptrdiff_t)a->H * a->W; p++) memset(a->dx + ((ptrdiff_t)n * a->H * a->W + p) * C + c0, 0, (size_t)(c1 - c0) * sizeof(f32));
-    for (int oy = 0; oy < a->Ho; oy++)
-      for (int ky = 0; ky < a->KH; ky++) {
-        const int iy = oy * a->sh + ky * a->dh - a->pt;
-        if (iy < 0 || iy >= a->H) continue;
-        f32 *dxrow = a->dx + (ptrdiff_t)(n * a->H + iy) * a->W * C;
-        const f32 *drow = a->dy + (ptrdiff_t)(n * a->Ho + oy) * a->Wo * K;
-        for (int kx = 0; kx < a->KW; kx++) {
-          const f32 *wk = a->wt + (ptrdiff_t)(ky * a->KW + kx) * K * C;
-          int c = c0;
-          for (; c + 2 * VW <= cv1; c += 2 * VW) {
-            int ox = 0;
-            for (; ox + PT2 <= a->Wo; ox += PT2) dx_tile(PT2, 2, a, drow + (ptrdiff_t)ox * K, wk, dxrow, ox, kx, c);
-            for (; ox + 4 <= a->Wo; ox += 4) dx_tile(4, 2, a, drow + (ptrdiff_t)ox * K, wk, dxrow, ox, kx, c);
-            for (; ox < a->Wo; ox++) dx_tile(1, 2, a, drow + (ptrdiff_t)ox * K, wk, dxrow, ox, kx, c);
-          }
-          for (; c + VW <= cv1; c += VW) {
-            int ox = 0;
-            for (; ox + PT1 <= a->Wo; ox += PT1) dx_tile(PT1, 1, a, drow + (ptrdiff_t)ox * K, wk, dxrow, ox, kx, c);
-            for (; ox + 4 <= a->Wo; ox += 4) dx_tile(4, 1, a, drow + (ptrdiff_t)ox * K, wk, dxrow, ox, kx, c);
-            for (; ox < a->Wo; ox++) dx_tile(1, 1, a, drow + (ptrdiff_t)ox * K, wk, dxrow, ox, kx, c);
-          }
-          if (c < c1) /* scalar tail channels */
-            for (int ox = 0; ox < a->Wo; ox++) {
-              const int ix = ox * a->sw + kx * a->dw - a->pl;
-              if (ix < 0 || ix >= a->W) continue;
-              const f32 *d = drow + (ptrdiff_t)ox * K;
-              f32 *o = dxrow + (ptrdiff_t)ix * C;
-              for (int cc = c; cc < c1; cc++) {
-                f32 s = 0.0f;
-                for (int k = 0; k < K; k++) s += d[k] * wk[(ptrdiff_t)k * C + cc];
-                o[cc] += s;
-              }
-            }
+    for (int ky = 0; ky < a->KH; ky++)
+      for (int kx = 0; kx < a->KW; kx++) {
+        const f32 *wk = a->wt + (ptrdiff_t)(ky * a->KW + kx) * K * C;
+        int c = c0;
+        for (; c + 2 * VW <= cv1; c += 2 * VW) {
+          int q = 0;
+          for (; q + PT2 <= Q; q += PT2) dx_tile(PT2, 2, a, n, q, ky, kx, wk, c);
+          for (; q + 4 <= Q; q += 4) dx_tile(4, 2, a, n, q, ky, kx, wk, c);
+          for (; q < Q; q++) dx_tile(1, 2, a, n, q, ky, kx, wk, c);
         }
+        for (; c + VW <= cv1; c += VW) {
+          int q = 0;
+          for (; q + PT1 <= Q; q += PT1) dx_tile(PT1, 1, a, n, q, ky, kx, wk, c);
+          for (; q + 4 <= Q; q += 4) dx_tile(4, 1, a, n, q, ky, kx, wk, c);
+          for (; q < Q; q++) dx_tile(1, 1, a, n, q, ky, kx, wk, c);
+        }
+        if (c < c1) /* scalar tail channels */
+          for (int q = 0; q < Q; q++) {
+            const int oy = q / a->Wo, ox = q % a->Wo;
+            const int iy = oy * a->sh + ky * a->dh - a->pt, ix = ox * a->sw + kx * a->dw - a->pl;
+            if (iy < 0 || iy >= a->H || ix < 0 || ix >= a->W) continue;
+            const f32 *d = a->dy + ((ptrdiff_t)n * Q + q) * K;
+            f32 *o = a->dx + (((ptrdiff_t)n * a->H + iy) * a->W + ix) * C;
+            for (int cc = c; cc < c1; cc++) {
+              f32 s = 0.0f;
+              for (int k = 0; k < K; k++) s += d[k] * wk[(ptrdiff_t)k * C + cc];
+              o[cc] += s;
+            }
+          }
       }
   }
+}
+
+/* wt[t, k, c] = w[t, c, k] for T taps, tiles of 16 x 16; work items (tap, c-block). */
+struct tt_args { const f32 *w; int T, C, K; f32 *wt; int ncb; };
+static void tt_items(void *ctx, int i0, int i1) {
+  const struct tt_args *a = (const struct tt_args *)ctx;
+  for (int it = i0; it < i1; it++) {
+    const int t = it / a->ncb, c0 = (it % a->ncb) * 16, c1 = c0 + 16 < a->C ? c0 + 16 : a->C;
+    const f32 *src = a->w + (ptrdiff_t)t * a->C * a->K;
+    f32 *dst = a->wt + (ptrdiff_t)t * a->C * a->K;
+    for (int k0 = 0; k0 < a->K; k0 += 16) {
+      const int k1 = k0 + 16 < a->K ? k0 + 16 : a->K;
+      for (int c = c0; c < c1; c++)
+        for (int k = k0; k < k1; k++) dst[(ptrdiff_t)k * a->C + c] = src[(ptrdiff_t)c * a->K + k];
+    }
+  }
+}
+
+void FN(transpose_taps)(const f32 *w, int T, int C, int K, f32 *wt) {
+  struct tt_args a = {w, T, C, K, wt, (C + 15) / 16};
+  pool_run(T * a.ncb, tt_items, &a, 4);
 }
 
 void FN(conv_dx_scatter)(const f32 *dy, int N, int Ho, int Wo, int K, const f32 *wt, int KH, int KW, int C, int sh, int sw, int dh, int dw,
