@@ -31,6 +31,7 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import { createAdam } from '../backend/adam';
+import { accumulatedStep } from '../train/loop';
 import { createModel, MODEL_NAMES } from '../models/registry';
 import { describeModel, type ModelGraph } from './graph';
 import { cpuMs } from './kernel-profiler';
@@ -50,6 +51,12 @@ export interface BenchOptions {
   batch?: number;
   /** Model width (base channels), or 'paper' / 'default' (each model's paperWidth / defaultWidth). Default 'default'. */
   width?: number | 'paper' | 'default';
+  /**
+   * Training micro-batch: gradients accumulated over chunks of at most this
+   * many samples (src/train/loop's `accumulatedStep`; BatchNorm statistics
+   * per chunk), so large batches fit the 4 GiB wasm heap. Default: off.
+   */
+  microBatch?: number;
   /** Thread counts to measure (medfl's native addon and PyTorch alike). Default [1, all cores] (`os.availableParallelism()`). */
   threads?: number[];
   /** Timed steps per measurement (median reported). Default 5. */
@@ -154,7 +161,7 @@ function emptyResult(model: string, o: Required<Pick<BenchOptions, 'size' | 'bat
 }
 
 /** Benchmark one model on the current backend (no torch). */
-async function benchModel(name: string, size: number, batch: number, width: number | undefined, warmup: number, repeats: number, threads: number): Promise<BenchResult> {
+async function benchModel(name: string, size: number, batch: number, width: number | undefined, warmup: number, repeats: number, threads: number, microBatch?: number): Promise<BenchResult> {
   const basis = threads === 1 ? 'cpu' : 'wall';
   const baseline = tf.memory().numBytes;
   const model = createModel(name, { inputShape: [size, size, 3], numClasses: 1, outputActivation: 'none', width, seed: 1 });
@@ -163,10 +170,15 @@ async function benchModel(name: string, size: number, batch: number, width: numb
   const y = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([batch, size, size, 1], 0, 1, 'float32', 2), 0.5), 'float32'));
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   let rss = process.memoryUsage().rss;
+  const lossOf = (xs: tf.Tensor4D, ys: tf.Tensor) => tf.losses.sigmoidCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar;
   const trainStep = () => {
-    const l = opt.minimize(() => tf.losses.sigmoidCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true, vars);
-    l?.dataSync();
-    l?.dispose();
+    if (microBatch !== undefined && microBatch < batch) {
+      accumulatedStep(opt, vars, x, y, microBatch, lossOf);
+    } else {
+      const l = opt.minimize(() => lossOf(x as tf.Tensor4D, y), true, vars);
+      l?.dataSync();
+      l?.dispose();
+    }
     rss = Math.max(rss, process.memoryUsage().rss);
   };
   const inferStep = () => {
@@ -248,6 +260,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
   if (!Number.isInteger(size) || size < 1) throw new Error(`runBench: size must be a positive integer, got ${size}`);
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`runBench: batch must be a positive integer, got ${batch}`);
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`runBench: repeats must be a positive integer, got ${repeats}`);
+  if (options.microBatch !== undefined && (!Number.isInteger(options.microBatch) || options.microBatch < 1)) {
+    throw new Error(`runBench: microBatch must be a positive integer, got ${options.microBatch}`);
+  }
   if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`runBench: warmup must be a non-negative integer, got ${warmup}`);
   const osx = os as unknown as { availableParallelism?: () => number };
   const cores = Math.max(1, osx.availableParallelism ? osx.availableParallelism() : os.cpus().length);
@@ -264,7 +279,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
   const addon = nativeAddonInfo();
   const addonText = addon.loaded && addon.enabled ? `native addon ${addon.isa}` : `native addon off (${addon.enabled ? addon.reason : 'MEDFL_NATIVE_ADDON=0'})`;
   const engine = tf.getBackend() === 'wasm' ? `wasm (medfl native kernels: ${variant ?? 'off'}; ${addonText})` : tf.getBackend();
-  out(`[bench] backend ${engine}, ${size}x${size}, batch ${batch}, width ${options.width ?? 'default'}, threads ${threadList.join(',')}, warmup ${warmup}, median of ${repeats}`);
+  out(`[bench] backend ${engine}, ${size}x${size}, batch ${batch}, width ${options.width ?? 'default'}${options.microBatch ? `, micro-batch ${options.microBatch}` : ''}, threads ${threadList.join(',')}, warmup ${warmup}, median of ${repeats}`);
   out('[bench] images/s: process CPU time for 1 thread, wall time for more (PyTorch alike, torch.set_num_threads(T))');
   const results: BenchResult[] = [];
   const prevThreads = nativeThreads();
@@ -278,7 +293,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
         setNativeThreads(threads);
         try {
           width = resolveBenchWidth(name, options.width);
-          r = await benchModel(name, size, batch, width, warmup, repeats, threads);
+          r = await benchModel(name, size, batch, width, warmup, repeats, threads, options.microBatch);
         } catch (e) {
           r = emptyResult(name, { size, batch }, width ?? null, e instanceof Error ? e.message : String(e));
           r.threads = threads;

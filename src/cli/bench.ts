@@ -12,6 +12,7 @@ export const benchCommand = defineCommand({
     batch: int('batch size', { min: 1, defaultHelp: '8' }),
     width: string("model width (base channels): a number, 'paper' or 'default' (each model's paperWidth / defaultWidth)", { metavar: 'W', defaultHelp: 'default' }),
     threads: list('thread counts to measure, e.g. 1,2 (medfl native addon and PyTorch alike; 1 thread: CPU-time figures, more: wall time)', { defaultHelp: '1,<all cores>' }),
+    'micro-batch': int('train in chunks of at most this many samples with gradient accumulation (BatchNorm statistics per chunk; fits large batches in the 4 GiB wasm heap)', { min: 1, defaultHelp: 'off' }),
     repeats: int('timed steps per measurement (median reported)', { min: 1, defaultHelp: '5' }),
     warmup: int('untimed steps first', { min: 0, defaultHelp: '3' }),
     'no-torch': flag('skip the PyTorch twins'),
@@ -29,6 +30,7 @@ export const benchCommand = defineCommand({
         return n;
       }),
       repeats: v.repeats,
+      microBatch: v['micro-batch'],
       warmup: v.warmup,
       torch: !v['no-torch'],
       json: v.json,
