@@ -44,7 +44,9 @@ function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'medfl-addon-'));
   const common = ['-O3', '-fPIC', '-std=gnu11', '-Wall', '-Wno-unused-function', '-Werror=implicit-function-declaration', '-fno-strict-aliasing', '-ffp-contract=fast', `-I${srcDir}`];
   const x86 = process.arch === 'x64';
-  const units = [{ suffix: '_g4', vw: 4, flags: [] }];
+  // The baseline unit also holds the memory-bound channel kernels, compiled without
+  // contraction so they match the wasm kernels bit for bit.
+  const units = [{ suffix: '_g4', vw: 4, flags: ['-DMEDFL_BASE_UNIT', '-ffp-contract=off'] }];
   if (x86) {
     units.push({ suffix: '_v4', vw: 4, flags: ['-march=x86-64-v3'] });
     units.push({ suffix: '_v8', vw: 8, flags: ['-march=x86-64-v3'] });

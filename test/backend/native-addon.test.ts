@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { nativeAddonInfo, setNativeAddonEnabled, setNativeAddonIsa, setNativeThreads, type AddonIsa } from '../../src/backend/addon';
 import { nativeKernels } from '../../src/backend/native';
+import { BN_TRAIN_GRAD_KERNEL, BN_TRAIN_KERNEL } from '../../src/backend/native-batchnorm';
 import { createRng, randomValues, relErr } from './helpers';
 
 interface Case { N: number; H: number; W: number; C: number; K: number; KH: number; KW: number; s: number; d: number; pad: 'same' | 'valid' }
@@ -238,6 +239,45 @@ test('after the wasm heap grows (old buffer detached) the addon reads the new on
     }
   } finally {
     setNativeAddonEnabled(prevOn);
+  }
+});
+
+test('BatchNorm training, its gradient, ReLU gradient and bias + ReLU on the addon equal the wasm kernels bit for bit (1 and 3 threads)', () => {
+  if (!info().loaded) return;
+  const shapes: number[][] = [[2, 5, 7, 3], [3, 11, 13, 4], [700, 8], [2, 9, 9, 13], [600, 1], [4, 33, 35, 64], [1, 70, 70, 12]];
+  const run = () => shapes.map((shape) => {
+    const C = shape[shape.length - 1];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const r = createRng(n + C);
+    const x = Float32Array.from(randomValues(r, n), (v) => 3 * v + 2);
+    const dy = randomValues(r, n);
+    const gamma = Float32Array.from(randomValues(r, C), (v) => v + 1.5);
+    const beta = randomValues(r, C);
+    return tf.tidy(() => {
+      const xt = tf.tensor(x, shape);
+      const g = tf.tensor1d(gamma);
+      const [y, m, v] = tf.engine().runKernel(BN_TRAIN_KERNEL, { x: xt, gamma: g, beta: tf.tensor1d(beta) }, { epsilon: 1e-3 } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      const [dx, dg, db] = tf.engine().runKernel(BN_TRAIN_GRAD_KERNEL, { dy: tf.tensor(dy, shape), x: xt, mean: m, variance: v, gamma: g },
+        { epsilon: 1e-3 } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      const centred = tf.sub(xt, 2);
+      const rg = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.relu(t), tf.tensor(dy, shape))))(centred);
+      const fused = tf.fused.matMul({ a: tf.reshape(xt, [-1, C]), b: tf.eye(C), bias: tf.tensor1d(beta), activation: 'relu' });
+      return [y, m, v, dx, dg, db, rg, fused].map((t) => Float32Array.from(t.dataSync()));
+    });
+  });
+  const prevOn = setNativeAddonEnabled(false);
+  const prevT = setNativeThreads(1);
+  try {
+    const wasm = run();
+    for (const threads of [1, 3]) {
+      setNativeAddonEnabled(true);
+      setNativeThreads(threads);
+      const addon = run();
+      addon.forEach((outs, s) => outs.forEach((v, k) => assert.equal(Array.from(v), Array.from(wasm[s][k]), `shape ${JSON.stringify(shapes[s])} output ${k}, ${threads} threads`)));
+    }
+  } finally {
+    setNativeAddonEnabled(prevOn);
+    setNativeThreads(prevT);
   }
 });
 

@@ -124,6 +124,11 @@ DECL(_v8)
 DECL(_v16)
 #endif
 
+int chan_sums_native(const f32 *x, const f32 *x2, const f32 *sub, int P, int C, double *acc, double *acc2);
+void chan_affine_native(const f32 *a, const f32 *sa, const f32 *b, const f32 *sb, const f32 *shift, int P, int C, f32 *out);
+void relu_grad_native(const f32 *dy, const f32 *x, f32 *dx, int n);
+void bias_act_native(f32 *x, int R, int N, const f32 *bias, int relu);
+
 /* ISA levels: 0 baseline (g4), 2 AVX2 + FMA (v4 / v8), 3 AVX-512 (v16). */
 static int isa_max = 0, isa = 0;
 
@@ -204,6 +209,8 @@ static void *ptr(double off) {
   return heap + (size_t)off;
 }
 #define P(i) ((f32 *)ptr(a[i]))
+#define PN(i) (a[i] == 0 ? NULL : (f32 *)ptr(a[i]))
+#define PD(i) ((double *)ptr(a[i]))
 #define I(i) ((int)a[i])
 #define CHECK() \
   if (bad_ptr) { \
@@ -250,6 +257,51 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
   CHECK();
   const int w_ = pick(I(12), 0);
   SEL(matmul, w_, A, I(1), I(2), I(3), B, I(5), I(6), out, I(9), I(10), I(11), I(12));
+  return NULL;
+}
+
+/* chan_sum(x, P, C, sub, acc, part), bn_grad_sums(dy, x, mean, P, C, acc, acc2, part), chan_affine(a, sa, b, sb, shift, P, C, out),
+ * relu_grad(dy, x, dx, n), bias_act(x, R, N, bias, relu): as the wasm exports (bit-identical; `part` unused). */
+static napi_value js_chan_sum(napi_env env, napi_callback_info info) {
+  double a[6];
+  if (!get_args(env, info, 6, a)) return NULL;
+  f32 *x = P(0), *sub = PN(3);
+  double *acc = PD(4);
+  CHECK();
+  if (!chan_sums_native(x, NULL, sub, I(1), I(2), acc, NULL)) napi_throw_error(env, NULL, "medfl_native.chan_sum: out of memory");
+  return NULL;
+}
+static napi_value js_bn_grad_sums(napi_env env, napi_callback_info info) {
+  double a[8];
+  if (!get_args(env, info, 8, a)) return NULL;
+  f32 *dy = P(0), *x = P(1), *mean = P(2);
+  double *acc = PD(5), *acc2 = PD(6);
+  CHECK();
+  if (!chan_sums_native(dy, x, mean, I(3), I(4), acc, acc2)) napi_throw_error(env, NULL, "medfl_native.bn_grad_sums: out of memory");
+  return NULL;
+}
+static napi_value js_chan_affine(napi_env env, napi_callback_info info) {
+  double a[8];
+  if (!get_args(env, info, 8, a)) return NULL;
+  f32 *x = P(0), *sa = PN(1), *b = PN(2), *sb = PN(3), *shift = P(4), *out = P(7);
+  CHECK();
+  chan_affine_native(x, sa, b, sb, shift, I(5), I(6), out);
+  return NULL;
+}
+static napi_value js_relu_grad(napi_env env, napi_callback_info info) {
+  double a[4];
+  if (!get_args(env, info, 4, a)) return NULL;
+  f32 *dy = P(0), *x = P(1), *dx = P(2);
+  CHECK();
+  relu_grad_native(dy, x, dx, I(3));
+  return NULL;
+}
+static napi_value js_bias_act(napi_env env, napi_callback_info info) {
+  double a[5];
+  if (!get_args(env, info, 5, a)) return NULL;
+  f32 *x = P(0), *bias = PN(3);
+  CHECK();
+  bias_act_native(x, I(1), I(2), bias, I(4));
   return NULL;
 }
 
@@ -371,6 +423,11 @@ static napi_value init(napi_env env, napi_value exports) {
     {"matmul", NULL, js_matmul, NULL, NULL, NULL, napi_enumerable, NULL},
     {"pad_nhwc", NULL, js_pad_nhwc, NULL, NULL, NULL, napi_enumerable, NULL},
     {"transpose_taps", NULL, js_transpose_taps, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"chan_sum", NULL, js_chan_sum, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"bn_grad_sums", NULL, js_bn_grad_sums, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"chan_affine", NULL, js_chan_affine, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"relu_grad", NULL, js_relu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"bias_act", NULL, js_bias_act, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -2,7 +2,8 @@
  * medfl's native CPU addon (`build/medfl_native.node`, built from
  * ./addon.c + ./kernels.c by scripts/build-addon.js at `npm install` /
  * `npm ci`): the conv forward, filter gradient, input-gradient scatter,
- * matrix product, padding and filter-transpose kernels of src/backend/native compiled from C
+ * matrix product, padding and filter-transpose kernels of src/backend/native,
+ * and its memory-bound BatchNorm / bias / ReLU-gradient passes (bit-identical) compiled from C
  * with AVX-512 / AVX2 + FMA / baseline SIMD chosen at run time, on a pthread
  * pool, working in place on the tfjs-wasm heap.
  *
@@ -28,7 +29,9 @@ import * as path from 'node:path';
 export type AddonIsa = 'avx512' | 'avx2' | 'baseline';
 
 /** The kernels the addon provides (signatures as src/backend/native's `NativeKernels`). */
-export const ADDON_KERNELS = ['conv_fwd', 'conv_dw', 'conv_dx_scatter', 'matmul', 'pad_nhwc', 'transpose_taps'] as const;
+export const ADDON_KERNELS = [
+  'conv_fwd', 'conv_dw', 'conv_dx_scatter', 'matmul', 'pad_nhwc', 'transpose_taps', 'chan_sum', 'bn_grad_sums', 'chan_affine', 'relu_grad', 'bias_act',
+] as const;
 type AddonKernelName = (typeof ADDON_KERNELS)[number];
 
 interface AddonModule extends Record<AddonKernelName, (...args: number[]) => void> {

@@ -529,3 +529,161 @@ void FN(matmul)(const f32 *a, int aStride, int ars, int acs, const f32 *b, int b
   m.nrb = (M + rb - 1) / rb;
   pool_run(batch * m.nrb, mm_items, &m, 1);
 }
+
+#ifdef MEDFL_BASE_UNIT
+/* ------------------------------------------------------------------------ */
+/* Memory-bound per-channel passes (BatchNorm, bias, ReLU gradient), compiled
+ * once in the baseline unit without contraction: the same float32 operations
+ * in the same order as kernels.c's wasm versions (bit-identical results), the
+ * rows split over the pool. Reductions keep kernels.c's blocking: float32
+ * partial sums per block of 256 rows (computed in parallel, each block from
+ * zero), folded into the float64 totals in block order afterwards. */
+
+#define BLOCK 256
+static inline int tile_w(int C) { return (C & 3) == 0 ? C : 4 * C; }
+
+struct red_args { const f32 *x, *x2, *sub; int W, G, groups, gb, nblocks; f32 *parts; int two; };
+
+/* parts[b][0..W) (and parts[nblocks + b] for the second sum) for blocks [b0, b1). */
+static void red_blocks(void *ctx, int b0, int b1) {
+  const struct red_args *a = (const struct red_args *)ctx;
+  const int W = a->W;
+  for (int b = b0; b < b1; b++) {
+    f32 *part = a->parts + (size_t)b * W;
+    f32 *part2 = a->two ? a->parts + ((size_t)a->nblocks + b) * W : NULL;
+    for (int i = 0; i < W; i++) part[i] = 0.0f;
+    if (part2) for (int i = 0; i < W; i++) part2[i] = 0.0f;
+    const int g0 = b * a->gb, g1 = g0 + a->gb < a->groups ? g0 + a->gb : a->groups;
+    for (int g = g0; g < g1; g++) {
+      const f32 *r = a->x + (size_t)g * W;
+      if (a->two) { /* bn_grad_sums: x = dy, x2 = x, sub = mean */
+        const f32 *r2 = a->x2 + (size_t)g * W;
+        for (int i = 0; i < W; i++) {
+          const f32 gv = r[i];
+          const f32 xc = r2[i] - a->sub[i];
+          part[i] = part[i] + gv;
+          part2[i] = part2[i] + gv * xc;
+        }
+      } else if (a->sub) {
+        for (int i = 0; i < W; i++) {
+          f32 t = r[i] - a->sub[i];
+          t = t * t;
+          part[i] = part[i] + t;
+        }
+      } else {
+        for (int i = 0; i < W; i++) part[i] = part[i] + r[i];
+      }
+    }
+  }
+}
+
+static void fold_parts(const f32 *parts, int nblocks, int W, int C, double *acc) {
+  for (int b = 0; b < nblocks; b++)
+    for (int i = 0, c = 0; i < W; i++) {
+      acc[c] += (double)parts[(size_t)b * W + i];
+      if (++c == C) c = 0;
+    }
+}
+
+/* As kernels.c's chan_sum / bn_grad_sums (part, the wasm scratch, unused). Returns 0 when out of memory. */
+int chan_sums_native(const f32 *x, const f32 *x2, const f32 *sub, int P, int C, double *acc, double *acc2) {
+  struct red_args a;
+  a.W = tile_w(C);
+  a.G = a.W / C;
+  a.groups = P / a.G;
+  a.gb = BLOCK / a.G;
+  a.nblocks = (a.groups + a.gb - 1) / a.gb;
+  a.x = x; a.x2 = x2; a.sub = sub; a.two = acc2 != NULL;
+  a.parts = (f32 *)alloc_aligned(((size_t)a.nblocks * (a.two ? 2 : 1) + 1) * a.W * sizeof(f32));
+  if (!a.parts) return 0;
+  for (int c = 0; c < C; c++) { acc[c] = 0.0; if (acc2) acc2[c] = 0.0; }
+  pool_run(a.nblocks, red_blocks, &a, 8);
+  fold_parts(a.parts, a.nblocks, a.W, C, acc);
+  if (acc2) fold_parts(a.parts + (size_t)a.nblocks * a.W, a.nblocks, a.W, C, acc2);
+  free_aligned(a.parts);
+  for (int p = a.groups * a.G; p < P; p++) {
+    const f32 *r = x + (size_t)p * C;
+    if (acc2) {
+      const f32 *r2 = x2 + (size_t)p * C;
+      for (int c = 0; c < C; c++) {
+        acc[c] += (double)r[c];
+        acc2[c] += (double)(r[c] * (r2[c] - sub[c]));
+      }
+    } else {
+      for (int c = 0; c < C; c++) {
+        f32 t = r[c];
+        if (sub) { t -= sub[c]; t *= t; }
+        acc[c] += (double)t;
+      }
+    }
+  }
+  return 1;
+}
+
+struct aff_args { const f32 *a, *sa, *b, *sb, *shift; int P, C, W, G, groups; f32 *out; };
+static void aff_rows(void *ctx, int g0, int g1) {
+  const struct aff_args *p = (const struct aff_args *)ctx;
+  const int W = p->W;
+  for (int g = g0; g < g1; g++) {
+    const f32 *ra = p->a + (size_t)g * W;
+    f32 *ro = p->out + (size_t)g * W;
+    if (p->b) {
+      const f32 *rb = p->b + (size_t)g * W;
+      for (int i = 0; i < W; i++) ro[i] = (ra[i] * p->sa[i] + rb[i] * p->sb[i]) + p->shift[i];
+    } else if (p->sa) {
+      for (int i = 0; i < W; i++) ro[i] = ra[i] * p->sa[i] + p->shift[i];
+    } else {
+      for (int i = 0; i < W; i++) ro[i] = ra[i] + p->shift[i];
+    }
+  }
+}
+
+/* As kernels.c's chan_affine. */
+void chan_affine_native(const f32 *a, const f32 *sa, const f32 *b, const f32 *sb, const f32 *shift, int P, int C, f32 *out) {
+  struct aff_args p = {a, sa, b, sb, shift, P, C, tile_w(C), 0, 0, out};
+  p.G = p.W / C;
+  p.groups = P / p.G;
+  pool_run(p.groups, aff_rows, &p, 256);
+  for (int q = p.groups * p.G; q < P; q++) {
+    const f32 *ra = a + (size_t)q * C;
+    f32 *ro = out + (size_t)q * C;
+    for (int c = 0; c < C; c++) {
+      if (b) ro[c] = ra[c] * sa[c] + b[(size_t)q * C + c] * sb[c] + shift[c];
+      else if (sa) ro[c] = ra[c] * sa[c] + shift[c];
+      else ro[c] = ra[c] + shift[c];
+    }
+  }
+}
+
+struct ew_args { const f32 *dy, *x; f32 *dx; const f32 *bias; int N, relu; };
+static void relu_grad_range(void *ctx, int i0, int i1) {
+  const struct ew_args *e = (const struct ew_args *)ctx;
+  const size_t lo = (size_t)i0 * 4096, hi0 = (size_t)i1 * 4096, hi = hi0 < (size_t)e->N ? hi0 : (size_t)e->N;
+  for (size_t i = lo; i < hi; i++) {
+    const f32 xv = e->x[i];
+    e->dx[i] = xv != xv ? xv : xv > 0.0f ? e->dy[i] : e->dy[i] * 0.0f;
+  }
+}
+/* As kernels.c's relu_grad. */
+void relu_grad_native(const f32 *dy, const f32 *x, f32 *dx, int n) {
+  struct ew_args e = {dy, x, dx, NULL, n, 0};
+  pool_run((n + 4095) / 4096, relu_grad_range, &e, 16);
+}
+
+static void bias_act_rows(void *ctx, int r0, int r1) {
+  const struct ew_args *e = (const struct ew_args *)ctx;
+  const int N = e->N;
+  for (int r = r0; r < r1; r++) {
+    f32 *row = e->dx + (size_t)r * N;
+    for (int j = 0; j < N; j++) {
+      const f32 t = e->bias ? row[j] + e->bias[j] : row[j];
+      row[j] = e->relu && !(t > 0.0f) ? 0.0f : t;
+    }
+  }
+}
+/* As kernels.c's bias_act (x[r, j] = act(x[r, j] + bias[j])). */
+void bias_act_native(f32 *x, int R, int N, const f32 *bias, int relu) {
+  struct ew_args e = {NULL, NULL, x, bias, N, relu};
+  pool_run(R, bias_act_rows, &e, N >= 256 ? 16 : 4096 / (N + 1) + 1);
+}
+#endif
