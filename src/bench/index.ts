@@ -6,7 +6,9 @@
  * Per model (random data, seeded; NHWC `[batch, size, size, 3]`, one output
  * channel, logits + sigmoid cross-entropy, Adam lr 1e-3):
  * - training step = forward (training mode) + backward + Adam update;
- * - inference = `model.predict` (BatchNorm in inference mode);
+ * - inference = `model.predict` (BatchNorm in inference mode) of a copy with
+ *   every conv -> BatchNorm pair folded into one conv (src/models/fold;
+ *   `fold: false` / `--no-fold` for the model as built);
  * - `warmup` untimed steps, then `repeats` timed steps; medians are reported.
  *
  * Thread counts (`threads`, default 1 and all cores): for each count T,
@@ -38,6 +40,7 @@ import { cpuMs } from './kernel-profiler';
 import { nativeKernels, nativeKernelsVariant } from '../backend/native';
 import { nativeAddonInfo, nativeThreads, setNativeThreads } from '../backend/addon';
 import { getModelSpec } from '../models/registry';
+import { foldBatchNorm } from '../models/fold';
 import * as os from 'node:os';
 import { runTorchTwin, torchUnavailable, type TorchTiming } from './torch';
 
@@ -57,6 +60,8 @@ export interface BenchOptions {
    * per chunk), so large batches fit the 4 GiB wasm heap. Default: off.
    */
   microBatch?: number;
+  /** Inference on a BatchNorm-folded copy of each model (src/models/fold). Default true. */
+  fold?: boolean;
   /** Thread counts to measure (medfl's native addon and PyTorch alike). Default [1, all cores] (`os.availableParallelism()`). */
   threads?: number[];
   /** Timed steps per measurement (median reported). Default 5. */
@@ -161,7 +166,9 @@ function emptyResult(model: string, o: Required<Pick<BenchOptions, 'size' | 'bat
 }
 
 /** Benchmark one model on the current backend (no torch). */
-async function benchModel(name: string, size: number, batch: number, width: number | undefined, warmup: number, repeats: number, threads: number, microBatch?: number): Promise<BenchResult> {
+async function benchModel(
+  name: string, size: number, batch: number, width: number | undefined, warmup: number, repeats: number, threads: number, microBatch?: number, fold = true,
+): Promise<BenchResult> {
   const basis = threads === 1 ? 'cpu' : 'wall';
   const baseline = tf.memory().numBytes;
   const model = createModel(name, { inputShape: [size, size, 3], numClasses: 1, outputActivation: 'none', width, seed: 1 });
@@ -181,8 +188,16 @@ async function benchModel(name: string, size: number, batch: number, width: numb
     }
     rss = Math.max(rss, process.memoryUsage().rss);
   };
+  let inferModel = model;
+  if (fold) {
+    try {
+      inferModel = (await foldBatchNorm(model)).model;
+    } catch {
+      inferModel = model; // a layer that does not round-trip: time the model as built
+    }
+  }
   const inferStep = () => {
-    const p = model.predict(x) as tf.Tensor;
+    const p = inferModel.predict(x) as tf.Tensor;
     p.dataSync();
     p.dispose();
   };
@@ -199,6 +214,7 @@ async function benchModel(name: string, size: number, batch: number, width: numb
   } finally {
     tf.dispose([x, y]);
     opt.dispose();
+    if (inferModel !== model) inferModel.dispose();
     model.dispose();
   }
 }
@@ -279,7 +295,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
   const addon = nativeAddonInfo();
   const addonText = addon.loaded && addon.enabled ? `native addon ${addon.isa}` : `native addon off (${addon.enabled ? addon.reason : 'MEDFL_NATIVE_ADDON=0'})`;
   const engine = tf.getBackend() === 'wasm' ? `wasm (medfl native kernels: ${variant ?? 'off'}; ${addonText})` : tf.getBackend();
-  out(`[bench] backend ${engine}, ${size}x${size}, batch ${batch}, width ${options.width ?? 'default'}${options.microBatch ? `, micro-batch ${options.microBatch}` : ''}, threads ${threadList.join(',')}, warmup ${warmup}, median of ${repeats}`);
+  out(`[bench] backend ${engine}, ${size}x${size}, batch ${batch}, width ${options.width ?? 'default'}${options.microBatch ? `, micro-batch ${options.microBatch}` : ''}${options.fold === false ? ', inference unfolded' : ', inference BN-folded'}, threads ${threadList.join(',')}, warmup ${warmup}, median of ${repeats}`);
   out('[bench] images/s: process CPU time for 1 thread, wall time for more (PyTorch alike, torch.set_num_threads(T))');
   const results: BenchResult[] = [];
   const prevThreads = nativeThreads();
@@ -293,7 +309,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
         setNativeThreads(threads);
         try {
           width = resolveBenchWidth(name, options.width);
-          r = await benchModel(name, size, batch, width, warmup, repeats, threads, options.microBatch);
+          r = await benchModel(name, size, batch, width, warmup, repeats, threads, options.microBatch, options.fold ?? true);
         } catch (e) {
           r = emptyResult(name, { size, batch }, width ?? null, e instanceof Error ? e.message : String(e));
           r.threads = threads;

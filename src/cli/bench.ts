@@ -16,6 +16,7 @@ export const benchCommand = defineCommand({
     repeats: int('timed steps per measurement (median reported)', { min: 1, defaultHelp: '5' }),
     warmup: int('untimed steps first', { min: 0, defaultHelp: '3' }),
     'no-torch': flag('skip the PyTorch twins'),
+    'no-fold': flag('time inference on the model as built (default: BatchNorm folded into the preceding convs)'),
     json: string('also write the results as JSON', { metavar: 'FILE' }),
   },
   async run({ values: v }, io) {
@@ -33,6 +34,7 @@ export const benchCommand = defineCommand({
       microBatch: v['micro-batch'],
       warmup: v.warmup,
       torch: !v['no-torch'],
+      fold: !v['no-fold'],
       json: v.json,
       out: io.log,
     });
