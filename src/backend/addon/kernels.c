@@ -254,14 +254,48 @@ static void dw_rows(const struct dw_args *a, int span, int j, int jn, int J, int
   }
 }
 
-/* Scalar tail channels [K4, K) of rows [j0, j1) of one span. */
+/* Tail channels [K4, K) (fewer than VW; VW = 4 units only in practice) of
+ * rows [j0, j1) of one span, vectorised over the rows instead (consecutive
+ * rows of a span are consecutive inputs): blocks of up to 4 vectors of rows
+ * x the tail channels in registers over all pixels; the last rows scalar. */
 static void dw_tail(const struct dw_args *a, int span, int j0, int j1) {
-  const int C = a->C, K = a->K;
+  const int C = a->C, K = a->K, K4 = a->K4, nt = K - K4;
   const int rowStride = a->Wb * C, pstep = a->sw * C;
   const int ky = a->dw == 1 ? span : span / a->KW;
   const int kxo = a->dw == 1 ? 0 : (span % a->KW) * a->dw * C;
-  for (int j = j0; j < j1; j++)
-    for (int k = a->K4; k < K; k++) {
+  int j = j0;
+  for (; j + VW <= j1;) {
+    const int nvec = j1 - j >= 4 * VW ? 4 : 1;
+    vf acc[4][VW];
+    for (int q = 0; q < nvec; q++)
+      for (int t = 0; t < nt; t++) acc[q][t] = (vf){0};
+    for (int n = 0; n < a->N; n++)
+      for (int oy = 0; oy < a->Ho; oy++) {
+        const f32 *xs = a->xb + (ptrdiff_t)(n * a->Hb + oy * a->sh + ky * a->dh) * rowStride + kxo + j;
+        const f32 *d = a->dy + (ptrdiff_t)(n * a->Ho + oy) * a->Wo * K + K4;
+        for (int ox = 0; ox < a->Wo; ox++, xs += pstep, d += K) {
+          if (nvec == 4) {
+            const vf x0 = LD(xs), x1 = LD(xs + VW), x2 = LD(xs + 2 * VW), x3 = LD(xs + 3 * VW);
+            for (int t = 0; t < nt; t++) {
+              const vf s = SPLAT(d[t]);
+              acc[0][t] += x0 * s; acc[1][t] += x1 * s; acc[2][t] += x2 * s; acc[3][t] += x3 * s;
+            }
+          } else {
+            const vf x0 = LD(xs);
+            for (int t = 0; t < nt; t++) acc[0][t] += x0 * SPLAT(d[t]);
+          }
+        }
+      }
+    for (int q = 0; q < nvec; q++)
+      for (int t = 0; t < nt; t++) {
+        f32 tmp[VW] __attribute__((aligned(64)));
+        *(vf *)tmp = acc[q][t];
+        for (int l = 0; l < VW; l++) a->out[(ptrdiff_t)(span * a->L + j + q * VW + l) * K + K4 + t] = tmp[l];
+      }
+    j += nvec * VW;
+  }
+  for (; j < j1; j++)
+    for (int k = K4; k < K; k++) {
       f32 s = 0.0f;
       for (int n = 0; n < a->N; n++)
         for (int oy = 0; oy < a->Ho; oy++) {
@@ -659,7 +693,16 @@ struct ew_args { const f32 *dy, *x; f32 *dx; const f32 *bias; int N, relu; };
 static void relu_grad_range(void *ctx, int i0, int i1) {
   const struct ew_args *e = (const struct ew_args *)ctx;
   const size_t lo = (size_t)i0 * 4096, hi0 = (size_t)i1 * 4096, hi = hi0 < (size_t)e->N ? hi0 : (size_t)e->N;
-  for (size_t i = lo; i < hi; i++) {
+  typedef int vi __attribute__((vector_size(VW * 4)));
+  size_t i = lo;
+  const vf zero = (vf){0};
+  for (; i + VW <= hi; i += VW) {
+    const vf g = LD(e->dy + i), xv = LD(e->x + i);
+    const vi pos = xv > zero, nan = xv != xv;
+    const vi r = ((vi)g & pos) | ((vi)(g * zero) & ~pos);
+    ST(e->dx + i, (vf)(((vi)xv & nan) | (r & ~nan)));
+  }
+  for (; i < hi; i++) {
     const f32 xv = e->x[i];
     e->dx[i] = xv != xv ? xv : xv > 0.0f ? e->dy[i] : e->dy[i] * 0.0f;
   }
