@@ -236,20 +236,29 @@ static void dw_rows(const struct dw_args *a, int span, int j, int jn, int J, int
   const int rowStride = a->Wb * C, pstep = a->sw * C;
   const int ky = a->dw == 1 ? span : span / a->KW;
   const int kxo = a->dw == 1 ? 0 : (span % a->KW) * a->dw * C;
+  /* Consecutive output rows whose inputs are contiguous too (1 x 1 stride-1
+   * convs over unpadded images: a plain matrix product) run as one long row. */
+  const int flat = a->KH == 1 && a->sh == 1 && a->Hb == a->Ho && (ptrdiff_t)a->Wo * pstep == rowStride;
   for (int r = r0; r < r1; r++) {
     const int n = r / a->Ho, oy = r % a->Ho;
     const f32 *xs = a->xb + (ptrdiff_t)(n * a->Hb + oy * a->sh + ky * a->dh) * rowStride + kxo + j;
     const f32 *d = a->dy + (ptrdiff_t)r * a->Wo * K + k0;
+    int Wo = a->Wo;
+    if (flat) { /* rows r .. r1-1 in one call, within image n (same n: contiguous) */
+      int rEnd = (n + 1) * a->Ho < r1 ? (n + 1) * a->Ho : r1;
+      Wo = (rEnd - r) * a->Wo;
+      r = rEnd - 1;
+    }
     int i = 0;
     if (jn == J) {
-      if (NV == 2) dt_big2(xs, pstep, d, K, a->Wo, acc); else dt_big1(xs, pstep, d, K, a->Wo, acc);
+      if (NV == 2) dt_big2(xs, pstep, d, K, Wo, acc); else dt_big1(xs, pstep, d, K, Wo, acc);
       continue;
     }
     for (; i + 4 <= jn; i += 4) {
-      if (NV == 2) dw_t4_2(xs + i, pstep, d, K, a->Wo, acc + i * NV); else dw_t4_1(xs + i, pstep, d, K, a->Wo, acc + i * NV);
+      if (NV == 2) dw_t4_2(xs + i, pstep, d, K, Wo, acc + i * NV); else dw_t4_1(xs + i, pstep, d, K, Wo, acc + i * NV);
     }
     for (; i < jn; i++) {
-      if (NV == 2) dw_t1_2(xs + i, pstep, d, K, a->Wo, acc + i * NV); else dw_t1_1(xs + i, pstep, d, K, a->Wo, acc + i * NV);
+      if (NV == 2) dw_t1_2(xs + i, pstep, d, K, Wo, acc + i * NV); else dw_t1_1(xs + i, pstep, d, K, Wo, acc + i * NV);
     }
   }
 }
