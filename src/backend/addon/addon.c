@@ -57,8 +57,24 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+/* One parallel loop at a time: JS threads (worker_threads) calling kernels
+ * concurrently take turns on the pool. */
+static pthread_mutex_t run_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void pool_run_locked(int n, pool_task fn, void *ctx, int min_per_thread);
+
 void pool_run(int n, pool_task fn, void *ctx, int min_per_thread) {
   if (n <= 0) return;
+  if (nthreads <= 1 || n < 2 * (min_per_thread < 1 ? 1 : min_per_thread)) {
+    fn(ctx, 0, n);
+    return;
+  }
+  pthread_mutex_lock(&run_mu);
+  pool_run_locked(n, fn, ctx, min_per_thread);
+  pthread_mutex_unlock(&run_mu);
+}
+
+static void pool_run_locked(int n, pool_task fn, void *ctx, int min_per_thread) {
   int T = nthreads;
   if (min_per_thread < 1) min_per_thread = 1;
   if (T > n / min_per_thread) T = n / min_per_thread;
@@ -175,8 +191,9 @@ static int pick(int D, int exact) {
 #endif
 
 /* ------------------------------------------------------------- Node-API */
-static uint8_t *heap = NULL;
-static size_t heap_len = 0;
+/* Per calling thread: each worker_threads Worker has its own tfjs-wasm heap. */
+static __thread uint8_t *heap = NULL;
+static __thread size_t heap_len = 0;
 
 #define MAXARGS 20
 static int get_args(napi_env env, napi_callback_info info, size_t want, double *a) {
@@ -200,7 +217,7 @@ static int get_args(napi_env env, napi_callback_info info, size_t want, double *
   return 1;
 }
 
-static int bad_ptr = 0;
+static __thread int bad_ptr = 0;
 static void *ptr(double off) {
   if (!(off >= 0) || off >= (double)heap_len) {
     bad_ptr = 1;

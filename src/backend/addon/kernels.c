@@ -50,8 +50,8 @@ typedef float vfu __attribute__((vector_size(VW * 4), aligned(4)));
 
 /* ------------------------------------------------------------------------ */
 /* Scratch owned by the addon (packed filters, panels): grown, never freed. */
-static f32 *scratch_buf;
-static size_t scratch_len;
+static __thread f32 *scratch_buf; /* per calling (JS) thread */
+static __thread size_t scratch_len;
 static f32 *scratch(size_t floats) {
   if (floats > scratch_len) {
     free_aligned(scratch_buf);
