@@ -20,7 +20,7 @@ const fs = require('fs');
 const path = require('path');
 
 const PTS = [1, 4, 6, 12, 24];
-const NVS = [1, 2];
+const NVS = [1, 2, 4];
 const lines = [];
 const L = (s) => lines.push(s);
 const range = (n) => [...Array(n).keys()];

@@ -57,6 +57,8 @@ function cases(seed: number, count: number): Case[] {
     { N: 1, H: 12, W: 26, C: 40, K: 1, KH: 1, KW: 1, s: 1, d: 1, pad: 'same' },
     { N: 2, H: 7, W: 9, C: 24, K: 32, KH: 1, KW: 1, s: 1, d: 1, pad: 'same' }, // 1 x 1: the filter gradient as one matrix product
     { N: 3, H: 5, W: 6, C: 7, K: 48, KH: 1, KW: 1, s: 1, d: 1, pad: 'valid' },
+    { N: 1, H: 3, W: 70, C: 8, K: 64, KH: 3, KW: 3, s: 1, d: 1, pad: 'same' }, // 64-channel panels, long rows (6 x 4 filter-gradient tiles)
+    { N: 2, H: 2, W: 67, C: 5, K: 128, KH: 3, KW: 2, s: 1, d: 1, pad: 'same' },
   ];
   while (out.length < count) {
     const c: Case = {

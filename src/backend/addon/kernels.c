@@ -18,7 +18,6 @@
 #include <stddef.h>
 #include <string.h>
 #include "pool.h"
-
 #ifndef VW
 #error "compile with -DVW=4|8|16 -DSUFFIX=..."
 #endif
@@ -66,7 +65,7 @@ static inline __attribute__((always_inline)) void store_row(f32 *y, const vf *a,
   if (nv == NV * VW) {
     for (int j = 0; j < NV; j++) ST(y + j * VW, a[j]);
   } else {
-    f32 t[2 * VW] __attribute__((aligned(64)));
+    f32 t[4 * VW] __attribute__((aligned(64)));
     for (int j = 0; j < NV; j++) *(vf *)(t + j * VW) = a[j];
     for (int l = 0; l < nv; l++) y[l] = t[l];
   }
@@ -77,7 +76,7 @@ static inline __attribute__((always_inline)) void load_row(const f32 *y, vf *a, 
   if (nv == NV * VW) {
     for (int j = 0; j < NV; j++) a[j] = LD(y + j * VW);
   } else {
-    f32 t[2 * VW] __attribute__((aligned(64))) = {0};
+    f32 t[4 * VW] __attribute__((aligned(64))) = {0};
     for (int l = 0; l < nv; l++) t[l] = y[l];
     for (int j = 0; j < NV; j++) a[j] = *(const vf *)(t + j * VW);
   }
@@ -127,7 +126,7 @@ static void conv_blocks(void *ctx, int i0, int i1) {
   const int C = a->C, K = a->K, BW = a->BW, NV = a->NV;
   const int rowStep = a->dh * a->Wb * C;
   const int merged = a->nch == 1 && a->dw == 1;
-  const int big = NV == 2 ? PT2 : PT1;
+  const int big = NV == 4 ? 6 : NV == 2 ? PT2 : PT1;
   const int P = a->N * a->Ho * a->Wo;
   const f32 *base[256], *pp[256];
   for (int it = i0; it < i1; it++) {
@@ -147,7 +146,11 @@ static void conv_blocks(void *ctx, int i0, int i1) {
           const int left = p1 - p0 - i;
           const int pt = left >= big ? big : left >= 4 ? 4 : 1;
           f32 *y0 = a->y + (ptrdiff_t)(p0 + i) * K + b * BW;
-          if (NV == 2) {
+          if (NV == 4) {
+            if (pt == big) conv_t6_4(pp + i, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv, ch > 0);
+            else if (pt == 4) conv_t4_4(pp + i, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv, ch > 0);
+            else conv_t1_4(pp + i, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv, ch > 0);
+          } else if (NV == 2) {
             if (pt == big) ct_big2(pp + i, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv, ch > 0);
             else if (pt == 4) conv_t4_2(pp + i, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv, ch > 0);
             else conv_t1_2(pp + i, Ci, wp, a->KH, KWi, rowStep, kxStep, y0, K, nv, ch > 0);
@@ -190,7 +193,7 @@ void FN(conv_fwd)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w, int
   struct conv_args a = {xb, N, Hb, Wb, C, 0, KH, KW, K, sh, sw, dh, dw, y, Ho, Wo, 0, 0, 0, 0, 0, 0, 0};
   const int P = N * Ho * Wo;
   if (P == 0 || K == 0) return;
-  a.NV = K > VW ? 2 : 1;
+  a.NV = VW == 16 && K % (4 * VW) == 0 ? 4 : K > VW ? 2 : 1;
   a.BW = a.NV * VW;
   a.NP = (K + a.BW - 1) / a.BW;
   /* channel chunks whose packed panel (KH KW Cc BW floats) fits ~192 KB of L2 */
@@ -206,7 +209,7 @@ void FN(conv_fwd)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w, int
   pool_run(a.NP * a.nch, pack_panels, &pa, 1);
   a.wpk = wpk;
   /* pixel blocks: up to 240 pixels, at least 2 per thread */
-  const int big = a.NV == 2 ? PT2 : PT1;
+  const int big = a.NV == 4 ? 6 : a.NV == 2 ? PT2 : PT1;
   const int T = pool_threads();
   int tb = (P + 2 * T - 1) / (2 * T);
   tb = ((tb + big - 1) / big) * big;
@@ -251,14 +254,18 @@ static void dw_rows(const struct dw_args *a, int span, int j, int jn, int J, int
     }
     int i = 0;
     if (jn == J) {
-      if (NV == 2) dt_big2(xs, pstep, d, K, Wo, acc); else dt_big1(xs, pstep, d, K, Wo, acc);
+      if (NV == 4) dw_t6_4(xs, pstep, d, K, Wo, acc); else if (NV == 2) dt_big2(xs, pstep, d, K, Wo, acc); else dt_big1(xs, pstep, d, K, Wo, acc);
       continue;
     }
     for (; i + 4 <= jn; i += 4) {
-      if (NV == 2) dw_t4_2(xs + i, pstep, d, K, Wo, acc + i * NV); else dw_t4_1(xs + i, pstep, d, K, Wo, acc + i * NV);
+      if (NV == 4) dw_t4_4(xs + i, pstep, d, K, Wo, acc + i * NV);
+      else if (NV == 2) dw_t4_2(xs + i, pstep, d, K, Wo, acc + i * NV);
+      else dw_t4_1(xs + i, pstep, d, K, Wo, acc + i * NV);
     }
     for (; i < jn; i++) {
-      if (NV == 2) dw_t1_2(xs + i, pstep, d, K, Wo, acc + i * NV); else dw_t1_1(xs + i, pstep, d, K, Wo, acc + i * NV);
+      if (NV == 4) dw_t1_4(xs + i, pstep, d, K, Wo, acc + i * NV);
+      else if (NV == 2) dw_t1_2(xs + i, pstep, d, K, Wo, acc + i * NV);
+      else dw_t1_1(xs + i, pstep, d, K, Wo, acc + i * NV);
     }
   }
 }
@@ -321,7 +328,7 @@ static void dw_tail(const struct dw_args *a, int span, int j0, int j1) {
  * of the group passes over it; accumulators live in a per-item buffer. */
 static void dw_items(void *ctx, int i0, int i1) {
   const struct dw_args *a = (const struct dw_args *)ctx;
-  const int J = a->NV == 2 ? PT2 : PT1;
+  const int J = a->NV == 4 ? 6 : a->NV == 2 ? PT2 : PT1;
   const int NPi = a->NP > 0 ? a->NP : 1;
   const int rows = a->N * a->Ho;
   int chunk = (64 * 1024) / (int)((size_t)a->Wo * a->BW * sizeof(f32) + 1);
@@ -357,10 +364,11 @@ void FN(conv_dw)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *dy, int
   a.nspan = dw == 1 ? KH : KH * KW;
   a.K4 = K - K % VW;
   /* panels of 2 VW while they fit, the last full vector alone */
-  a.NV = a.K4 >= 2 * VW && a.K4 % (2 * VW) == 0 ? 2 : 1;
+  /* 6 rows x 4 vectors on long output rows (measured ~10% faster at 128 px, not on 32 px rows) */
+  a.NV = VW == 16 && a.K4 % (4 * VW) == 0 && a.K4 > 0 && Wo >= 64 ? 4 : a.K4 >= 2 * VW && a.K4 % (2 * VW) == 0 ? 2 : 1;
   a.BW = a.NV * VW;
   a.NP = a.K4 / a.BW;
-  const int J = a.NV == 2 ? PT2 : PT1;
+  const int J = a.NV == 4 ? 6 : a.NV == 2 ? PT2 : PT1;
   a.jblocks = (a.L + J - 1) / J;
   if ((ptrdiff_t)N * Ho * Wo == 0) {
     memset(out, 0, (size_t)KH * KW * C * K * sizeof(f32));

@@ -95,6 +95,64 @@ static __attribute__((noinline, unused)) void mm_t1_2(const f32 *A, int ars, int
   }
   { const vf r[2] = {a0_0, a0_1}; store_row(o + (ptrdiff_t)0 * N, r, 2, nv); }
 }
+static __attribute__((noinline, unused)) void conv_t1_4(const f32 *const *pp, int Ci, const f32 *wp, int KH, int KWi, int rowStep, int kxStep, f32 *y, int K, int nv, int accum) {
+  vf a0_0 = (vf){0}, a0_1 = (vf){0}, a0_2 = (vf){0}, a0_3 = (vf){0};
+  if (accum) {
+    { vf r[4]; load_row(y + (ptrdiff_t)0 * K, r, 4, nv); a0_0 = r[0]; a0_1 = r[1]; a0_2 = r[2]; a0_3 = r[3]; }
+  }
+  const f32 *b0 = pp[0];
+  for (int ky = 0; ky < KH; ky++) {
+    for (int kx = 0; kx < KWi; kx++) {
+      const ptrdiff_t o = (ptrdiff_t)ky * rowStep + (ptrdiff_t)kx * kxStep;
+      const f32 *p0 = b0 + o;
+      for (int c = 0; c < Ci; c++) {
+        const vf w0 = LD(wp + 0 * VW);
+        const vf w1 = LD(wp + 1 * VW);
+        const vf w2 = LD(wp + 2 * VW);
+        const vf w3 = LD(wp + 3 * VW);
+        wp += 4 * VW;
+        { const vf b = SPLAT(p0[c]); a0_0 += b * w0; a0_1 += b * w1; a0_2 += b * w2; a0_3 += b * w3; }
+      }
+    }
+  }
+  { const vf r[4] = {a0_0, a0_1, a0_2, a0_3}; store_row(y + (ptrdiff_t)0 * K, r, 4, nv); }
+}
+static __attribute__((noinline, unused)) void dw_t1_4(const f32 *xs, int pstep, const f32 *d, int K, int Wo, vf *acc) {
+  vf a0_0 = acc[0], a0_1 = acc[1], a0_2 = acc[2], a0_3 = acc[3];
+  for (int ox = 0; ox < Wo; ox++, xs += pstep, d += K) {
+    const vf d0 = LD(d + 0 * VW);
+    const vf d1 = LD(d + 1 * VW);
+    const vf d2 = LD(d + 2 * VW);
+    const vf d3 = LD(d + 3 * VW);
+    { const vf s = SPLAT(xs[0]); a0_0 += s * d0; a0_1 += s * d1; a0_2 += s * d2; a0_3 += s * d3; }
+  }
+  acc[0] = a0_0; acc[1] = a0_1; acc[2] = a0_2; acc[3] = a0_3;
+}
+static __attribute__((noinline, unused)) void dx_t1_4(const f32 *d, int K, const f32 *wp, int C, vf *out) {
+  vf a0_0 = (vf){0}, a0_1 = (vf){0}, a0_2 = (vf){0}, a0_3 = (vf){0};
+  const f32 *d0 = d + (ptrdiff_t)0 * K;
+  for (int k = 0; k < K; k++, wp += C) {
+    const vf w0 = LD(wp + 0 * VW);
+    const vf w1 = LD(wp + 1 * VW);
+    const vf w2 = LD(wp + 2 * VW);
+    const vf w3 = LD(wp + 3 * VW);
+    { const vf s = SPLAT(d0[k]); a0_0 += s * w0; a0_1 += s * w1; a0_2 += s * w2; a0_3 += s * w3; }
+  }
+  out[0] = a0_0; out[1] = a0_1; out[2] = a0_2; out[3] = a0_3;
+}
+static __attribute__((noinline, unused)) void mm_t1_4(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv) {
+  vf a0_0 = (vf){0}, a0_1 = (vf){0}, a0_2 = (vf){0}, a0_3 = (vf){0};
+  const f32 *r0 = A + (ptrdiff_t)0 * ars;
+  for (int k = 0; k < K; k++, p += 4 * VW) {
+    const ptrdiff_t ko = (ptrdiff_t)k * acs;
+    const vf w0 = LD(p + 0 * VW);
+    const vf w1 = LD(p + 1 * VW);
+    const vf w2 = LD(p + 2 * VW);
+    const vf w3 = LD(p + 3 * VW);
+    { const vf s = SPLAT(r0[ko]); a0_0 += s * w0; a0_1 += s * w1; a0_2 += s * w2; a0_3 += s * w3; }
+  }
+  { const vf r[4] = {a0_0, a0_1, a0_2, a0_3}; store_row(o + (ptrdiff_t)0 * N, r, 4, nv); }
+}
 static __attribute__((noinline, unused)) void conv_t4_1(const f32 *const *pp, int Ci, const f32 *wp, int KH, int KWi, int rowStep, int kxStep, f32 *y, int K, int nv, int accum) {
   vf a0_0 = (vf){0}, a1_0 = (vf){0}, a2_0 = (vf){0}, a3_0 = (vf){0};
   if (accum) {
@@ -256,6 +314,97 @@ static __attribute__((noinline, unused)) void mm_t4_2(const f32 *A, int ars, int
   { const vf r[2] = {a1_0, a1_1}; store_row(o + (ptrdiff_t)1 * N, r, 2, nv); }
   { const vf r[2] = {a2_0, a2_1}; store_row(o + (ptrdiff_t)2 * N, r, 2, nv); }
   { const vf r[2] = {a3_0, a3_1}; store_row(o + (ptrdiff_t)3 * N, r, 2, nv); }
+}
+static __attribute__((noinline, unused)) void conv_t4_4(const f32 *const *pp, int Ci, const f32 *wp, int KH, int KWi, int rowStep, int kxStep, f32 *y, int K, int nv, int accum) {
+  vf a0_0 = (vf){0}, a0_1 = (vf){0}, a0_2 = (vf){0}, a0_3 = (vf){0}, a1_0 = (vf){0}, a1_1 = (vf){0}, a1_2 = (vf){0}, a1_3 = (vf){0}, a2_0 = (vf){0}, a2_1 = (vf){0}, a2_2 = (vf){0}, a2_3 = (vf){0}, a3_0 = (vf){0}, a3_1 = (vf){0}, a3_2 = (vf){0}, a3_3 = (vf){0};
+  if (accum) {
+    { vf r[4]; load_row(y + (ptrdiff_t)0 * K, r, 4, nv); a0_0 = r[0]; a0_1 = r[1]; a0_2 = r[2]; a0_3 = r[3]; }
+    { vf r[4]; load_row(y + (ptrdiff_t)1 * K, r, 4, nv); a1_0 = r[0]; a1_1 = r[1]; a1_2 = r[2]; a1_3 = r[3]; }
+    { vf r[4]; load_row(y + (ptrdiff_t)2 * K, r, 4, nv); a2_0 = r[0]; a2_1 = r[1]; a2_2 = r[2]; a2_3 = r[3]; }
+    { vf r[4]; load_row(y + (ptrdiff_t)3 * K, r, 4, nv); a3_0 = r[0]; a3_1 = r[1]; a3_2 = r[2]; a3_3 = r[3]; }
+  }
+  const f32 *b0 = pp[0];
+  const f32 *b1 = pp[1];
+  const f32 *b2 = pp[2];
+  const f32 *b3 = pp[3];
+  for (int ky = 0; ky < KH; ky++) {
+    for (int kx = 0; kx < KWi; kx++) {
+      const ptrdiff_t o = (ptrdiff_t)ky * rowStep + (ptrdiff_t)kx * kxStep;
+      const f32 *p0 = b0 + o;
+      const f32 *p1 = b1 + o;
+      const f32 *p2 = b2 + o;
+      const f32 *p3 = b3 + o;
+      for (int c = 0; c < Ci; c++) {
+        const vf w0 = LD(wp + 0 * VW);
+        const vf w1 = LD(wp + 1 * VW);
+        const vf w2 = LD(wp + 2 * VW);
+        const vf w3 = LD(wp + 3 * VW);
+        wp += 4 * VW;
+        { const vf b = SPLAT(p0[c]); a0_0 += b * w0; a0_1 += b * w1; a0_2 += b * w2; a0_3 += b * w3; }
+        { const vf b = SPLAT(p1[c]); a1_0 += b * w0; a1_1 += b * w1; a1_2 += b * w2; a1_3 += b * w3; }
+        { const vf b = SPLAT(p2[c]); a2_0 += b * w0; a2_1 += b * w1; a2_2 += b * w2; a2_3 += b * w3; }
+        { const vf b = SPLAT(p3[c]); a3_0 += b * w0; a3_1 += b * w1; a3_2 += b * w2; a3_3 += b * w3; }
+      }
+    }
+  }
+  { const vf r[4] = {a0_0, a0_1, a0_2, a0_3}; store_row(y + (ptrdiff_t)0 * K, r, 4, nv); }
+  { const vf r[4] = {a1_0, a1_1, a1_2, a1_3}; store_row(y + (ptrdiff_t)1 * K, r, 4, nv); }
+  { const vf r[4] = {a2_0, a2_1, a2_2, a2_3}; store_row(y + (ptrdiff_t)2 * K, r, 4, nv); }
+  { const vf r[4] = {a3_0, a3_1, a3_2, a3_3}; store_row(y + (ptrdiff_t)3 * K, r, 4, nv); }
+}
+static __attribute__((noinline, unused)) void dw_t4_4(const f32 *xs, int pstep, const f32 *d, int K, int Wo, vf *acc) {
+  vf a0_0 = acc[0], a0_1 = acc[1], a0_2 = acc[2], a0_3 = acc[3], a1_0 = acc[4], a1_1 = acc[5], a1_2 = acc[6], a1_3 = acc[7], a2_0 = acc[8], a2_1 = acc[9], a2_2 = acc[10], a2_3 = acc[11], a3_0 = acc[12], a3_1 = acc[13], a3_2 = acc[14], a3_3 = acc[15];
+  for (int ox = 0; ox < Wo; ox++, xs += pstep, d += K) {
+    const vf d0 = LD(d + 0 * VW);
+    const vf d1 = LD(d + 1 * VW);
+    const vf d2 = LD(d + 2 * VW);
+    const vf d3 = LD(d + 3 * VW);
+    { const vf s = SPLAT(xs[0]); a0_0 += s * d0; a0_1 += s * d1; a0_2 += s * d2; a0_3 += s * d3; }
+    { const vf s = SPLAT(xs[1]); a1_0 += s * d0; a1_1 += s * d1; a1_2 += s * d2; a1_3 += s * d3; }
+    { const vf s = SPLAT(xs[2]); a2_0 += s * d0; a2_1 += s * d1; a2_2 += s * d2; a2_3 += s * d3; }
+    { const vf s = SPLAT(xs[3]); a3_0 += s * d0; a3_1 += s * d1; a3_2 += s * d2; a3_3 += s * d3; }
+  }
+  acc[0] = a0_0; acc[1] = a0_1; acc[2] = a0_2; acc[3] = a0_3; acc[4] = a1_0; acc[5] = a1_1; acc[6] = a1_2; acc[7] = a1_3; acc[8] = a2_0; acc[9] = a2_1; acc[10] = a2_2; acc[11] = a2_3; acc[12] = a3_0; acc[13] = a3_1; acc[14] = a3_2; acc[15] = a3_3;
+}
+static __attribute__((noinline, unused)) void dx_t4_4(const f32 *d, int K, const f32 *wp, int C, vf *out) {
+  vf a0_0 = (vf){0}, a0_1 = (vf){0}, a0_2 = (vf){0}, a0_3 = (vf){0}, a1_0 = (vf){0}, a1_1 = (vf){0}, a1_2 = (vf){0}, a1_3 = (vf){0}, a2_0 = (vf){0}, a2_1 = (vf){0}, a2_2 = (vf){0}, a2_3 = (vf){0}, a3_0 = (vf){0}, a3_1 = (vf){0}, a3_2 = (vf){0}, a3_3 = (vf){0};
+  const f32 *d0 = d + (ptrdiff_t)0 * K;
+  const f32 *d1 = d + (ptrdiff_t)1 * K;
+  const f32 *d2 = d + (ptrdiff_t)2 * K;
+  const f32 *d3 = d + (ptrdiff_t)3 * K;
+  for (int k = 0; k < K; k++, wp += C) {
+    const vf w0 = LD(wp + 0 * VW);
+    const vf w1 = LD(wp + 1 * VW);
+    const vf w2 = LD(wp + 2 * VW);
+    const vf w3 = LD(wp + 3 * VW);
+    { const vf s = SPLAT(d0[k]); a0_0 += s * w0; a0_1 += s * w1; a0_2 += s * w2; a0_3 += s * w3; }
+    { const vf s = SPLAT(d1[k]); a1_0 += s * w0; a1_1 += s * w1; a1_2 += s * w2; a1_3 += s * w3; }
+    { const vf s = SPLAT(d2[k]); a2_0 += s * w0; a2_1 += s * w1; a2_2 += s * w2; a2_3 += s * w3; }
+    { const vf s = SPLAT(d3[k]); a3_0 += s * w0; a3_1 += s * w1; a3_2 += s * w2; a3_3 += s * w3; }
+  }
+  out[0] = a0_0; out[1] = a0_1; out[2] = a0_2; out[3] = a0_3; out[4] = a1_0; out[5] = a1_1; out[6] = a1_2; out[7] = a1_3; out[8] = a2_0; out[9] = a2_1; out[10] = a2_2; out[11] = a2_3; out[12] = a3_0; out[13] = a3_1; out[14] = a3_2; out[15] = a3_3;
+}
+static __attribute__((noinline, unused)) void mm_t4_4(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv) {
+  vf a0_0 = (vf){0}, a0_1 = (vf){0}, a0_2 = (vf){0}, a0_3 = (vf){0}, a1_0 = (vf){0}, a1_1 = (vf){0}, a1_2 = (vf){0}, a1_3 = (vf){0}, a2_0 = (vf){0}, a2_1 = (vf){0}, a2_2 = (vf){0}, a2_3 = (vf){0}, a3_0 = (vf){0}, a3_1 = (vf){0}, a3_2 = (vf){0}, a3_3 = (vf){0};
+  const f32 *r0 = A + (ptrdiff_t)0 * ars;
+  const f32 *r1 = A + (ptrdiff_t)1 * ars;
+  const f32 *r2 = A + (ptrdiff_t)2 * ars;
+  const f32 *r3 = A + (ptrdiff_t)3 * ars;
+  for (int k = 0; k < K; k++, p += 4 * VW) {
+    const ptrdiff_t ko = (ptrdiff_t)k * acs;
+    const vf w0 = LD(p + 0 * VW);
+    const vf w1 = LD(p + 1 * VW);
+    const vf w2 = LD(p + 2 * VW);
+    const vf w3 = LD(p + 3 * VW);
+    { const vf s = SPLAT(r0[ko]); a0_0 += s * w0; a0_1 += s * w1; a0_2 += s * w2; a0_3 += s * w3; }
+    { const vf s = SPLAT(r1[ko]); a1_0 += s * w0; a1_1 += s * w1; a1_2 += s * w2; a1_3 += s * w3; }
+    { const vf s = SPLAT(r2[ko]); a2_0 += s * w0; a2_1 += s * w1; a2_2 += s * w2; a2_3 += s * w3; }
+    { const vf s = SPLAT(r3[ko]); a3_0 += s * w0; a3_1 += s * w1; a3_2 += s * w2; a3_3 += s * w3; }
+  }
+  { const vf r[4] = {a0_0, a0_1, a0_2, a0_3}; store_row(o + (ptrdiff_t)0 * N, r, 4, nv); }
+  { const vf r[4] = {a1_0, a1_1, a1_2, a1_3}; store_row(o + (ptrdiff_t)1 * N, r, 4, nv); }
+  { const vf r[4] = {a2_0, a2_1, a2_2, a2_3}; store_row(o + (ptrdiff_t)2 * N, r, 4, nv); }
+  { const vf r[4] = {a3_0, a3_1, a3_2, a3_3}; store_row(o + (ptrdiff_t)3 * N, r, 4, nv); }
 }
 static __attribute__((noinline, unused)) void conv_t6_1(const f32 *const *pp, int Ci, const f32 *wp, int KH, int KWi, int rowStep, int kxStep, f32 *y, int K, int nv, int accum) {
   vf a0_0 = (vf){0}, a1_0 = (vf){0}, a2_0 = (vf){0}, a3_0 = (vf){0}, a4_0 = (vf){0}, a5_0 = (vf){0};
@@ -462,6 +611,119 @@ static __attribute__((noinline, unused)) void mm_t6_2(const f32 *A, int ars, int
   { const vf r[2] = {a3_0, a3_1}; store_row(o + (ptrdiff_t)3 * N, r, 2, nv); }
   { const vf r[2] = {a4_0, a4_1}; store_row(o + (ptrdiff_t)4 * N, r, 2, nv); }
   { const vf r[2] = {a5_0, a5_1}; store_row(o + (ptrdiff_t)5 * N, r, 2, nv); }
+}
+static __attribute__((noinline, unused)) void conv_t6_4(const f32 *const *pp, int Ci, const f32 *wp, int KH, int KWi, int rowStep, int kxStep, f32 *y, int K, int nv, int accum) {
+  vf a0_0 = (vf){0}, a0_1 = (vf){0}, a0_2 = (vf){0}, a0_3 = (vf){0}, a1_0 = (vf){0}, a1_1 = (vf){0}, a1_2 = (vf){0}, a1_3 = (vf){0}, a2_0 = (vf){0}, a2_1 = (vf){0}, a2_2 = (vf){0}, a2_3 = (vf){0}, a3_0 = (vf){0}, a3_1 = (vf){0}, a3_2 = (vf){0}, a3_3 = (vf){0}, a4_0 = (vf){0}, a4_1 = (vf){0}, a4_2 = (vf){0}, a4_3 = (vf){0}, a5_0 = (vf){0}, a5_1 = (vf){0}, a5_2 = (vf){0}, a5_3 = (vf){0};
+  if (accum) {
+    { vf r[4]; load_row(y + (ptrdiff_t)0 * K, r, 4, nv); a0_0 = r[0]; a0_1 = r[1]; a0_2 = r[2]; a0_3 = r[3]; }
+    { vf r[4]; load_row(y + (ptrdiff_t)1 * K, r, 4, nv); a1_0 = r[0]; a1_1 = r[1]; a1_2 = r[2]; a1_3 = r[3]; }
+    { vf r[4]; load_row(y + (ptrdiff_t)2 * K, r, 4, nv); a2_0 = r[0]; a2_1 = r[1]; a2_2 = r[2]; a2_3 = r[3]; }
+    { vf r[4]; load_row(y + (ptrdiff_t)3 * K, r, 4, nv); a3_0 = r[0]; a3_1 = r[1]; a3_2 = r[2]; a3_3 = r[3]; }
+    { vf r[4]; load_row(y + (ptrdiff_t)4 * K, r, 4, nv); a4_0 = r[0]; a4_1 = r[1]; a4_2 = r[2]; a4_3 = r[3]; }
+    { vf r[4]; load_row(y + (ptrdiff_t)5 * K, r, 4, nv); a5_0 = r[0]; a5_1 = r[1]; a5_2 = r[2]; a5_3 = r[3]; }
+  }
+  const f32 *b0 = pp[0];
+  const f32 *b1 = pp[1];
+  const f32 *b2 = pp[2];
+  const f32 *b3 = pp[3];
+  const f32 *b4 = pp[4];
+  const f32 *b5 = pp[5];
+  for (int ky = 0; ky < KH; ky++) {
+    for (int kx = 0; kx < KWi; kx++) {
+      const ptrdiff_t o = (ptrdiff_t)ky * rowStep + (ptrdiff_t)kx * kxStep;
+      const f32 *p0 = b0 + o;
+      const f32 *p1 = b1 + o;
+      const f32 *p2 = b2 + o;
+      const f32 *p3 = b3 + o;
+      const f32 *p4 = b4 + o;
+      const f32 *p5 = b5 + o;
+      for (int c = 0; c < Ci; c++) {
+        const vf w0 = LD(wp + 0 * VW);
+        const vf w1 = LD(wp + 1 * VW);
+        const vf w2 = LD(wp + 2 * VW);
+        const vf w3 = LD(wp + 3 * VW);
+        wp += 4 * VW;
+        { const vf b = SPLAT(p0[c]); a0_0 += b * w0; a0_1 += b * w1; a0_2 += b * w2; a0_3 += b * w3; }
+        { const vf b = SPLAT(p1[c]); a1_0 += b * w0; a1_1 += b * w1; a1_2 += b * w2; a1_3 += b * w3; }
+        { const vf b = SPLAT(p2[c]); a2_0 += b * w0; a2_1 += b * w1; a2_2 += b * w2; a2_3 += b * w3; }
+        { const vf b = SPLAT(p3[c]); a3_0 += b * w0; a3_1 += b * w1; a3_2 += b * w2; a3_3 += b * w3; }
+        { const vf b = SPLAT(p4[c]); a4_0 += b * w0; a4_1 += b * w1; a4_2 += b * w2; a4_3 += b * w3; }
+        { const vf b = SPLAT(p5[c]); a5_0 += b * w0; a5_1 += b * w1; a5_2 += b * w2; a5_3 += b * w3; }
+      }
+    }
+  }
+  { const vf r[4] = {a0_0, a0_1, a0_2, a0_3}; store_row(y + (ptrdiff_t)0 * K, r, 4, nv); }
+  { const vf r[4] = {a1_0, a1_1, a1_2, a1_3}; store_row(y + (ptrdiff_t)1 * K, r, 4, nv); }
+  { const vf r[4] = {a2_0, a2_1, a2_2, a2_3}; store_row(y + (ptrdiff_t)2 * K, r, 4, nv); }
+  { const vf r[4] = {a3_0, a3_1, a3_2, a3_3}; store_row(y + (ptrdiff_t)3 * K, r, 4, nv); }
+  { const vf r[4] = {a4_0, a4_1, a4_2, a4_3}; store_row(y + (ptrdiff_t)4 * K, r, 4, nv); }
+  { const vf r[4] = {a5_0, a5_1, a5_2, a5_3}; store_row(y + (ptrdiff_t)5 * K, r, 4, nv); }
+}
+static __attribute__((noinline, unused)) void dw_t6_4(const f32 *xs, int pstep, const f32 *d, int K, int Wo, vf *acc) {
+  vf a0_0 = acc[0], a0_1 = acc[1], a0_2 = acc[2], a0_3 = acc[3], a1_0 = acc[4], a1_1 = acc[5], a1_2 = acc[6], a1_3 = acc[7], a2_0 = acc[8], a2_1 = acc[9], a2_2 = acc[10], a2_3 = acc[11], a3_0 = acc[12], a3_1 = acc[13], a3_2 = acc[14], a3_3 = acc[15], a4_0 = acc[16], a4_1 = acc[17], a4_2 = acc[18], a4_3 = acc[19], a5_0 = acc[20], a5_1 = acc[21], a5_2 = acc[22], a5_3 = acc[23];
+  for (int ox = 0; ox < Wo; ox++, xs += pstep, d += K) {
+    const vf d0 = LD(d + 0 * VW);
+    const vf d1 = LD(d + 1 * VW);
+    const vf d2 = LD(d + 2 * VW);
+    const vf d3 = LD(d + 3 * VW);
+    { const vf s = SPLAT(xs[0]); a0_0 += s * d0; a0_1 += s * d1; a0_2 += s * d2; a0_3 += s * d3; }
+    { const vf s = SPLAT(xs[1]); a1_0 += s * d0; a1_1 += s * d1; a1_2 += s * d2; a1_3 += s * d3; }
+    { const vf s = SPLAT(xs[2]); a2_0 += s * d0; a2_1 += s * d1; a2_2 += s * d2; a2_3 += s * d3; }
+    { const vf s = SPLAT(xs[3]); a3_0 += s * d0; a3_1 += s * d1; a3_2 += s * d2; a3_3 += s * d3; }
+    { const vf s = SPLAT(xs[4]); a4_0 += s * d0; a4_1 += s * d1; a4_2 += s * d2; a4_3 += s * d3; }
+    { const vf s = SPLAT(xs[5]); a5_0 += s * d0; a5_1 += s * d1; a5_2 += s * d2; a5_3 += s * d3; }
+  }
+  acc[0] = a0_0; acc[1] = a0_1; acc[2] = a0_2; acc[3] = a0_3; acc[4] = a1_0; acc[5] = a1_1; acc[6] = a1_2; acc[7] = a1_3; acc[8] = a2_0; acc[9] = a2_1; acc[10] = a2_2; acc[11] = a2_3; acc[12] = a3_0; acc[13] = a3_1; acc[14] = a3_2; acc[15] = a3_3; acc[16] = a4_0; acc[17] = a4_1; acc[18] = a4_2; acc[19] = a4_3; acc[20] = a5_0; acc[21] = a5_1; acc[22] = a5_2; acc[23] = a5_3;
+}
+static __attribute__((noinline, unused)) void dx_t6_4(const f32 *d, int K, const f32 *wp, int C, vf *out) {
+  vf a0_0 = (vf){0}, a0_1 = (vf){0}, a0_2 = (vf){0}, a0_3 = (vf){0}, a1_0 = (vf){0}, a1_1 = (vf){0}, a1_2 = (vf){0}, a1_3 = (vf){0}, a2_0 = (vf){0}, a2_1 = (vf){0}, a2_2 = (vf){0}, a2_3 = (vf){0}, a3_0 = (vf){0}, a3_1 = (vf){0}, a3_2 = (vf){0}, a3_3 = (vf){0}, a4_0 = (vf){0}, a4_1 = (vf){0}, a4_2 = (vf){0}, a4_3 = (vf){0}, a5_0 = (vf){0}, a5_1 = (vf){0}, a5_2 = (vf){0}, a5_3 = (vf){0};
+  const f32 *d0 = d + (ptrdiff_t)0 * K;
+  const f32 *d1 = d + (ptrdiff_t)1 * K;
+  const f32 *d2 = d + (ptrdiff_t)2 * K;
+  const f32 *d3 = d + (ptrdiff_t)3 * K;
+  const f32 *d4 = d + (ptrdiff_t)4 * K;
+  const f32 *d5 = d + (ptrdiff_t)5 * K;
+  for (int k = 0; k < K; k++, wp += C) {
+    const vf w0 = LD(wp + 0 * VW);
+    const vf w1 = LD(wp + 1 * VW);
+    const vf w2 = LD(wp + 2 * VW);
+    const vf w3 = LD(wp + 3 * VW);
+    { const vf s = SPLAT(d0[k]); a0_0 += s * w0; a0_1 += s * w1; a0_2 += s * w2; a0_3 += s * w3; }
+    { const vf s = SPLAT(d1[k]); a1_0 += s * w0; a1_1 += s * w1; a1_2 += s * w2; a1_3 += s * w3; }
+    { const vf s = SPLAT(d2[k]); a2_0 += s * w0; a2_1 += s * w1; a2_2 += s * w2; a2_3 += s * w3; }
+    { const vf s = SPLAT(d3[k]); a3_0 += s * w0; a3_1 += s * w1; a3_2 += s * w2; a3_3 += s * w3; }
+    { const vf s = SPLAT(d4[k]); a4_0 += s * w0; a4_1 += s * w1; a4_2 += s * w2; a4_3 += s * w3; }
+    { const vf s = SPLAT(d5[k]); a5_0 += s * w0; a5_1 += s * w1; a5_2 += s * w2; a5_3 += s * w3; }
+  }
+  out[0] = a0_0; out[1] = a0_1; out[2] = a0_2; out[3] = a0_3; out[4] = a1_0; out[5] = a1_1; out[6] = a1_2; out[7] = a1_3; out[8] = a2_0; out[9] = a2_1; out[10] = a2_2; out[11] = a2_3; out[12] = a3_0; out[13] = a3_1; out[14] = a3_2; out[15] = a3_3; out[16] = a4_0; out[17] = a4_1; out[18] = a4_2; out[19] = a4_3; out[20] = a5_0; out[21] = a5_1; out[22] = a5_2; out[23] = a5_3;
+}
+static __attribute__((noinline, unused)) void mm_t6_4(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv) {
+  vf a0_0 = (vf){0}, a0_1 = (vf){0}, a0_2 = (vf){0}, a0_3 = (vf){0}, a1_0 = (vf){0}, a1_1 = (vf){0}, a1_2 = (vf){0}, a1_3 = (vf){0}, a2_0 = (vf){0}, a2_1 = (vf){0}, a2_2 = (vf){0}, a2_3 = (vf){0}, a3_0 = (vf){0}, a3_1 = (vf){0}, a3_2 = (vf){0}, a3_3 = (vf){0}, a4_0 = (vf){0}, a4_1 = (vf){0}, a4_2 = (vf){0}, a4_3 = (vf){0}, a5_0 = (vf){0}, a5_1 = (vf){0}, a5_2 = (vf){0}, a5_3 = (vf){0};
+  const f32 *r0 = A + (ptrdiff_t)0 * ars;
+  const f32 *r1 = A + (ptrdiff_t)1 * ars;
+  const f32 *r2 = A + (ptrdiff_t)2 * ars;
+  const f32 *r3 = A + (ptrdiff_t)3 * ars;
+  const f32 *r4 = A + (ptrdiff_t)4 * ars;
+  const f32 *r5 = A + (ptrdiff_t)5 * ars;
+  for (int k = 0; k < K; k++, p += 4 * VW) {
+    const ptrdiff_t ko = (ptrdiff_t)k * acs;
+    const vf w0 = LD(p + 0 * VW);
+    const vf w1 = LD(p + 1 * VW);
+    const vf w2 = LD(p + 2 * VW);
+    const vf w3 = LD(p + 3 * VW);
+    { const vf s = SPLAT(r0[ko]); a0_0 += s * w0; a0_1 += s * w1; a0_2 += s * w2; a0_3 += s * w3; }
+    { const vf s = SPLAT(r1[ko]); a1_0 += s * w0; a1_1 += s * w1; a1_2 += s * w2; a1_3 += s * w3; }
+    { const vf s = SPLAT(r2[ko]); a2_0 += s * w0; a2_1 += s * w1; a2_2 += s * w2; a2_3 += s * w3; }
+    { const vf s = SPLAT(r3[ko]); a3_0 += s * w0; a3_1 += s * w1; a3_2 += s * w2; a3_3 += s * w3; }
+    { const vf s = SPLAT(r4[ko]); a4_0 += s * w0; a4_1 += s * w1; a4_2 += s * w2; a4_3 += s * w3; }
+    { const vf s = SPLAT(r5[ko]); a5_0 += s * w0; a5_1 += s * w1; a5_2 += s * w2; a5_3 += s * w3; }
+  }
+  { const vf r[4] = {a0_0, a0_1, a0_2, a0_3}; store_row(o + (ptrdiff_t)0 * N, r, 4, nv); }
+  { const vf r[4] = {a1_0, a1_1, a1_2, a1_3}; store_row(o + (ptrdiff_t)1 * N, r, 4, nv); }
+  { const vf r[4] = {a2_0, a2_1, a2_2, a2_3}; store_row(o + (ptrdiff_t)2 * N, r, 4, nv); }
+  { const vf r[4] = {a3_0, a3_1, a3_2, a3_3}; store_row(o + (ptrdiff_t)3 * N, r, 4, nv); }
+  { const vf r[4] = {a4_0, a4_1, a4_2, a4_3}; store_row(o + (ptrdiff_t)4 * N, r, 4, nv); }
+  { const vf r[4] = {a5_0, a5_1, a5_2, a5_3}; store_row(o + (ptrdiff_t)5 * N, r, 4, nv); }
 }
 static __attribute__((noinline, unused)) void conv_t12_1(const f32 *const *pp, int Ci, const f32 *wp, int KH, int KWi, int rowStep, int kxStep, f32 *y, int K, int nv, int accum) {
   vf a0_0 = (vf){0}, a1_0 = (vf){0}, a2_0 = (vf){0}, a3_0 = (vf){0}, a4_0 = (vf){0}, a5_0 = (vf){0}, a6_0 = (vf){0}, a7_0 = (vf){0}, a8_0 = (vf){0}, a9_0 = (vf){0}, a10_0 = (vf){0}, a11_0 = (vf){0};
