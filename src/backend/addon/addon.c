@@ -127,6 +127,7 @@ void free_aligned(void *p) { free(p); }
 typedef float f32;
 #define DECL(S) \
   void conv_fwd##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, int, f32 *, int, int); \
+  void conv_fwd_flipped##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, int, f32 *, int, int); \
   void conv_dw##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, int, int, int, f32 *); \
   void conv_dx_scatter##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, int, int, int, f32 *, int, int); \
   void matmul##S(const f32 *, int, int, int, const f32 *, int, int, f32 *, int, int, int, int); \
@@ -243,6 +244,17 @@ static napi_value js_conv_fwd(napi_env env, napi_callback_info info) {
   CHECK();
   const int w_ = pick(I(8), 0);
   SEL(conv_fwd, w_, xb, I(1), I(2), I(3), I(4), w, I(6), I(7), I(8), I(9), I(10), I(11), I(12), y, I(14), I(15));
+  return NULL;
+}
+
+/* conv_fwd_flipped: conv_fwd's arguments, the filter given as [KH, KW, K, C] (see kernels.c). */
+static napi_value js_conv_fwd_flipped(napi_env env, napi_callback_info info) {
+  double a[16];
+  if (!get_args(env, info, 16, a)) return NULL;
+  f32 *xb = P(0), *w = P(5), *y = P(13);
+  CHECK();
+  const int w_ = pick(I(8), 0);
+  SEL(conv_fwd_flipped, w_, xb, I(1), I(2), I(3), I(4), w, I(6), I(7), I(8), I(9), I(10), I(11), I(12), y, I(14), I(15));
   return NULL;
 }
 
@@ -435,6 +447,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"isa", NULL, js_isa, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setIsa", NULL, js_set_isa, NULL, NULL, NULL, napi_enumerable, NULL},
     {"conv_fwd", NULL, js_conv_fwd, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"conv_fwd_flipped", NULL, js_conv_fwd_flipped, NULL, NULL, NULL, napi_enumerable, NULL},
     {"conv_dw", NULL, js_conv_dw, NULL, NULL, NULL, napi_enumerable, NULL},
     {"conv_dx_scatter", NULL, js_conv_dx_scatter, NULL, NULL, NULL, napi_enumerable, NULL},
     {"matmul", NULL, js_matmul, NULL, NULL, NULL, napi_enumerable, NULL},

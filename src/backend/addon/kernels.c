@@ -166,7 +166,7 @@ static void conv_blocks(void *ctx, int i0, int i1) {
   }
 }
 
-struct pack_args { const f32 *w; int KH, KW, C, K, BW, Cc, nch; size_t chunkFloats; f32 *wpk; };
+struct pack_args { const f32 *w; int KH, KW, C, K, BW, Cc, nch; size_t chunkFloats; f32 *wpk; int flip; };
 /* wpk[b][ch][ky][kx][c - c0][0..BW) = w[ky, kx, c, b*BW + l] (0 beyond K). */
 static void pack_panels(void *ctx, int i0, int i1) {
   const struct pack_args *a = (const struct pack_args *)ctx;
@@ -175,7 +175,16 @@ static void pack_panels(void *ctx, int i0, int i1) {
     const int k0 = b * a->BW, nv = a->K - k0 < a->BW ? a->K - k0 : a->BW;
     const int c0 = ch * a->Cc, cn = a->C - c0 < a->Cc ? a->C - c0 : a->Cc;
     f32 *dst = a->wpk + (size_t)it * a->chunkFloats;
-    for (int t = 0; t < a->KH * a->KW; t++)
+    const int T = a->KH * a->KW;
+    if (a->flip) { /* filter w[T - 1 - t, k, c] of a [KH, KW, K, C] tensor: the flipped, tap-transposed one */
+      for (int t = 0; t < T; t++)
+        for (int c = 0; c < cn; c++) {
+          const f32 *src = a->w + ((ptrdiff_t)(T - 1 - t) * a->K + k0) * a->C + c0 + c;
+          for (int l = 0; l < a->BW; l++) *dst++ = l < nv ? src[(ptrdiff_t)l * a->C] : 0.0f;
+        }
+      continue;
+    }
+    for (int t = 0; t < T; t++)
       for (int c = 0; c < cn; c++) {
         const f32 *src = a->w + ((ptrdiff_t)t * a->C + c0 + c) * a->K + k0;
         if (nv == a->BW) {
@@ -188,8 +197,22 @@ static void pack_panels(void *ctx, int i0, int i1) {
   }
 }
 
+/* conv_fwd with filter w given as [KH, KW, K, C] and used flipped and
+ * tap-transposed (tap t, input c, output k reads w[T-1-t, k, c]): the
+ * stride-1 input gradient of a conv whose filter is w, without materialising
+ * the flipped filter. */
+void FN(conv_fwd_any)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w, int KH, int KW, int K, int sh, int sw, int dh, int dw, f32 *y,
+                      int Ho, int Wo, int flip);
 void FN(conv_fwd)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w, int KH, int KW, int K, int sh, int sw, int dh, int dw, f32 *y,
                   int Ho, int Wo) {
+  FN(conv_fwd_any)(xb, N, Hb, Wb, C, w, KH, KW, K, sh, sw, dh, dw, y, Ho, Wo, 0);
+}
+void FN(conv_fwd_flipped)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w, int KH, int KW, int K, int sh, int sw, int dh, int dw, f32 *y,
+                          int Ho, int Wo) {
+  FN(conv_fwd_any)(xb, N, Hb, Wb, C, w, KH, KW, K, sh, sw, dh, dw, y, Ho, Wo, 1);
+}
+void FN(conv_fwd_any)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w, int KH, int KW, int K, int sh, int sw, int dh, int dw, f32 *y,
+                      int Ho, int Wo, int flip) {
   struct conv_args a = {xb, N, Hb, Wb, C, 0, KH, KW, K, sh, sw, dh, dw, y, Ho, Wo, 0, 0, 0, 0, 0, 0, 0};
   const int P = N * Ho * Wo;
   if (P == 0 || K == 0) return;
@@ -205,7 +228,7 @@ void FN(conv_fwd)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w, int
   a.chunkFloats = (size_t)KH * KW * Cc * a.BW;
   f32 *wpk = scratch((size_t)a.NP * a.nch * a.chunkFloats);
   if (!wpk) return;
-  struct pack_args pa = {w, KH, KW, C, K, a.BW, Cc, a.nch, a.chunkFloats, wpk};
+  struct pack_args pa = {w, KH, KW, C, K, a.BW, Cc, a.nch, a.chunkFloats, wpk, flip};
   pool_run(a.NP * a.nch, pack_panels, &pa, 1);
   a.wpk = wpk;
   /* pixel blocks: up to 240 pixels, at least 2 per thread */

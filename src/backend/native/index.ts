@@ -41,6 +41,14 @@ export interface NativeKernels {
   /** Direct conv over a padded buffer xb[N,Hb,Wb,C] with filter w[KH,KW,C,K] into y[N,Ho,Wo,K]; wpk: {@link convPanelFloats} floats of scratch. */
   conv_fwd(xb: number, N: number, Hb: number, Wb: number, C: number, w: number, KH: number, KW: number, K: number,
     sh: number, sw: number, dh: number, dw: number, y: number, Ho: number, Wo: number, wpk: number): void;
+  /**
+   * Addon only (absent on the wasm module): conv_fwd with the filter given as
+   * [KH,KW,K,C] and used flipped and tap-transposed (tap t, input c, output k
+   * reads w[T-1-t, k, c]), i.e. the stride-1 input gradient of a conv with
+   * that filter without materialising the flipped copy.
+   */
+  conv_fwd_flipped?(xb: number, N: number, Hb: number, Wb: number, C: number, w: number, KH: number, KW: number, K: number,
+    sh: number, sw: number, dh: number, dw: number, y: number, Ho: number, Wo: number, wpk: number): void;
   /** Filter gradient out[KH,KW,C,K] from a padded buffer xb[N,Hb,Wb,C] and dy[N,Ho,Wo,K]. */
   conv_dw(xb: number, N: number, Hb: number, Wb: number, C: number, dy: number, Ho: number, Wo: number, K: number,
     KH: number, KW: number, sh: number, sw: number, dh: number, dw: number, out: number): void;
