@@ -255,40 +255,41 @@ struct dw_args {
   int L, nspan, jblocks, NV, BW, NP, K4, gj, ngroups;
 };
 
-/* Rows [j, j + jn) (jn <= J) of one span at channel k0 over output rows
- * [r0, r1), accumulating into acc (row i of the block at acc[i * NV]). */
-static void dw_rows(const struct dw_args *a, int span, int j, int jn, int J, int k0, int r0, int r1, vf *acc) {
+/* Rows [j, j + jn) (jn <= J) of one span at channel k0 over the output
+ * pixels [p0, p1) (flattened n, oy, ox), accumulating into acc (row i of the
+ * block at acc[i * NV]); one tile call per run of pixels inside one output
+ * row (or one image, when consecutive rows read contiguous inputs: 1 x 1
+ * stride-1 convs over unpadded images, a plain matrix product). */
+static void dw_pixels(const struct dw_args *a, int span, int j, int jn, int J, int k0, ptrdiff_t p0, ptrdiff_t p1, vf *acc) {
   const int C = a->C, K = a->K, NV = a->NV;
   const int rowStride = a->Wb * C, pstep = a->sw * C;
   const int ky = a->dw == 1 ? span : span / a->KW;
   const int kxo = a->dw == 1 ? 0 : (span % a->KW) * a->dw * C;
-  /* Consecutive output rows whose inputs are contiguous too (1 x 1 stride-1
-   * convs over unpadded images: a plain matrix product) run as one long row. */
   const int flat = a->KH == 1 && a->sh == 1 && a->Hb == a->Ho && (ptrdiff_t)a->Wo * pstep == rowStride;
-  for (int r = r0; r < r1; r++) {
-    const int n = r / a->Ho, oy = r % a->Ho;
-    const f32 *xs = a->xb + (ptrdiff_t)(n * a->Hb + oy * a->sh + ky * a->dh) * rowStride + kxo + j;
-    const f32 *d = a->dy + (ptrdiff_t)r * a->Wo * K + k0;
-    int Wo = a->Wo;
-    if (flat) { /* rows r .. r1-1 in one call, within image n (same n: contiguous) */
-      int rEnd = (n + 1) * a->Ho < r1 ? (n + 1) * a->Ho : r1;
-      Wo = (rEnd - r) * a->Wo;
-      r = rEnd - 1;
-    }
-    int i = 0;
+  const ptrdiff_t img = (ptrdiff_t)a->Ho * a->Wo;
+  for (ptrdiff_t p = p0; p < p1;) {
+    const int n = (int)(p / img);
+    const ptrdiff_t q = p - n * img;
+    const int oy = (int)(q / a->Wo), ox = (int)(q % a->Wo);
+    const ptrdiff_t end = flat ? (n + 1) * img : p - ox + a->Wo;
+    const int cnt = (int)((end < p1 ? end : p1) - p);
+    const f32 *xs = a->xb + (ptrdiff_t)(n * a->Hb + oy * a->sh + ky * a->dh) * rowStride + (ptrdiff_t)ox * pstep + kxo + j;
+    const f32 *d = a->dy + p * K + k0;
+    p += cnt;
     if (jn == J) {
-      if (NV == 4) dw_t6_4(xs, pstep, d, K, Wo, acc); else if (NV == 2) dt_big2(xs, pstep, d, K, Wo, acc); else dt_big1(xs, pstep, d, K, Wo, acc);
+      if (NV == 4) dw_t6_4(xs, pstep, d, K, cnt, acc); else if (NV == 2) dt_big2(xs, pstep, d, K, cnt, acc); else dt_big1(xs, pstep, d, K, cnt, acc);
       continue;
     }
+    int i = 0;
     for (; i + 4 <= jn; i += 4) {
-      if (NV == 4) dw_t4_4(xs + i, pstep, d, K, Wo, acc + i * NV);
-      else if (NV == 2) dw_t4_2(xs + i, pstep, d, K, Wo, acc + i * NV);
-      else dw_t4_1(xs + i, pstep, d, K, Wo, acc + i * NV);
+      if (NV == 4) dw_t4_4(xs + i, pstep, d, K, cnt, acc + i * NV);
+      else if (NV == 2) dw_t4_2(xs + i, pstep, d, K, cnt, acc + i * NV);
+      else dw_t4_1(xs + i, pstep, d, K, cnt, acc + i * NV);
     }
     for (; i < jn; i++) {
-      if (NV == 4) dw_t1_4(xs + i, pstep, d, K, Wo, acc + i * NV);
-      else if (NV == 2) dw_t1_2(xs + i, pstep, d, K, Wo, acc + i * NV);
-      else dw_t1_1(xs + i, pstep, d, K, Wo, acc + i * NV);
+      if (NV == 4) dw_t1_4(xs + i, pstep, d, K, cnt, acc + i * NV);
+      else if (NV == 2) dw_t1_2(xs + i, pstep, d, K, cnt, acc + i * NV);
+      else dw_t1_1(xs + i, pstep, d, K, cnt, acc + i * NV);
     }
   }
 }
@@ -353,9 +354,10 @@ static void dw_items(void *ctx, int i0, int i1) {
   const struct dw_args *a = (const struct dw_args *)ctx;
   const int J = a->NV == 4 ? 6 : a->NV == 2 ? PT2 : PT1;
   const int NPi = a->NP > 0 ? a->NP : 1;
-  const int rows = a->N * a->Ho;
-  int chunk = (64 * 1024) / (int)((size_t)a->Wo * a->BW * sizeof(f32) + 1);
-  if (chunk < 1) chunk = 1;
+  const ptrdiff_t P = (ptrdiff_t)a->N * a->Ho * a->Wo;
+  /* pixel chunks whose dy panel (chunk x BW floats) stays in L1 while every row block passes over it */
+  ptrdiff_t chunk = (16 * 1024) / (a->BW * (ptrdiff_t)sizeof(f32));
+  if (chunk < 16) chunk = 16;
   for (int it = i0; it < i1; it++) {
     const int span = it / (NPi * a->ngroups), rest = it % (NPi * a->ngroups);
     const int b = rest / a->ngroups, g = rest % a->ngroups;
@@ -367,9 +369,9 @@ static void dw_items(void *ctx, int i0, int i1) {
       if (!acc) return;
       for (size_t q = 0; q < nacc; q++) acc[q] = (vf){0};
       const int k0 = b * a->BW;
-      for (int r0 = 0; r0 < rows; r0 += chunk) {
-        const int r1 = r0 + chunk < rows ? r0 + chunk : rows;
-        for (int j = j0; j < j1; j += J) dw_rows(a, span, j, j1 - j < J ? j1 - j : J, J, k0, r0, r1, acc + (size_t)(j - j0) * a->NV);
+      for (ptrdiff_t p0 = 0; p0 < P; p0 += chunk) {
+        const ptrdiff_t p1 = p0 + chunk < P ? p0 + chunk : P;
+        for (int j = j0; j < j1; j += J) dw_pixels(a, span, j, j1 - j < J ? j1 - j : J, J, k0, p0, p1, acc + (size_t)(j - j0) * a->NV);
       }
       f32 *o = a->out + (ptrdiff_t)(span * a->L + j0) * a->K + k0;
       for (int i = 0; i < j1 - j0; i++)
