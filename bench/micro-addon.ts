@@ -1,8 +1,15 @@
+/**
+ * 3x3 'same' convolutions at a few (batch, side, C, K) shapes: forward, filter
+ * gradient, input gradient (stride 1, and stride 2 by scatter) on the wasm
+ * kernels ('wasm'), the native addon with 1 thread ('a1') and 2 ('a2'),
+ * interleaved twice; GFLOP/s from wall time and (in brackets) CPU time:
+ *   npx tsx bench/micro-addon.ts         (env SHAPES='N,H,C,K;N,H,C,K')
+ */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { setNativeAddonEnabled, setNativeThreads, nativeAddonInfo } from '../src/backend/addon';
 import { cpuMs } from '../src/bench/kernel-profiler';
-async function main() {
+async function main(): Promise<void> {
   await initBackend('wasm', { log: () => {} });
   console.log(nativeAddonInfo());
   const shapes = (process.env.SHAPES ?? '4,128,64,64;4,32,256,256;4,16,512,512').split(';').map((s) => s.split(',').map(Number));
