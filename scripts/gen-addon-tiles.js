@@ -73,8 +73,11 @@ for (const PT of PTS) {
     L(`  ${accs.map((a, idx) => `out[${idx}] = ${a};`).join(' ')}`);
     L('}');
     // matmul tile: A rows ars apart, k acs apart; packed B panel of NV vectors per k
-    L(`static __attribute__((noinline, unused)) void mm_t${PT}_${NV}(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv) {`);
+    L(`static __attribute__((noinline, unused)) void mm_t${PT}_${NV}(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv, int accum) {`);
     L(decl);
+    L('  if (accum) {');
+    for (const i of range(PT)) L(`    { vf r[${NV}]; load_row(o + (ptrdiff_t)${i} * N, r, ${NV}, nv); ${range(NV).map((j) => `a${i}_${j} = r[${j}];`).join(' ')} }`);
+    L('  }');
     for (const i of range(PT)) L(`  const f32 *r${i} = A + (ptrdiff_t)${i} * ars;`);
     L(`  for (int k = 0; k < K; k++, p += ${NV} * VW) {`);
     L('    const ptrdiff_t ko = (ptrdiff_t)k * acs;');

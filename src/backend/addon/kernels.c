@@ -553,6 +553,11 @@ static void mm_pack(void *ctx, int i0, int i1) {
   }
 }
 
+/* K is taken in blocks of KC (later blocks add to the output: a fixed
+ * summation order whatever the split); in a block, each tile of rows meets
+ * every column panel while its slice of A stays in L1, the block's panels
+ * (KC x BW floats each) in L2. */
+#define KC 256
 static void mm_items(void *ctx, int i0, int i1) {
   const struct mm_args *m = (const struct mm_args *)ctx;
   const int big = m->NV == 2 ? PT2 : PT1;
@@ -562,25 +567,29 @@ static void mm_items(void *ctx, int i0, int i1) {
     const f32 *A = m->a + (ptrdiff_t)bi * m->aStride;
     const f32 *bp = m->bp + (m->bStride == 0 ? 0 : (ptrdiff_t)bi * m->bpPer);
     f32 *O = m->out + (ptrdiff_t)bi * m->M * m->N;
-    for (int jb = 0; jb < m->NP; jb++) {
-      const int j0 = jb * m->BW;
-      const int nv = m->N - j0 < m->BW ? m->N - j0 : m->BW;
-      const f32 *p = bp + (ptrdiff_t)jb * m->K * m->BW;
-      int i = r0;
-      while (i < r1) {
+    for (int k0 = 0; k0 < m->K; k0 += KC) {
+      const int kc = m->K - k0 < KC ? m->K - k0 : KC;
+      const int acc = k0 > 0;
+      for (int i = r0; i < r1;) {
         const int left = r1 - i;
-        const f32 *Ai = A + (ptrdiff_t)i * m->ars;
-        f32 *o = O + (ptrdiff_t)i * m->N + j0;
-        if (left >= big) {
-          if (m->NV == 2) mt_big2(Ai, m->ars, m->acs, p, m->K, o, m->N, nv); else mt_big1(Ai, m->ars, m->acs, p, m->K, o, m->N, nv);
-          i += big;
-        } else if (left >= 4) {
-          if (m->NV == 2) mt_4_2(Ai, m->ars, m->acs, p, m->K, o, m->N, nv); else mt_4_1(Ai, m->ars, m->acs, p, m->K, o, m->N, nv);
-          i += 4;
-        } else {
-          if (m->NV == 2) mt_1_2(Ai, m->ars, m->acs, p, m->K, o, m->N, nv); else mt_1_1(Ai, m->ars, m->acs, p, m->K, o, m->N, nv);
-          i += 1;
+        const int pt = left >= big ? big : left >= 4 ? 4 : 1;
+        const f32 *Ai = A + (ptrdiff_t)i * m->ars + (ptrdiff_t)k0 * m->acs;
+        for (int jb = 0; jb < m->NP; jb++) {
+          const int j0 = jb * m->BW;
+          const int nv = m->N - j0 < m->BW ? m->N - j0 : m->BW;
+          const f32 *p = bp + (ptrdiff_t)jb * m->K * m->BW + (ptrdiff_t)k0 * m->BW;
+          f32 *o = O + (ptrdiff_t)i * m->N + j0;
+          if (m->NV == 2) {
+            if (pt == big) mt_big2(Ai, m->ars, m->acs, p, kc, o, m->N, nv, acc);
+            else if (pt == 4) mt_4_2(Ai, m->ars, m->acs, p, kc, o, m->N, nv, acc);
+            else mt_1_2(Ai, m->ars, m->acs, p, kc, o, m->N, nv, acc);
+          } else {
+            if (pt == big) mt_big1(Ai, m->ars, m->acs, p, kc, o, m->N, nv, acc);
+            else if (pt == 4) mt_4_1(Ai, m->ars, m->acs, p, kc, o, m->N, nv, acc);
+            else mt_1_1(Ai, m->ars, m->acs, p, kc, o, m->N, nv, acc);
+          }
         }
+        i += pt;
       }
     }
   }

@@ -35,8 +35,11 @@ static __attribute__((noinline, unused)) void dx_t1_1(const f32 *d, int K, const
   }
   out[0] = a0_0;
 }
-static __attribute__((noinline, unused)) void mm_t1_1(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv) {
+static __attribute__((noinline, unused)) void mm_t1_1(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv, int accum) {
   vf a0_0 = (vf){0};
+  if (accum) {
+    { vf r[1]; load_row(o + (ptrdiff_t)0 * N, r, 1, nv); a0_0 = r[0]; }
+  }
   const f32 *r0 = A + (ptrdiff_t)0 * ars;
   for (int k = 0; k < K; k++, p += 1 * VW) {
     const ptrdiff_t ko = (ptrdiff_t)k * acs;
@@ -84,8 +87,11 @@ static __attribute__((noinline, unused)) void dx_t1_2(const f32 *d, int K, const
   }
   out[0] = a0_0; out[1] = a0_1;
 }
-static __attribute__((noinline, unused)) void mm_t1_2(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv) {
+static __attribute__((noinline, unused)) void mm_t1_2(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv, int accum) {
   vf a0_0 = (vf){0}, a0_1 = (vf){0};
+  if (accum) {
+    { vf r[2]; load_row(o + (ptrdiff_t)0 * N, r, 2, nv); a0_0 = r[0]; a0_1 = r[1]; }
+  }
   const f32 *r0 = A + (ptrdiff_t)0 * ars;
   for (int k = 0; k < K; k++, p += 2 * VW) {
     const ptrdiff_t ko = (ptrdiff_t)k * acs;
@@ -140,8 +146,11 @@ static __attribute__((noinline, unused)) void dx_t1_4(const f32 *d, int K, const
   }
   out[0] = a0_0; out[1] = a0_1; out[2] = a0_2; out[3] = a0_3;
 }
-static __attribute__((noinline, unused)) void mm_t1_4(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv) {
+static __attribute__((noinline, unused)) void mm_t1_4(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv, int accum) {
   vf a0_0 = (vf){0}, a0_1 = (vf){0}, a0_2 = (vf){0}, a0_3 = (vf){0};
+  if (accum) {
+    { vf r[4]; load_row(o + (ptrdiff_t)0 * N, r, 4, nv); a0_0 = r[0]; a0_1 = r[1]; a0_2 = r[2]; a0_3 = r[3]; }
+  }
   const f32 *r0 = A + (ptrdiff_t)0 * ars;
   for (int k = 0; k < K; k++, p += 4 * VW) {
     const ptrdiff_t ko = (ptrdiff_t)k * acs;
@@ -213,8 +222,14 @@ static __attribute__((noinline, unused)) void dx_t4_1(const f32 *d, int K, const
   }
   out[0] = a0_0; out[1] = a1_0; out[2] = a2_0; out[3] = a3_0;
 }
-static __attribute__((noinline, unused)) void mm_t4_1(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv) {
+static __attribute__((noinline, unused)) void mm_t4_1(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv, int accum) {
   vf a0_0 = (vf){0}, a1_0 = (vf){0}, a2_0 = (vf){0}, a3_0 = (vf){0};
+  if (accum) {
+    { vf r[1]; load_row(o + (ptrdiff_t)0 * N, r, 1, nv); a0_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)1 * N, r, 1, nv); a1_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)2 * N, r, 1, nv); a2_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)3 * N, r, 1, nv); a3_0 = r[0]; }
+  }
   const f32 *r0 = A + (ptrdiff_t)0 * ars;
   const f32 *r1 = A + (ptrdiff_t)1 * ars;
   const f32 *r2 = A + (ptrdiff_t)2 * ars;
@@ -295,8 +310,14 @@ static __attribute__((noinline, unused)) void dx_t4_2(const f32 *d, int K, const
   }
   out[0] = a0_0; out[1] = a0_1; out[2] = a1_0; out[3] = a1_1; out[4] = a2_0; out[5] = a2_1; out[6] = a3_0; out[7] = a3_1;
 }
-static __attribute__((noinline, unused)) void mm_t4_2(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv) {
+static __attribute__((noinline, unused)) void mm_t4_2(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv, int accum) {
   vf a0_0 = (vf){0}, a0_1 = (vf){0}, a1_0 = (vf){0}, a1_1 = (vf){0}, a2_0 = (vf){0}, a2_1 = (vf){0}, a3_0 = (vf){0}, a3_1 = (vf){0};
+  if (accum) {
+    { vf r[2]; load_row(o + (ptrdiff_t)0 * N, r, 2, nv); a0_0 = r[0]; a0_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)1 * N, r, 2, nv); a1_0 = r[0]; a1_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)2 * N, r, 2, nv); a2_0 = r[0]; a2_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)3 * N, r, 2, nv); a3_0 = r[0]; a3_1 = r[1]; }
+  }
   const f32 *r0 = A + (ptrdiff_t)0 * ars;
   const f32 *r1 = A + (ptrdiff_t)1 * ars;
   const f32 *r2 = A + (ptrdiff_t)2 * ars;
@@ -384,8 +405,14 @@ static __attribute__((noinline, unused)) void dx_t4_4(const f32 *d, int K, const
   }
   out[0] = a0_0; out[1] = a0_1; out[2] = a0_2; out[3] = a0_3; out[4] = a1_0; out[5] = a1_1; out[6] = a1_2; out[7] = a1_3; out[8] = a2_0; out[9] = a2_1; out[10] = a2_2; out[11] = a2_3; out[12] = a3_0; out[13] = a3_1; out[14] = a3_2; out[15] = a3_3;
 }
-static __attribute__((noinline, unused)) void mm_t4_4(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv) {
+static __attribute__((noinline, unused)) void mm_t4_4(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv, int accum) {
   vf a0_0 = (vf){0}, a0_1 = (vf){0}, a0_2 = (vf){0}, a0_3 = (vf){0}, a1_0 = (vf){0}, a1_1 = (vf){0}, a1_2 = (vf){0}, a1_3 = (vf){0}, a2_0 = (vf){0}, a2_1 = (vf){0}, a2_2 = (vf){0}, a2_3 = (vf){0}, a3_0 = (vf){0}, a3_1 = (vf){0}, a3_2 = (vf){0}, a3_3 = (vf){0};
+  if (accum) {
+    { vf r[4]; load_row(o + (ptrdiff_t)0 * N, r, 4, nv); a0_0 = r[0]; a0_1 = r[1]; a0_2 = r[2]; a0_3 = r[3]; }
+    { vf r[4]; load_row(o + (ptrdiff_t)1 * N, r, 4, nv); a1_0 = r[0]; a1_1 = r[1]; a1_2 = r[2]; a1_3 = r[3]; }
+    { vf r[4]; load_row(o + (ptrdiff_t)2 * N, r, 4, nv); a2_0 = r[0]; a2_1 = r[1]; a2_2 = r[2]; a2_3 = r[3]; }
+    { vf r[4]; load_row(o + (ptrdiff_t)3 * N, r, 4, nv); a3_0 = r[0]; a3_1 = r[1]; a3_2 = r[2]; a3_3 = r[3]; }
+  }
   const f32 *r0 = A + (ptrdiff_t)0 * ars;
   const f32 *r1 = A + (ptrdiff_t)1 * ars;
   const f32 *r2 = A + (ptrdiff_t)2 * ars;
@@ -482,8 +509,16 @@ static __attribute__((noinline, unused)) void dx_t6_1(const f32 *d, int K, const
   }
   out[0] = a0_0; out[1] = a1_0; out[2] = a2_0; out[3] = a3_0; out[4] = a4_0; out[5] = a5_0;
 }
-static __attribute__((noinline, unused)) void mm_t6_1(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv) {
+static __attribute__((noinline, unused)) void mm_t6_1(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv, int accum) {
   vf a0_0 = (vf){0}, a1_0 = (vf){0}, a2_0 = (vf){0}, a3_0 = (vf){0}, a4_0 = (vf){0}, a5_0 = (vf){0};
+  if (accum) {
+    { vf r[1]; load_row(o + (ptrdiff_t)0 * N, r, 1, nv); a0_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)1 * N, r, 1, nv); a1_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)2 * N, r, 1, nv); a2_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)3 * N, r, 1, nv); a3_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)4 * N, r, 1, nv); a4_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)5 * N, r, 1, nv); a5_0 = r[0]; }
+  }
   const f32 *r0 = A + (ptrdiff_t)0 * ars;
   const f32 *r1 = A + (ptrdiff_t)1 * ars;
   const f32 *r2 = A + (ptrdiff_t)2 * ars;
@@ -586,8 +621,16 @@ static __attribute__((noinline, unused)) void dx_t6_2(const f32 *d, int K, const
   }
   out[0] = a0_0; out[1] = a0_1; out[2] = a1_0; out[3] = a1_1; out[4] = a2_0; out[5] = a2_1; out[6] = a3_0; out[7] = a3_1; out[8] = a4_0; out[9] = a4_1; out[10] = a5_0; out[11] = a5_1;
 }
-static __attribute__((noinline, unused)) void mm_t6_2(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv) {
+static __attribute__((noinline, unused)) void mm_t6_2(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv, int accum) {
   vf a0_0 = (vf){0}, a0_1 = (vf){0}, a1_0 = (vf){0}, a1_1 = (vf){0}, a2_0 = (vf){0}, a2_1 = (vf){0}, a3_0 = (vf){0}, a3_1 = (vf){0}, a4_0 = (vf){0}, a4_1 = (vf){0}, a5_0 = (vf){0}, a5_1 = (vf){0};
+  if (accum) {
+    { vf r[2]; load_row(o + (ptrdiff_t)0 * N, r, 2, nv); a0_0 = r[0]; a0_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)1 * N, r, 2, nv); a1_0 = r[0]; a1_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)2 * N, r, 2, nv); a2_0 = r[0]; a2_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)3 * N, r, 2, nv); a3_0 = r[0]; a3_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)4 * N, r, 2, nv); a4_0 = r[0]; a4_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)5 * N, r, 2, nv); a5_0 = r[0]; a5_1 = r[1]; }
+  }
   const f32 *r0 = A + (ptrdiff_t)0 * ars;
   const f32 *r1 = A + (ptrdiff_t)1 * ars;
   const f32 *r2 = A + (ptrdiff_t)2 * ars;
@@ -697,8 +740,16 @@ static __attribute__((noinline, unused)) void dx_t6_4(const f32 *d, int K, const
   }
   out[0] = a0_0; out[1] = a0_1; out[2] = a0_2; out[3] = a0_3; out[4] = a1_0; out[5] = a1_1; out[6] = a1_2; out[7] = a1_3; out[8] = a2_0; out[9] = a2_1; out[10] = a2_2; out[11] = a2_3; out[12] = a3_0; out[13] = a3_1; out[14] = a3_2; out[15] = a3_3; out[16] = a4_0; out[17] = a4_1; out[18] = a4_2; out[19] = a4_3; out[20] = a5_0; out[21] = a5_1; out[22] = a5_2; out[23] = a5_3;
 }
-static __attribute__((noinline, unused)) void mm_t6_4(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv) {
+static __attribute__((noinline, unused)) void mm_t6_4(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv, int accum) {
   vf a0_0 = (vf){0}, a0_1 = (vf){0}, a0_2 = (vf){0}, a0_3 = (vf){0}, a1_0 = (vf){0}, a1_1 = (vf){0}, a1_2 = (vf){0}, a1_3 = (vf){0}, a2_0 = (vf){0}, a2_1 = (vf){0}, a2_2 = (vf){0}, a2_3 = (vf){0}, a3_0 = (vf){0}, a3_1 = (vf){0}, a3_2 = (vf){0}, a3_3 = (vf){0}, a4_0 = (vf){0}, a4_1 = (vf){0}, a4_2 = (vf){0}, a4_3 = (vf){0}, a5_0 = (vf){0}, a5_1 = (vf){0}, a5_2 = (vf){0}, a5_3 = (vf){0};
+  if (accum) {
+    { vf r[4]; load_row(o + (ptrdiff_t)0 * N, r, 4, nv); a0_0 = r[0]; a0_1 = r[1]; a0_2 = r[2]; a0_3 = r[3]; }
+    { vf r[4]; load_row(o + (ptrdiff_t)1 * N, r, 4, nv); a1_0 = r[0]; a1_1 = r[1]; a1_2 = r[2]; a1_3 = r[3]; }
+    { vf r[4]; load_row(o + (ptrdiff_t)2 * N, r, 4, nv); a2_0 = r[0]; a2_1 = r[1]; a2_2 = r[2]; a2_3 = r[3]; }
+    { vf r[4]; load_row(o + (ptrdiff_t)3 * N, r, 4, nv); a3_0 = r[0]; a3_1 = r[1]; a3_2 = r[2]; a3_3 = r[3]; }
+    { vf r[4]; load_row(o + (ptrdiff_t)4 * N, r, 4, nv); a4_0 = r[0]; a4_1 = r[1]; a4_2 = r[2]; a4_3 = r[3]; }
+    { vf r[4]; load_row(o + (ptrdiff_t)5 * N, r, 4, nv); a5_0 = r[0]; a5_1 = r[1]; a5_2 = r[2]; a5_3 = r[3]; }
+  }
   const f32 *r0 = A + (ptrdiff_t)0 * ars;
   const f32 *r1 = A + (ptrdiff_t)1 * ars;
   const f32 *r2 = A + (ptrdiff_t)2 * ars;
@@ -849,8 +900,22 @@ static __attribute__((noinline, unused)) void dx_t12_1(const f32 *d, int K, cons
   }
   out[0] = a0_0; out[1] = a1_0; out[2] = a2_0; out[3] = a3_0; out[4] = a4_0; out[5] = a5_0; out[6] = a6_0; out[7] = a7_0; out[8] = a8_0; out[9] = a9_0; out[10] = a10_0; out[11] = a11_0;
 }
-static __attribute__((noinline, unused)) void mm_t12_1(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv) {
+static __attribute__((noinline, unused)) void mm_t12_1(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv, int accum) {
   vf a0_0 = (vf){0}, a1_0 = (vf){0}, a2_0 = (vf){0}, a3_0 = (vf){0}, a4_0 = (vf){0}, a5_0 = (vf){0}, a6_0 = (vf){0}, a7_0 = (vf){0}, a8_0 = (vf){0}, a9_0 = (vf){0}, a10_0 = (vf){0}, a11_0 = (vf){0};
+  if (accum) {
+    { vf r[1]; load_row(o + (ptrdiff_t)0 * N, r, 1, nv); a0_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)1 * N, r, 1, nv); a1_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)2 * N, r, 1, nv); a2_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)3 * N, r, 1, nv); a3_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)4 * N, r, 1, nv); a4_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)5 * N, r, 1, nv); a5_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)6 * N, r, 1, nv); a6_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)7 * N, r, 1, nv); a7_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)8 * N, r, 1, nv); a8_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)9 * N, r, 1, nv); a9_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)10 * N, r, 1, nv); a10_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)11 * N, r, 1, nv); a11_0 = r[0]; }
+  }
   const f32 *r0 = A + (ptrdiff_t)0 * ars;
   const f32 *r1 = A + (ptrdiff_t)1 * ars;
   const f32 *r2 = A + (ptrdiff_t)2 * ars;
@@ -1019,8 +1084,22 @@ static __attribute__((noinline, unused)) void dx_t12_2(const f32 *d, int K, cons
   }
   out[0] = a0_0; out[1] = a0_1; out[2] = a1_0; out[3] = a1_1; out[4] = a2_0; out[5] = a2_1; out[6] = a3_0; out[7] = a3_1; out[8] = a4_0; out[9] = a4_1; out[10] = a5_0; out[11] = a5_1; out[12] = a6_0; out[13] = a6_1; out[14] = a7_0; out[15] = a7_1; out[16] = a8_0; out[17] = a8_1; out[18] = a9_0; out[19] = a9_1; out[20] = a10_0; out[21] = a10_1; out[22] = a11_0; out[23] = a11_1;
 }
-static __attribute__((noinline, unused)) void mm_t12_2(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv) {
+static __attribute__((noinline, unused)) void mm_t12_2(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv, int accum) {
   vf a0_0 = (vf){0}, a0_1 = (vf){0}, a1_0 = (vf){0}, a1_1 = (vf){0}, a2_0 = (vf){0}, a2_1 = (vf){0}, a3_0 = (vf){0}, a3_1 = (vf){0}, a4_0 = (vf){0}, a4_1 = (vf){0}, a5_0 = (vf){0}, a5_1 = (vf){0}, a6_0 = (vf){0}, a6_1 = (vf){0}, a7_0 = (vf){0}, a7_1 = (vf){0}, a8_0 = (vf){0}, a8_1 = (vf){0}, a9_0 = (vf){0}, a9_1 = (vf){0}, a10_0 = (vf){0}, a10_1 = (vf){0}, a11_0 = (vf){0}, a11_1 = (vf){0};
+  if (accum) {
+    { vf r[2]; load_row(o + (ptrdiff_t)0 * N, r, 2, nv); a0_0 = r[0]; a0_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)1 * N, r, 2, nv); a1_0 = r[0]; a1_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)2 * N, r, 2, nv); a2_0 = r[0]; a2_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)3 * N, r, 2, nv); a3_0 = r[0]; a3_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)4 * N, r, 2, nv); a4_0 = r[0]; a4_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)5 * N, r, 2, nv); a5_0 = r[0]; a5_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)6 * N, r, 2, nv); a6_0 = r[0]; a6_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)7 * N, r, 2, nv); a7_0 = r[0]; a7_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)8 * N, r, 2, nv); a8_0 = r[0]; a8_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)9 * N, r, 2, nv); a9_0 = r[0]; a9_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)10 * N, r, 2, nv); a10_0 = r[0]; a10_1 = r[1]; }
+    { vf r[2]; load_row(o + (ptrdiff_t)11 * N, r, 2, nv); a11_0 = r[0]; a11_1 = r[1]; }
+  }
   const f32 *r0 = A + (ptrdiff_t)0 * ars;
   const f32 *r1 = A + (ptrdiff_t)1 * ars;
   const f32 *r2 = A + (ptrdiff_t)2 * ars;
@@ -1283,8 +1362,34 @@ static __attribute__((noinline, unused)) void dx_t24_1(const f32 *d, int K, cons
   }
   out[0] = a0_0; out[1] = a1_0; out[2] = a2_0; out[3] = a3_0; out[4] = a4_0; out[5] = a5_0; out[6] = a6_0; out[7] = a7_0; out[8] = a8_0; out[9] = a9_0; out[10] = a10_0; out[11] = a11_0; out[12] = a12_0; out[13] = a13_0; out[14] = a14_0; out[15] = a15_0; out[16] = a16_0; out[17] = a17_0; out[18] = a18_0; out[19] = a19_0; out[20] = a20_0; out[21] = a21_0; out[22] = a22_0; out[23] = a23_0;
 }
-static __attribute__((noinline, unused)) void mm_t24_1(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv) {
+static __attribute__((noinline, unused)) void mm_t24_1(const f32 *A, int ars, int acs, const f32 *p, int K, f32 *o, int N, int nv, int accum) {
   vf a0_0 = (vf){0}, a1_0 = (vf){0}, a2_0 = (vf){0}, a3_0 = (vf){0}, a4_0 = (vf){0}, a5_0 = (vf){0}, a6_0 = (vf){0}, a7_0 = (vf){0}, a8_0 = (vf){0}, a9_0 = (vf){0}, a10_0 = (vf){0}, a11_0 = (vf){0}, a12_0 = (vf){0}, a13_0 = (vf){0}, a14_0 = (vf){0}, a15_0 = (vf){0}, a16_0 = (vf){0}, a17_0 = (vf){0}, a18_0 = (vf){0}, a19_0 = (vf){0}, a20_0 = (vf){0}, a21_0 = (vf){0}, a22_0 = (vf){0}, a23_0 = (vf){0};
+  if (accum) {
+    { vf r[1]; load_row(o + (ptrdiff_t)0 * N, r, 1, nv); a0_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)1 * N, r, 1, nv); a1_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)2 * N, r, 1, nv); a2_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)3 * N, r, 1, nv); a3_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)4 * N, r, 1, nv); a4_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)5 * N, r, 1, nv); a5_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)6 * N, r, 1, nv); a6_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)7 * N, r, 1, nv); a7_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)8 * N, r, 1, nv); a8_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)9 * N, r, 1, nv); a9_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)10 * N, r, 1, nv); a10_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)11 * N, r, 1, nv); a11_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)12 * N, r, 1, nv); a12_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)13 * N, r, 1, nv); a13_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)14 * N, r, 1, nv); a14_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)15 * N, r, 1, nv); a15_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)16 * N, r, 1, nv); a16_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)17 * N, r, 1, nv); a17_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)18 * N, r, 1, nv); a18_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)19 * N, r, 1, nv); a19_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)20 * N, r, 1, nv); a20_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)21 * N, r, 1, nv); a21_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)22 * N, r, 1, nv); a22_0 = r[0]; }
+    { vf r[1]; load_row(o + (ptrdiff_t)23 * N, r, 1, nv); a23_0 = r[0]; }
+  }
   const f32 *r0 = A + (ptrdiff_t)0 * ars;
   const f32 *r1 = A + (ptrdiff_t)1 * ars;
   const f32 *r2 = A + (ptrdiff_t)2 * ars;
