@@ -154,3 +154,6 @@ export { registerDilatedConvGradients, dilateFilter } from './dilated-gradients'
 export { registerFusedBatchNormTraining, batchNormTraining, type BatchNormTrainingResult } from './batchnorm-training';
 export { createAdam, FusedAdamOptimizer, adamSimdAvailable, snapshotAdam, restoreAdam, disposeAdamSnapshot, type AdamSnapshot } from './adam';
 export { installLinearTapeFilter, uninstallLinearTapeFilter } from './tape-gradients';
+export {
+  setNativeAddonEnabled, setNativeThreads, nativeThreads, nativeAddonInfo, setNativeAddonIsa, type NativeAddonInfo, type AddonIsa,
+} from './addon';
