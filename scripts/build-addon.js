@@ -41,6 +41,8 @@ function main() {
   }
   const cc = process.env.CC || 'gcc';
   if (spawnSync(cc, ['--version']).status !== 0) skip(`no C compiler (${cc})`);
+  // A build always matches the sources: drop the previous one first (a failed build leaves none).
+  fs.rmSync(out, { force: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'medfl-addon-'));
   const common = ['-O3', '-fPIC', '-std=gnu11', '-Wall', '-Wno-unused-function', '-Werror=implicit-function-declaration', '-fno-strict-aliasing', '-ffp-contract=fast', `-I${srcDir}`];
   const x86 = process.arch === 'x64';

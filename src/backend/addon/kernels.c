@@ -113,6 +113,13 @@ static inline __attribute__((always_inline)) void load_row(const f32 *y, vf *a, 
 #define mt_4_1 mm_t4_1
 #define mt_1_1 mm_t1_1
 
+/* Width of a conv panel holding nv (<= BW) channels: BW, or for a last
+ * panel of at most half of it the smallest of VW, 2 VW that holds them. */
+static inline int panel_width(int BW, int nv) {
+  if (nv == BW || BW == VW) return BW;
+  return nv <= VW ? VW : nv <= 2 * VW ? 2 * VW : BW;
+}
+
 struct conv_args {
   const f32 *xb; int N, Hb, Wb, C; const f32 *wpk; int KH, KW, K, sh, sw, dh, dw; f32 *y; int Ho, Wo;
   int NV, BW, NP, Cc, nch, TB; size_t chunkFloats;
@@ -123,10 +130,9 @@ struct conv_args {
  * chunk (whose packed weights stay in L2), tiles of PT pixels. */
 static void conv_blocks(void *ctx, int i0, int i1) {
   const struct conv_args *a = (const struct conv_args *)ctx;
-  const int C = a->C, K = a->K, BW = a->BW, NV = a->NV;
+  const int C = a->C, K = a->K, BW = a->BW;
   const int rowStep = a->dh * a->Wb * C;
   const int merged = a->nch == 1 && a->dw == 1;
-  const int big = NV == 4 ? 6 : NV == 2 ? PT2 : PT1;
   const int P = a->N * a->Ho * a->Wo;
   const f32 *base[256], *pp[256];
   for (int it = i0; it < i1; it++) {
@@ -137,6 +143,8 @@ static void conv_blocks(void *ctx, int i0, int i1) {
     }
     for (int b = 0; b < a->NP; b++) {
       const int nv = K - b * BW < BW ? K - b * BW : BW;
+      const int NV = panel_width(BW, nv) / VW;
+      const int big = NV == 4 ? 6 : NV == 2 ? PT2 : PT1;
       for (int ch = 0; ch < a->nch; ch++) {
         const int c0 = ch * a->Cc, cn = C - c0 < a->Cc ? C - c0 : a->Cc;
         const f32 *wp = a->wpk + ((size_t)b * a->nch + ch) * a->chunkFloats;
@@ -173,6 +181,7 @@ static void pack_panels(void *ctx, int i0, int i1) {
   for (int it = i0; it < i1; it++) {
     const int b = it / a->nch, ch = it % a->nch;
     const int k0 = b * a->BW, nv = a->K - k0 < a->BW ? a->K - k0 : a->BW;
+    const int bwp = panel_width(a->BW, nv); /* a narrower last panel */
     const int c0 = ch * a->Cc, cn = a->C - c0 < a->Cc ? a->C - c0 : a->Cc;
     f32 *dst = a->wpk + (size_t)it * a->chunkFloats;
     const int T = a->KH * a->KW;
@@ -180,18 +189,18 @@ static void pack_panels(void *ctx, int i0, int i1) {
       for (int t = 0; t < T; t++)
         for (int c = 0; c < cn; c++) {
           const f32 *src = a->w + ((ptrdiff_t)(T - 1 - t) * a->K + k0) * a->C + c0 + c;
-          for (int l = 0; l < a->BW; l++) *dst++ = l < nv ? src[(ptrdiff_t)l * a->C] : 0.0f;
+          for (int l = 0; l < bwp; l++) *dst++ = l < nv ? src[(ptrdiff_t)l * a->C] : 0.0f;
         }
       continue;
     }
     for (int t = 0; t < T; t++)
       for (int c = 0; c < cn; c++) {
         const f32 *src = a->w + ((ptrdiff_t)t * a->C + c0 + c) * a->K + k0;
-        if (nv == a->BW) {
-          memcpy(dst, src, (size_t)a->BW * sizeof(f32));
-          dst += a->BW;
+        if (nv == bwp) {
+          memcpy(dst, src, (size_t)bwp * sizeof(f32));
+          dst += bwp;
         } else {
-          for (int l = 0; l < a->BW; l++) *dst++ = l < nv ? src[l] : 0.0f;
+          for (int l = 0; l < bwp; l++) *dst++ = l < nv ? src[l] : 0.0f;
         }
       }
   }
