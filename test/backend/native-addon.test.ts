@@ -59,11 +59,13 @@ function cases(seed: number, count: number): Case[] {
     { N: 3, H: 5, W: 6, C: 7, K: 48, KH: 1, KW: 1, s: 1, d: 1, pad: 'valid' },
     { N: 1, H: 3, W: 70, C: 8, K: 64, KH: 3, KW: 3, s: 1, d: 1, pad: 'same' }, // 64-channel panels, long rows (6 x 4 filter-gradient tiles)
     { N: 2, H: 2, W: 67, C: 5, K: 128, KH: 3, KW: 2, s: 1, d: 1, pad: 'same' },
+    { N: 1, H: 5, W: 21, C: 17, K: 17, KH: 3, KW: 3, s: 1, d: 1, pad: 'same' }, // DUCK-Net's 17 n channels: wide vectors + a tail
+    { N: 1, H: 4, W: 19, C: 34, K: 68, KH: 3, KW: 3, s: 1, d: 1, pad: 'same' },
   ];
   while (out.length < count) {
     const c: Case = {
       N: rng.intBetween(1, 2), H: rng.intBetween(1, 14), W: rng.intBetween(1, 30),
-      C: rng.choice([1, 3, 4, 8, 12, 16, 20, 24, 32, 36, 48, 64]), K: rng.choice([1, 2, 4, 5, 8, 12, 16, 24, 32, 40, 48, 64, 72]),
+      C: rng.choice([1, 3, 4, 8, 12, 16, 20, 24, 32, 36, 48, 64]), K: rng.choice([1, 2, 4, 5, 8, 12, 16, 17, 20, 24, 32, 34, 40, 48, 64, 68, 72]),
       KH: rng.intBetween(1, 3), KW: rng.intBetween(1, 3), s: rng.bernoulli(0.3) ? 2 : 1, d: rng.bernoulli(0.2) ? 2 : 1,
       pad: rng.bernoulli(0.7) ? 'same' : 'valid',
     };

@@ -166,8 +166,9 @@ static void detect(void) {
  * divides D (remainders are scalar) when `exact`, else the widest that
  * divides D or wastes at most a quarter of a 4-vector panel. */
 static int pick(int D, int exact) {
-  if (isa >= 3 && (D % 16 == 0 || (!exact && D >= 64))) return 16;
-  if (isa >= 2 && (D % 8 == 0 || (!exact && D >= 32))) return 8;
+  /* exact == 2 (filter gradient, whose tail channels run vectorised over rows): a tail of up to 4 channels is fine */
+  if (isa >= 3 && (D % 16 == 0 || (!exact && D >= 64) || (exact == 2 && D >= 16 && D % 16 <= 4))) return 16;
+  if (isa >= 2 && (D % 8 == 0 || (!exact && D >= 32) || (exact == 2 && D >= 8 && D % 8 <= 4))) return 8;
   if (isa >= 2) return 5; /* v4 with FMA */
   return 4;
 }
@@ -263,7 +264,7 @@ static napi_value js_conv_dw(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 16, a)) return NULL;
   f32 *xb = P(0), *dy = P(5), *out = P(15);
   CHECK();
-  const int w_ = pick(I(8), 1);
+  const int w_ = pick(I(8), 2);
   SEL(conv_dw, w_, xb, I(1), I(2), I(3), I(4), dy, I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), out);
   return NULL;
 }
