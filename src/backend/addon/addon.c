@@ -173,6 +173,34 @@ static int pick(int D, int exact) {
   return 4;
 }
 
+/* Vector width for a conv forward (narrow_last: its last panel may be
+ * narrower) or matmul over D output channels, which pads the channels to whole
+ * panels: the width with the most useful lanes per instruction,
+ * D / padded lanes x width (ties: the wider). */
+static int lanes(int D, int VW, int narrow_last) {
+  const int NV = VW == 16 && D % 64 == 0 && narrow_last ? 4 : D > VW ? 2 : 1;
+  const int BW = NV * VW, rem = D % BW;
+  int last = rem ? BW : 0;
+  if (rem && narrow_last && BW > VW) last = rem <= VW ? VW : rem <= 2 * VW ? 2 * VW : BW;
+  return (D / BW) * BW + last;
+}
+static int pick_padded(int D, int narrow_last) {
+  if (isa < 2) return 4;
+  const int cand[3] = {16, 8, 4};
+  int best = 5;
+  double bestScore = -1;
+  for (int i = 0; i < 3; i++) {
+    const int VW = cand[i];
+    if (VW == 16 && isa < 3) continue;
+    const double score = (double)D / lanes(D, VW, narrow_last) * VW;
+    if (score > bestScore * 1.0001) {
+      bestScore = score;
+      best = VW == 4 ? 5 : VW;
+    }
+  }
+  return best;
+}
+
 #ifdef HAVE_X86
 #define SEL(name, w, ...) \
   do { \
@@ -243,7 +271,7 @@ static napi_value js_conv_fwd(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 16, a)) return NULL;
   f32 *xb = P(0), *w = P(5), *y = P(13);
   CHECK();
-  const int w_ = pick(I(8), 0);
+  const int w_ = pick_padded(I(8), 1);
   SEL(conv_fwd, w_, xb, I(1), I(2), I(3), I(4), w, I(6), I(7), I(8), I(9), I(10), I(11), I(12), y, I(14), I(15));
   return NULL;
 }
@@ -254,7 +282,7 @@ static napi_value js_conv_fwd_flipped(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 16, a)) return NULL;
   f32 *xb = P(0), *w = P(5), *y = P(13);
   CHECK();
-  const int w_ = pick(I(8), 0);
+  const int w_ = pick_padded(I(8), 1);
   SEL(conv_fwd_flipped, w_, xb, I(1), I(2), I(3), I(4), w, I(6), I(7), I(8), I(9), I(10), I(11), I(12), y, I(14), I(15));
   return NULL;
 }
@@ -285,7 +313,7 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 13, a)) return NULL;
   f32 *A = P(0), *B = P(4), *out = P(8);
   CHECK();
-  const int w_ = pick(I(12), 0);
+  const int w_ = pick_padded(I(12), 0);
   SEL(matmul, w_, A, I(1), I(2), I(3), B, I(5), I(6), out, I(9), I(10), I(11), I(12));
   return NULL;
 }
