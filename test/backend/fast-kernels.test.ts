@@ -60,7 +60,7 @@ test.before(async () => {
 });
 
 test('the replacement kernels are registered for wasm', () => {
-  assert.equal([...WASM_OVERRIDE_KERNELS].sort(), ['Add', 'AvgPoolGrad', 'BatchMatMul', 'Cast', 'Concat', 'Conv2D', 'Conv2DBackpropInput', 'FusedConv2D', 'Identity', 'MaxPoolGrad', 'PadV2', 'Slice', 'SplitV', 'Sum', '_FusedMatMul']);
+  assert.equal([...WASM_OVERRIDE_KERNELS].sort(), ['Add', 'AvgPoolGrad', 'BatchMatMul', 'Cast', 'Concat', 'Conv2D', 'Conv2DBackpropInput', 'FusedConv2D', 'Identity', 'MaxPoolGrad', 'PadV2', 'Slice', 'SplitV', 'Sum', '_FusedMatMul', 'FusedBatchNorm'].sort());
   for (const k of WASM_OVERRIDE_KERNELS) assert.ok(tf.getKernel(k, 'wasm'), k);
 });
 
@@ -294,6 +294,24 @@ test('replacement kernels do not leak tensors or wasm buffers', async () => {
   assert.is(after.numTensors, before.numTensors);
   assert.is(after.numDataBuffers, before.numDataBuffers);
   tf.dispose([x, w, wt]);
+});
+
+test('inference FusedBatchNorm on wasm (native per-channel passes) matches the CPU backend; full-shape statistics use tfjs-wasm', async () => {
+  const rng = createRng(61);
+  for (const C of [1, 3, 4, 13, 64]) {
+    const shape = [2, 5, 7, C];
+    const n = 70 * C;
+    const x = Float32Array.from({ length: n }, () => rng.uniform(-3, 5));
+    const vec = (lo: number, hi: number) => Float32Array.from({ length: C }, () => rng.uniform(lo, hi));
+    const [mean, variance, scale, offset] = [vec(-1, 2), vec(0.1, 3), vec(0.5, 1.5), vec(-1, 1)];
+    const run = () => [
+      tf.batchNorm(tf.tensor(x, shape), tf.tensor1d(mean), tf.tensor1d(variance), tf.tensor1d(offset), tf.tensor1d(scale), 1e-3),
+      tf.batchNorm(tf.tensor(x, shape), tf.tensor1d(mean), tf.tensor1d(variance), undefined, undefined, 1e-3),
+      tf.batchNorm(tf.tensor(x, shape), tf.tensor(x, shape), tf.onesLike(tf.tensor(x, shape)), tf.reshape(tf.tensor1d(offset), [1, 1, 1, C]), tf.reshape(tf.tensor1d(scale), [1, 1, 1, C]), 1e-3),
+    ];
+    const [cpu, wasm] = [await onBackend('cpu', run), await onBackend('wasm', run)];
+    cpu.forEach((ref, i) => assert.ok(relErr(wasm[i], ref) < 1e-5, `C ${C} case ${i}: ${relErr(wasm[i], ref)}`));
+  }
 });
 
 test.run();
