@@ -178,31 +178,30 @@ struct pack_args { const f32 *w; int KH, KW, C, K, BW, Cc, nch; size_t chunkFloa
 /* wpk[b][ch][ky][kx][c - c0][0..BW) = w[ky, kx, c, b*BW + l] (0 beyond K). */
 static void pack_panels(void *ctx, int i0, int i1) {
   const struct pack_args *a = (const struct pack_args *)ctx;
-  for (int it = i0; it < i1; it++) {
-    const int b = it / a->nch, ch = it % a->nch;
+  const int T = a->KH * a->KW;
+  for (int it = i0; it < i1; it++) { /* item: (panel b, channel chunk ch, tap t) */
+    const int t = it % T, bc = it / T;
+    const int b = bc / a->nch, ch = bc % a->nch;
     const int k0 = b * a->BW, nv = a->K - k0 < a->BW ? a->K - k0 : a->BW;
     const int bwp = panel_width(a->BW, nv); /* a narrower last panel */
     const int c0 = ch * a->Cc, cn = a->C - c0 < a->Cc ? a->C - c0 : a->Cc;
-    f32 *dst = a->wpk + (size_t)it * a->chunkFloats;
-    const int T = a->KH * a->KW;
+    f32 *dst = a->wpk + (size_t)bc * a->chunkFloats + (size_t)t * cn * bwp;
     if (a->flip) { /* filter w[T - 1 - t, k, c] of a [KH, KW, K, C] tensor: the flipped, tap-transposed one */
-      for (int t = 0; t < T; t++)
-        for (int c = 0; c < cn; c++) {
-          const f32 *src = a->w + ((ptrdiff_t)(T - 1 - t) * a->K + k0) * a->C + c0 + c;
-          for (int l = 0; l < bwp; l++) *dst++ = l < nv ? src[(ptrdiff_t)l * a->C] : 0.0f;
-        }
+      for (int c = 0; c < cn; c++) {
+        const f32 *src = a->w + ((ptrdiff_t)(T - 1 - t) * a->K + k0) * a->C + c0 + c;
+        for (int l = 0; l < bwp; l++) *dst++ = l < nv ? src[(ptrdiff_t)l * a->C] : 0.0f;
+      }
       continue;
     }
-    for (int t = 0; t < T; t++)
-      for (int c = 0; c < cn; c++) {
-        const f32 *src = a->w + ((ptrdiff_t)t * a->C + c0 + c) * a->K + k0;
-        if (nv == bwp) {
-          memcpy(dst, src, (size_t)bwp * sizeof(f32));
-          dst += bwp;
-        } else {
-          for (int l = 0; l < bwp; l++) *dst++ = l < nv ? src[l] : 0.0f;
-        }
+    for (int c = 0; c < cn; c++) {
+      const f32 *src = a->w + ((ptrdiff_t)t * a->C + c0 + c) * a->K + k0;
+      if (nv == bwp) {
+        memcpy(dst, src, (size_t)bwp * sizeof(f32));
+        dst += bwp;
+      } else {
+        for (int l = 0; l < bwp; l++) *dst++ = l < nv ? src[l] : 0.0f;
       }
+    }
   }
 }
 
@@ -238,7 +237,7 @@ void FN(conv_fwd_any)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w,
   f32 *wpk = scratch((size_t)a.NP * a.nch * a.chunkFloats);
   if (!wpk) return;
   struct pack_args pa = {w, KH, KW, C, K, a.BW, Cc, a.nch, a.chunkFloats, wpk, flip};
-  pool_run(a.NP * a.nch, pack_panels, &pa, 1);
+  pool_run(a.NP * a.nch * KH * KW, pack_panels, &pa, 1);
   a.wpk = wpk;
   /* pixel blocks: up to 240 pixels, at least 2 per thread */
   const int big = a.NV == 4 ? 6 : a.NV == 2 ? PT2 : PT1;
