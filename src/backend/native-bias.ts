@@ -85,13 +85,19 @@ export function makeFusedBatchNormWasm(original: tf.KernelFunc): (args: KernelAr
     const t1 = backend.makeOutput([W], 'float32');
     const t2 = backend.makeOutput([W], 'float32');
     const t3 = backend.makeOutput([W], 'float32');
-    const centred = backend.makeOutput([...x.shape], 'float32');
     tileInto(backend.typedArrayFromHeap(t1) as Float32Array, negMean, C);
     tileInto(backend.typedArrayFromHeap(t2) as Float32Array, factor, C);
     tileInto(backend.typedArrayFromHeap(t3) as Float32Array, shift, C);
-    k.chan_affine(heapPtr(backend, x), 0, 0, 0, heapPtr(backend, t1), P, C, heapPtr(backend, centred));
-    k.chan_affine(heapPtr(backend, centred), heapPtr(backend, t2), 0, 0, heapPtr(backend, t3), P, C, heapPtr(backend, out));
-    for (const t of [t1, t2, t3, centred]) backend.disposeData(t.dataId);
+    if (k.chan_norm) {
+      // the native addon: both passes in one, same float32 operations
+      k.chan_norm(heapPtr(backend, x), heapPtr(backend, t1), heapPtr(backend, t2), heapPtr(backend, t3), P, C, heapPtr(backend, out));
+    } else {
+      const centred = backend.makeOutput([...x.shape], 'float32');
+      k.chan_affine(heapPtr(backend, x), 0, 0, 0, heapPtr(backend, t1), P, C, heapPtr(backend, centred));
+      k.chan_affine(heapPtr(backend, centred), heapPtr(backend, t2), 0, 0, heapPtr(backend, t3), P, C, heapPtr(backend, out));
+      backend.disposeData(centred.dataId);
+    }
+    for (const t of [t1, t2, t3]) backend.disposeData(t.dataId);
     return out;
   };
 }

@@ -248,7 +248,7 @@ test('after the wasm heap grows (old buffer detached) the addon reads the new on
   }
 });
 
-test('BatchNorm training, its gradient, ReLU gradient and bias + ReLU on the addon equal the wasm kernels bit for bit (1 and 3 threads)', () => {
+test('BatchNorm training, its gradient, inference BatchNorm, ReLU gradient and bias + ReLU on the addon equal the wasm kernels bit for bit (1 and 3 threads)', () => {
   if (!info().loaded) return;
   const shapes: number[][] = [[2, 5, 7, 3], [3, 11, 13, 4], [700, 8], [2, 9, 9, 13], [600, 1], [4, 33, 35, 64], [1, 70, 70, 12]];
   const run = () => shapes.map((shape) => {
@@ -268,7 +268,8 @@ test('BatchNorm training, its gradient, ReLU gradient and bias + ReLU on the add
       const centred = tf.sub(xt, 2);
       const rg = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.relu(t), tf.tensor(dy, shape))))(centred);
       const fused = tf.fused.matMul({ a: tf.reshape(xt, [-1, C]), b: tf.eye(C), bias: tf.tensor1d(beta), activation: 'relu' });
-      return [y, m, v, dx, dg, db, rg, fused].map((t) => Float32Array.from(t.dataSync()));
+      const inference = tf.batchNorm(xt, m, tf.add(v, 0.5), tf.tensor1d(beta), g, 1e-3); // addon: one pass; wasm: two
+      return [y, m, v, dx, dg, db, rg, fused, inference].map((t) => Float32Array.from(t.dataSync()));
     });
   });
   const prevOn = setNativeAddonEnabled(false);

@@ -144,6 +144,7 @@ DECL(_v16)
 int chan_sums_native(const f32 *x, const f32 *x2, const f32 *sub, int P, int C, double *acc, double *acc2);
 void chan_affine_native(const f32 *a, const f32 *sa, const f32 *b, const f32 *sb, const f32 *shift, int P, int C, f32 *out);
 void relu_grad_native(const f32 *dy, const f32 *x, f32 *dx, int n);
+void chan_norm_native(const f32 *x, const f32 *nm, const f32 *f, const f32 *sh, int P, int C, f32 *out);
 void bias_act_native(f32 *x, int R, int N, const f32 *bias, int relu);
 
 /* ISA levels: 0 baseline (g4), 2 AVX2 + FMA (v4 / v8), 3 AVX-512 (v16). */
@@ -346,6 +347,15 @@ static napi_value js_chan_affine(napi_env env, napi_callback_info info) {
   chan_affine_native(x, sa, b, sb, shift, I(5), I(6), out);
   return NULL;
 }
+/* chan_norm(x, negMean, factor, shift, P, C, out): (x + negMean) * factor + shift, tiled vectors. */
+static napi_value js_chan_norm(napi_env env, napi_callback_info info) {
+  double a[7];
+  if (!get_args(env, info, 7, a)) return NULL;
+  f32 *x = P(0), *nm = P(1), *f = P(2), *sh = P(3), *out = P(6);
+  CHECK();
+  chan_norm_native(x, nm, f, sh, I(4), I(5), out);
+  return NULL;
+}
 static napi_value js_relu_grad(napi_env env, napi_callback_info info) {
   double a[4];
   if (!get_args(env, info, 4, a)) return NULL;
@@ -486,6 +496,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"bn_grad_sums", NULL, js_bn_grad_sums, NULL, NULL, NULL, napi_enumerable, NULL},
     {"chan_affine", NULL, js_chan_affine, NULL, NULL, NULL, napi_enumerable, NULL},
     {"relu_grad", NULL, js_relu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"chan_norm", NULL, js_chan_norm, NULL, NULL, NULL, napi_enumerable, NULL},
     {"bias_act", NULL, js_bias_act, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

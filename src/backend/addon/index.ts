@@ -30,7 +30,7 @@ export type AddonIsa = 'avx512' | 'avx2' | 'baseline';
 
 /** The kernels the addon provides (signatures as src/backend/native's `NativeKernels`). */
 export const ADDON_KERNELS = [
-  'conv_fwd', 'conv_fwd_flipped', 'conv_dw', 'conv_dx_scatter', 'matmul', 'pad_nhwc', 'transpose_taps', 'chan_sum', 'bn_grad_sums', 'chan_affine', 'relu_grad', 'bias_act',
+  'conv_fwd', 'conv_fwd_flipped', 'conv_dw', 'conv_dx_scatter', 'matmul', 'pad_nhwc', 'transpose_taps', 'chan_sum', 'bn_grad_sums', 'chan_affine', 'chan_norm', 'relu_grad', 'bias_act',
 ] as const;
 type AddonKernelName = (typeof ADDON_KERNELS)[number];
 

@@ -748,6 +748,33 @@ void chan_affine_native(const f32 *a, const f32 *sa, const f32 *b, const f32 *sb
   }
 }
 
+struct norm_args { const f32 *x, *nm, *f, *sh; int W, groups; f32 *out; };
+static void norm_rows(void *ctx, int g0, int g1) {
+  const struct norm_args *p = (const struct norm_args *)ctx;
+  const int W = p->W;
+  for (int g = g0; g < g1; g++) {
+    const f32 *r = p->x + (size_t)g * W;
+    f32 *o = p->out + (size_t)g * W;
+    for (int i = 0; i < W; i++) {
+      const f32 t = r[i] + p->nm[i];
+      o[i] = t * p->f[i] + p->sh[i];
+    }
+  }
+}
+/* out[p, c] = (x[p, c] + negMean[c]) * factor[c] + shift[c] in one pass (vectors tiled to W floats):
+ * bit-identical to chan_affine's a + shift followed by a * sa + shift. */
+void chan_norm_native(const f32 *x, const f32 *nm, const f32 *f, const f32 *sh, int P, int C, f32 *out) {
+  struct norm_args p = {x, nm, f, sh, tile_w(C), 0, out};
+  const int G = p.W / C;
+  p.groups = P / G;
+  pool_run(p.groups, norm_rows, &p, 256);
+  for (int q = p.groups * G; q < P; q++)
+    for (int c = 0; c < C; c++) {
+      const f32 t = x[(size_t)q * C + c] + nm[c];
+      out[(size_t)q * C + c] = t * f[c] + sh[c];
+    }
+}
+
 struct ew_args { const f32 *dy, *x; f32 *dx; const f32 *bias; int N, relu; };
 static void relu_grad_range(void *ctx, int i0, int i1) {
   const struct ew_args *e = (const struct ew_args *)ctx;

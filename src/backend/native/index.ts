@@ -49,6 +49,8 @@ export interface NativeKernels {
    */
   conv_fwd_flipped?(xb: number, N: number, Hb: number, Wb: number, C: number, w: number, KH: number, KW: number, K: number,
     sh: number, sw: number, dh: number, dw: number, y: number, Ho: number, Wo: number, wpk: number): void;
+  /** Addon only: out[P,C] = (x + negMean) * factor + shift in one pass (vectors tiled); equals chan_affine's two passes bit for bit. */
+  chan_norm?(x: number, negMean: number, factor: number, shift: number, P: number, C: number, out: number): void;
   /** Filter gradient out[KH,KW,C,K] from a padded buffer xb[N,Hb,Wb,C] and dy[N,Ho,Wo,K]. */
   conv_dw(xb: number, N: number, Hb: number, Wb: number, C: number, dy: number, Ho: number, Wo: number, K: number,
     KH: number, KW: number, sh: number, sw: number, dh: number, dw: number, out: number): void;
