@@ -55,7 +55,7 @@ import { makeAddWasm, makeFusedBatchNormWasm } from './native-bias';
 import { registerNativeGeluKernels } from './native-gelu';
 import { registerNativeLayerNormKernels } from './native-layernorm';
 import { makeBatchMatMulWasm, makeFusedMatMulWasm } from './native-matmul';
-import { makeSumWasm } from './native-reduce';
+import { makeMeanWasm, makeSumWasm } from './native-reduce';
 import { registerNativeBatchNormKernels } from './native-batchnorm';
 import { depthwiseFilterGradM1, depthwiseInputGradM1 } from './depthwise-backprop';
 import { convInfoFromAttrs, f32, type Conv2DInfo, type KernelArgs, type WasmBackendLike } from './wasm-util';
@@ -204,7 +204,7 @@ export const WASM_GRADIENT_KERNELS = [
 /** Kernel names tfjs-wasm has (slowly) and this module replaces for 'wasm'. */
 export const WASM_OVERRIDE_KERNELS = [
   'Conv2D', 'FusedConv2D', 'BatchMatMul', '_FusedMatMul', 'Sum', 'Conv2DBackpropInput', 'Concat', 'SplitV', 'Slice', 'PadV2', 'MaxPoolGrad', 'AvgPoolGrad', 'Identity', 'Cast', 'Add',
-  'FusedBatchNorm',
+  'FusedBatchNorm', 'Mean',
 ] as const;
 
 type MissingName = (typeof WASM_GRADIENT_KERNELS)[number];
@@ -235,6 +235,7 @@ const OVERRIDES: Record<OverrideName, (original: tf.KernelFunc) => (args: Kernel
   Cast: makeCastWasm,
   Add: makeAddWasm,
   FusedBatchNorm: makeFusedBatchNormWasm,
+  Mean: makeMeanWasm,
 };
 
 /**

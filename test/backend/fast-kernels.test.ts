@@ -60,7 +60,7 @@ test.before(async () => {
 });
 
 test('the replacement kernels are registered for wasm', () => {
-  assert.equal([...WASM_OVERRIDE_KERNELS].sort(), ['Add', 'AvgPoolGrad', 'BatchMatMul', 'Cast', 'Concat', 'Conv2D', 'Conv2DBackpropInput', 'FusedConv2D', 'Identity', 'MaxPoolGrad', 'PadV2', 'Slice', 'SplitV', 'Sum', '_FusedMatMul', 'FusedBatchNorm'].sort());
+  assert.equal([...WASM_OVERRIDE_KERNELS].sort(), ['Add', 'AvgPoolGrad', 'BatchMatMul', 'Cast', 'Concat', 'Conv2D', 'Conv2DBackpropInput', 'FusedConv2D', 'Identity', 'MaxPoolGrad', 'PadV2', 'Slice', 'SplitV', 'Sum', '_FusedMatMul', 'FusedBatchNorm', 'Mean'].sort());
   for (const k of WASM_OVERRIDE_KERNELS) assert.ok(tf.getKernel(k, 'wasm'), k);
 });
 
@@ -311,6 +311,24 @@ test('inference FusedBatchNorm on wasm (native per-channel passes) matches the C
     ];
     const [cpu, wasm] = [await onBackend('cpu', run), await onBackend('wasm', run)];
     cpu.forEach((ref, i) => assert.ok(relErr(wasm[i], ref) < 1e-5, `C ${C} case ${i}: ${relErr(wasm[i], ref)}`));
+  }
+});
+
+test('Mean over all axes but the last, or all but the first and last (native per-channel sums), matches the CPU backend; other means use tfjs-wasm', async () => {
+  const rng = createRng(62);
+  for (const shape of [[2, 5, 7, 3], [3, 4, 4, 13], [1, 9, 9, 64], [700, 8], [2, 3, 4, 5, 6]]) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = Float32Array.from({ length: n }, () => rng.uniform(-2, 3));
+    const r = shape.length;
+    const mid = Array.from({ length: r - 2 }, (_, i) => i + 1);
+    const run = () => {
+      const t = tf.tensor(x, shape);
+      const outs = [tf.mean(t, Array.from({ length: r - 1 }, (_, i) => i)), tf.mean(t, Array.from({ length: r - 1 }, (_, i) => i), true), tf.mean(t, [r - 1])];
+      if (r >= 3) outs.push(tf.mean(t, mid), tf.mean(t, mid, true));
+      return outs;
+    };
+    const [cpu, wasm] = [await onBackend('cpu', run), await onBackend('wasm', run)];
+    cpu.forEach((ref, i) => assert.ok(relErr(wasm[i], ref) < 1e-6, `${JSON.stringify(shape)} case ${i}: ${relErr(wasm[i], ref)}`));
   }
 });
 
