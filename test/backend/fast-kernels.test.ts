@@ -186,6 +186,25 @@ test('MaxPoolGrad on wasm matches CPU (30 random pools: sizes 1..3, strides 1..3
   await tf.setBackend('wasm');
 });
 
+test('MaxPoolGrad on wasm matches CPU on wide channel counts and overlapping 5x5 windows (the chained pooling of RefineNet, 16-wide vectors + tails)', async () => {
+  const rng = createRng(26);
+  for (const [N, H, W, C, k, s, pad] of [[2, 9, 11, 32, 5, 1, 'same'], [1, 8, 8, 48, 2, 2, 'valid'], [2, 7, 6, 19, 3, 1, 'same'], [1, 10, 9, 64, 5, 1, 'same'], [3, 6, 6, 40, 3, 2, 'same']] as [number, number, number, number, number, number, 'same' | 'valid'][]) {
+    const xv = randomValues(rng, N * H * W * C);
+    const run = () => {
+      const x = tf.tensor4d(xv, [N, H, W, C]);
+      const f = (a: tf.Tensor) => {
+        const y = tf.maxPool(a as tf.Tensor4D, k, s, pad);
+        return tf.sum(tf.mul(y, tf.sin(tf.range(0, y.size).reshape(y.shape))));
+      };
+      return [tf.grad(f)(x)];
+    };
+    const cpu = await onBackend('cpu', run);
+    const wasm = await onBackend('wasm', run);
+    assert.ok(relErr(wasm[0], cpu[0]) < 1e-6, `case ${JSON.stringify({ N, H, W, C, k, s, pad })}`);
+  }
+  await tf.setBackend('wasm');
+});
+
 test('AvgPoolGrad on wasm (native) matches CPU (30 random pools incl. overlapping windows, same/valid, odd channels)', async () => {
   const rng = createRng(25);
   let n = 0;

@@ -131,7 +131,8 @@ typedef float f32;
   void conv_dw##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, int, int, int, f32 *); \
   void conv_dx_scatter##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, int, int, int, f32 *, int, int); \
   void matmul##S(const f32 *, int, int, int, const f32 *, int, int, f32 *, int, int, int, int); \
-  void transpose_taps##S(const f32 *, int, int, int, f32 *);
+  void transpose_taps##S(const f32 *, int, int, int, f32 *); \
+  int max_pool_grad##S(const f32 *, const f32 *, const f32 *, int, int, int, int, int, int, int, int, int, int, int, int, f32 *);
 DECL(_g4)
 #ifdef HAVE_X86
 DECL(_v4)
@@ -373,6 +374,33 @@ static napi_value js_bias_act(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* max_pool_grad(x, y, dy, N, H, W, C, OH, OW, KH, KW, sh, sw, pt, pl, dx) -> windows with no match (NaN). */
+static napi_value js_max_pool_grad(napi_env env, napi_callback_info info) {
+  double a[16];
+  if (!get_args(env, info, 16, a)) return NULL;
+  f32 *x = P(0), *y = P(1), *dy = P(2), *dx = P(15);
+  CHECK();
+  const int w_ = pick(I(6), 1);
+  int miss = 0;
+#ifdef HAVE_X86
+  switch (w_) {
+    IF16(case 16: miss = max_pool_grad_v16(x, y, dy, I(3), I(4), I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), dx); break;)
+    case 8: miss = max_pool_grad_v8(x, y, dy, I(3), I(4), I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), dx); break;
+    case 5: miss = max_pool_grad_v4(x, y, dy, I(3), I(4), I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), dx); break;
+    default: miss = max_pool_grad_g4(x, y, dy, I(3), I(4), I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), dx);
+  }
+#else
+  miss = max_pool_grad_g4(x, y, dy, I(3), I(4), I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), dx);
+#endif
+  if (miss < 0) {
+    napi_throw_error(env, NULL, "medfl_native.max_pool_grad: out of memory");
+    return NULL;
+  }
+  napi_value r;
+  napi_create_int32(env, miss, &r);
+  return r;
+}
+
 /* transpose_taps(w, T, C, K, wt): wt[t, k, c] = w[t, c, k]. */
 static napi_value js_transpose_taps(napi_env env, napi_callback_info info) {
   double a[5];
@@ -497,6 +525,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"chan_affine", NULL, js_chan_affine, NULL, NULL, NULL, napi_enumerable, NULL},
     {"relu_grad", NULL, js_relu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
     {"chan_norm", NULL, js_chan_norm, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"max_pool_grad", NULL, js_max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
     {"bias_act", NULL, js_bias_act, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -30,11 +30,11 @@ export type AddonIsa = 'avx512' | 'avx2' | 'baseline';
 
 /** The kernels the addon provides (signatures as src/backend/native's `NativeKernels`). */
 export const ADDON_KERNELS = [
-  'conv_fwd', 'conv_fwd_flipped', 'conv_dw', 'conv_dx_scatter', 'matmul', 'pad_nhwc', 'transpose_taps', 'chan_sum', 'bn_grad_sums', 'chan_affine', 'chan_norm', 'relu_grad', 'bias_act',
+  'conv_fwd', 'conv_fwd_flipped', 'conv_dw', 'conv_dx_scatter', 'matmul', 'pad_nhwc', 'transpose_taps', 'chan_sum', 'bn_grad_sums', 'chan_affine', 'chan_norm', 'relu_grad', 'bias_act', 'max_pool_grad',
 ] as const;
 type AddonKernelName = (typeof ADDON_KERNELS)[number];
 
-interface AddonModule extends Record<AddonKernelName, (...args: number[]) => void> {
+interface AddonModule extends Record<AddonKernelName, (...args: number[]) => number | undefined> {
   setHeap(buf: ArrayBuffer): void;
   setThreads(n: number): void;
   threads(): number;
@@ -166,7 +166,7 @@ export function overlayAddon<T extends object>(kernels: T, memory: { buffer: Arr
         m.setHeap(b);
         buf = b;
       }
-      f(...args);
+      return f(...args);
     };
   }
   return out as T;

@@ -623,6 +623,80 @@ void FN(matmul)(const f32 *a, int aStride, int ars, int acs, const f32 *b, int b
   pool_run(batch * m.nrb, mm_items, &m, 1);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Max-pool gradient, as kernels.c's max_pool_grad: dx (zeroed) gets each
+ * dy[n, oh, ow, c] at the first window entry (row-major) equal to the pooled
+ * y; returns the (window, channel) pairs with none (NaN windows). Work items:
+ * (image, block of channels), disjoint in dx, windows visited in order, so the
+ * sums (overlapping windows) do not depend on the split. Vectors over channels;
+ * tail channels scalar. */
+struct mpg_args { const f32 *x, *y, *dy; int N, H, W, C, OH, OW, KH, KW, sh, sw, pt, pl; f32 *dx; int CB, ncb; int *missing; };
+static void mpg_items(void *ctx, int i0, int i1) {
+  const struct mpg_args *a = (const struct mpg_args *)ctx;
+  typedef int vi __attribute__((vector_size(VW * 4)));
+  const int C = a->C;
+  for (int it = i0; it < i1; it++) {
+    const int n = it / a->ncb, c0 = (it % a->ncb) * a->CB, c1 = c0 + a->CB < C ? c0 + a->CB : C;
+    const int cv1 = c0 + ((c1 - c0) / VW) * VW;
+    int miss = 0;
+    for (ptrdiff_t p = 0; p < (ptrdiff_t)a->H * a->W; p++) memset(a->dx + ((ptrdiff_t)n * a->H * a->W + p) * C + c0, 0, (size_t)(c1 - c0) * sizeof(f32));
+    for (int oh = 0; oh < a->OH; oh++) {
+      const int h0 = oh * a->sh - a->pt;
+      const int hLo = h0 < 0 ? 0 : h0, hHi = h0 + a->KH < a->H ? h0 + a->KH : a->H;
+      for (int ow = 0; ow < a->OW; ow++) {
+        const int w0 = ow * a->sw - a->pl;
+        const int wLo = w0 < 0 ? 0 : w0, wHi = w0 + a->KW < a->W ? w0 + a->KW : a->W;
+        const ptrdiff_t o = (((ptrdiff_t)n * a->OH + oh) * a->OW + ow) * C;
+        for (int c = c0; c < cv1; c += VW) {
+          const vf m = LD(a->y + o + c), g = LD(a->dy + o + c);
+          vi found = (vi){0};
+          for (int ih = hLo; ih < hHi; ih++) {
+            ptrdiff_t b = (((ptrdiff_t)n * a->H + ih) * a->W + wLo) * C + c;
+            for (int iw = wLo; iw < wHi; iw++, b += C) {
+              const vi hit = (LD(a->x + b) == m) & ~found;
+              ST(a->dx + b, (vf)((vi)LD(a->dx + b)) + (vf)((vi)g & hit));
+              found |= hit;
+            }
+          }
+          for (int l = 0; l < VW; l++) miss += found[l] == 0;
+        }
+        for (int c = cv1; c < c1; c++) {
+          const f32 m = a->y[o + c];
+          int done = 0;
+          for (int ih = hLo; ih < hHi && !done; ih++) {
+            ptrdiff_t b = (((ptrdiff_t)n * a->H + ih) * a->W + wLo) * C + c;
+            for (int iw = wLo; iw < wHi; iw++, b += C)
+              if (a->x[b] == m) {
+                a->dx[b] += a->dy[o + c];
+                done = 1;
+                break;
+              }
+          }
+          if (!done) miss++;
+        }
+      }
+    }
+    a->missing[it] = miss;
+  }
+}
+
+int FN(max_pool_grad)(const f32 *x, const f32 *y, const f32 *dy, int N, int H, int W, int C, int OH, int OW, int KH, int KW, int sh, int sw,
+                      int pt, int pl, f32 *dx) {
+  struct mpg_args a = {x, y, dy, N, H, W, C, OH, OW, KH, KW, sh, sw, pt, pl, dx, C, 1, NULL};
+  const int want = 4 * pool_threads();
+  while (N * a.ncb < want && a.CB > VW) {
+    a.CB = ((a.CB / 2 + VW - 1) / VW) * VW;
+    a.ncb = (C + a.CB - 1) / a.CB;
+  }
+  a.missing = (int *)alloc_aligned((size_t)N * a.ncb * sizeof(int));
+  if (!a.missing) return -1;
+  pool_run(N * a.ncb, mpg_items, &a, 1);
+  int miss = 0;
+  for (int i = 0; i < N * a.ncb; i++) miss += a.missing[i];
+  free_aligned(a.missing);
+  return miss;
+}
+
 #ifdef MEDFL_BASE_UNIT
 /* ------------------------------------------------------------------------ */
 /* Memory-bound per-channel passes (BatchNorm, bias, ReLU gradient), compiled
