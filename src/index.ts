@@ -8,8 +8,8 @@
  */
 
 // ---- engine
-export { initBackend, currentBackend } from './backend';
-export type { BackendName, BackendInfo } from './backend';
+export { initBackend, currentBackend, setNativeAddonEnabled, setNativeThreads, nativeThreads, nativeAddonInfo, setNativeAddonIsa } from './backend';
+export type { BackendName, BackendInfo, NativeAddonInfo, AddonIsa } from './backend';
 
 // ---- utilities (seeded randomness, tables, units)
 export { createRng, type Rng } from './util/rng';
@@ -59,6 +59,8 @@ export { randomOverSampler, smote, borderlineSmote, adasyn, copyPaste, copyPaste
 // ---- models: the ten architectures, weights, split learning
 export { createModel, MODEL_NAMES, getModelSpec } from './models/registry';
 export { forwardCost } from './models/flops';
+export { foldBatchNorm } from './models/fold';
+export type { FoldResult } from './models/fold';
 export type { ForwardCost } from './models/flops';
 export type { ModelName } from './models/registry';
 export type { ModelOptions, ModelCapabilities, ModelSpec, SplitPoints, OutputActivation } from './models/types';
@@ -102,7 +104,7 @@ export { mean, sampleStd, studentTQuantile, tInterval, bootstrapInterval, paired
 export type { TIntervalResult, BootstrapResult, PairedComparisonResult } from './metrics/statistics';
 
 // ---- train: the one training and evaluation core
-export { trainSegmentation, evaluateSegmentation, trainTask, evaluateTask, primaryScore, trainBatches, evaluateBatches, evaluateLoss, learningRateAt } from './train';
+export { trainSegmentation, evaluateSegmentation, trainTask, evaluateTask, primaryScore, trainBatches, evaluateBatches, evaluateLoss, learningRateAt, accumulatedStep } from './train';
 export type {
   TrainOptions,
   EpochLog,
@@ -187,3 +189,14 @@ export { zooTable, formatZoo } from './experiment/zoo';
 
 // ---- viz: plotly figures and notebook display (medfl.viz.*)
 export * as viz from './viz';
+
+// ---- flower: medfl sites as Flower SuperNodes (Fleet API over gRPC)
+export { runFlowerNode, writeInitialWeights, flowerSites } from './flower/command';
+export type { FlowerNodeRunOptions, FlowerDataOptions } from './flower/command';
+export { FlowerNode } from './flower/node';
+export type { FlowerNodeOptions, MessageHandler, FleetApi } from './flower/node';
+export { FleetClient, FleetCallError, generateNodeKeys, loadNodeKeys } from './flower/fleet';
+export type { NodeKeys } from './flower/fleet';
+export { encodeNpy, decodeNpy } from './flower/npy';
+export { deflateMessage, inflateMessage, objectId } from './flower/objects';
+export type { FlowerMessage, RecordDict, FlowerRecord, FlowerArray } from './flower/objects';

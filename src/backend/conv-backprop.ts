@@ -38,7 +38,7 @@
  * Every intermediate is released with `backend.disposeData`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { nativeKernels } from './native';
+import { heapPtr, nativeKernels } from './native';
 import { nativeConv2D, nativeConv2DFilterGrad, nativeConv2DInputGrad } from './native-conv';
 import {
   assertNHWC,
@@ -312,7 +312,20 @@ export function flipPads(ci: Conv2DInfo): [number, number, number, number] | nul
 /** dx by a forward XNNPACK conv of (padded) dy with the flipped filter (stride 1). */
 function backpropInputByFlip(backend: WasmBackendLike, dy: tf.TensorInfo, filter: tf.TensorInfo, ci: Conv2DInfo, pads: [number, number, number, number]): tf.TensorInfo {
   const { filterHeight: KH, filterWidth: KW, inChannels: Cin, outChannels: Cout } = ci;
-  // flipped[kh, kw, co, ci] = W[KH-1-kh, KW-1-kw, ci, co]
+  // flipped[kh, kw, co, ci] = W[KH-1-kh, KW-1-kw, ci, co]: tap t = kh*KW + kw of the
+  // flipped filter is tap T-1-t of W, transposed (one native call per tap when available).
+  const nk = filter.dtype === 'float32' ? nativeKernels(backend) : null;
+  if (nk?.conv_fwd_flipped) return correlateFlipped(backend, 'Conv2D', dy, filter, ci, pads, true);
+  if (nk) {
+    const T = KH * KW;
+    const flippedN = backend.makeOutput([KH, KW, Cout, Cin], 'float32');
+    const src = heapPtr(backend, filter);
+    const dst = heapPtr(backend, flippedN);
+    for (let t = 0; t < T; t++) nk.transpose_taps(src + 4 * (T - 1 - t) * Cin * Cout, 1, Cin, Cout, dst + 4 * t * Cin * Cout);
+    const dxN = correlateFlipped(backend, 'Conv2D', dy, flippedN, ci, pads);
+    backend.disposeData(flippedN.dataId);
+    return dxN;
+  }
   const flipped = scratch(backend, [KH, KW, Cout, Cin], (v) => {
     const w = f32(backend, filter);
     for (let kh = 0; kh < KH; kh++) {
@@ -335,7 +348,8 @@ function backpropInputByFlip(backend: WasmBackendLike, dy: tf.TensorInfo, filter
  * zero-padded by `pads` = [top, bottom, left, right], with an already flipped
  * filter at the dilations of `ci`: the transposed-convolution identity.
  * Uses 'same' when that is the padding, else `PadV2` + 'valid' (tfjs-wasm
- * mishandles explicit numeric padding).
+ * mishandles explicit numeric padding). `unflipped`: `flipped` is instead the
+ * conv's own filter, flipped inside the native addon's kernel (no copy).
  */
 export function correlateFlipped(
   backend: WasmBackendLike,
@@ -344,6 +358,7 @@ export function correlateFlipped(
   flipped: tf.TensorInfo,
   ci: Conv2DInfo,
   pads: [number, number, number, number],
+  unflipped = false,
 ): tf.TensorInfo {
   const [top, bottom, left, right] = pads;
   const dil = [ci.dilationHeight, ci.dilationWidth];
@@ -363,8 +378,11 @@ export function correlateFlipped(
   }
   const convAttrs = { strides: [1, 1], pad: isSame ? 'same' : 'valid', dilations: dil, dataFormat: 'NHWC', dimRoundingMode: undefined };
   const nk = kernel === 'Conv2D' && input.dtype === 'float32' ? nativeKernels(backend) : null;
+  // unflipped: `flipped` is the conv's own [KH, KW, Cin, Cout] filter, flipped inside the addon's kernel.
+  const fshape = unflipped ? [flipped.shape[0], flipped.shape[1], flipped.shape[3], flipped.shape[2]] : flipped.shape;
+  if (unflipped && !nk?.conv_fwd_flipped) throw new Error('correlateFlipped: an unflipped filter needs the native addon');
   const dx = nk
-    ? nativeConv2D(backend, nk, input, flipped, convInfoFromAttrs(input.shape, flipped.shape, convAttrs, false))
+    ? nativeConv2D(backend, nk, input, flipped, convInfoFromAttrs(input.shape, fshape, convAttrs, false), unflipped)
     : callWasmKernel(kernel, backend, { x: input, filter: flipped }, convAttrs);
   if (padded) backend.disposeData(padded.dataId);
   return dx;

@@ -7,7 +7,9 @@
  *    dependencies);
  * 3. `wasm`: `@tensorflow/tfjs-backend-wasm` (the default here), with medfl's
  *    gradient kernels registered (it ships without Conv2DBackpropFilter and the
- *    depthwise backprops);
+ *    depthwise backprops); its heaviest kernels run natively (AVX-512 / AVX2,
+ *    threads) where the addon built at install loads (./addon;
+ *    `MEDFL_NATIVE_ADDON=0` keeps the WebAssembly ones, `MEDFL_THREADS=n`);
  * 4. `cpu`: plain JavaScript, >100x slower for conv training; only used when
  *    asked for or when nothing else loads.
  *
@@ -154,3 +156,6 @@ export { registerDilatedConvGradients, dilateFilter } from './dilated-gradients'
 export { registerFusedBatchNormTraining, batchNormTraining, type BatchNormTrainingResult } from './batchnorm-training';
 export { createAdam, FusedAdamOptimizer, adamSimdAvailable, snapshotAdam, restoreAdam, disposeAdamSnapshot, type AdamSnapshot } from './adam';
 export { installLinearTapeFilter, uninstallLinearTapeFilter } from './tape-gradients';
+export {
+  setNativeAddonEnabled, setNativeThreads, nativeThreads, nativeAddonInfo, setNativeAddonIsa, type NativeAddonInfo, type AddonIsa,
+} from './addon';

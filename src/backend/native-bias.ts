@@ -46,3 +46,58 @@ export function makeAddWasm(original: tf.KernelFunc): (args: KernelArgs) => unkn
     return out;
   };
 }
+
+/**
+ * tfjs-wasm's inference `FusedBatchNorm`, replaced for float32 `x[..., C]`
+ * with per-channel statistics (shape [C] or [1, ..., 1, C]): two native
+ * per-channel passes, `t = x + (-mean)` (exactly `x - mean`) and
+ * `y = t * (scale / sqrt(variance + eps)) + offset`, instead of tfjs-wasm's
+ * generic broadcast loop (23% of CGNet's inference time). Equal to tfjs'
+ * `(x - mean) * scale / sqrt(variance + eps) + offset` up to float32 rounding
+ * of the folded factor. Other shapes and dtypes go to tfjs-wasm's kernel.
+ */
+export function makeFusedBatchNormWasm(original: tf.KernelFunc): (args: KernelArgs) => unknown {
+  return (args: KernelArgs) => {
+    const { x, mean, variance, offset, scale } = args.inputs;
+    const vecs = [mean, variance, offset, scale].filter((t): t is tf.TensorInfo => t != null);
+    const ok = x.dtype === 'float32' && x.shape.length >= 1 && mean && variance && vecs.every((t) => t.dtype === 'float32' && isChannelVector(x, t));
+    const k = ok ? nativeKernels(args.backend) : null;
+    if (!k || !ok) return original(args as unknown as Parameters<tf.KernelFunc>[0]);
+    const backend = args.backend as WasmBackendLike;
+    const C = x.shape[x.shape.length - 1];
+    const P = tf.util.sizeFromShape(x.shape) / Math.max(1, C);
+    const out = backend.makeOutput([...x.shape], 'float32');
+    if (P * C === 0) return out;
+    const eps = (args.attrs?.varianceEpsilon as number | undefined) ?? 1e-3;
+    const W = tileWidth(C);
+    const negMean = new Float32Array(C);
+    const factor = new Float32Array(C);
+    const shift = new Float32Array(C);
+    const m = backend.typedArrayFromHeap(mean) as Float32Array;
+    const v = backend.typedArrayFromHeap(variance) as Float32Array;
+    const s = scale ? (backend.typedArrayFromHeap(scale) as Float32Array) : null;
+    const o = offset ? (backend.typedArrayFromHeap(offset) as Float32Array) : null;
+    for (let c = 0; c < C; c++) {
+      negMean[c] = -m[c];
+      factor[c] = (s ? s[c] : 1) / Math.sqrt(Math.fround(v[c] + eps));
+      shift[c] = o ? o[c] : 0;
+    }
+    const t1 = backend.makeOutput([W], 'float32');
+    const t2 = backend.makeOutput([W], 'float32');
+    const t3 = backend.makeOutput([W], 'float32');
+    tileInto(backend.typedArrayFromHeap(t1) as Float32Array, negMean, C);
+    tileInto(backend.typedArrayFromHeap(t2) as Float32Array, factor, C);
+    tileInto(backend.typedArrayFromHeap(t3) as Float32Array, shift, C);
+    if (k.chan_norm) {
+      // the native addon: both passes in one, same float32 operations
+      k.chan_norm(heapPtr(backend, x), heapPtr(backend, t1), heapPtr(backend, t2), heapPtr(backend, t3), P, C, heapPtr(backend, out));
+    } else {
+      const centred = backend.makeOutput([...x.shape], 'float32');
+      k.chan_affine(heapPtr(backend, x), 0, 0, 0, heapPtr(backend, t1), P, C, heapPtr(backend, centred));
+      k.chan_affine(heapPtr(backend, centred), heapPtr(backend, t2), 0, 0, heapPtr(backend, t3), P, C, heapPtr(backend, out));
+      backend.disposeData(centred.dataId);
+    }
+    for (const t of [t1, t2, t3]) backend.disposeData(t.dataId);
+    return out;
+  };
+}

@@ -43,13 +43,20 @@ function paddedInput(backend: WasmBackendLike, k: NativeKernels, x: tf.TensorInf
   return { buf: xp, Hb, Wb, scratch: true };
 }
 
-/** `y = conv2d(x, filter)` with geometry `ci`, on the native kernels. */
-export function nativeConv2D(backend: WasmBackendLike, k: NativeKernels, x: tf.TensorInfo, filter: tf.TensorInfo, ci: Conv2DInfo): tf.TensorInfo {
+/**
+ * `y = conv2d(x, filter)` with geometry `ci`, on the native kernels. With
+ * `flipped` (only where `k.conv_fwd_flipped` exists, i.e. the addon), `filter`
+ * is the [KH, KW, K, C] filter whose flipped, tap-transposed copy the conv uses.
+ */
+export function nativeConv2D(backend: WasmBackendLike, k: NativeKernels, x: tf.TensorInfo, filter: tf.TensorInfo, ci: Conv2DInfo, flipped = false): tf.TensorInfo {
   const out = backend.makeOutput([ci.batchSize, ci.outHeight, ci.outWidth, ci.outChannels], 'float32');
   if (ci.outHeight * ci.outWidth * ci.batchSize === 0 || ci.outChannels === 0) return out;
   const p = paddedInput(backend, k, x, ci);
-  const panels = backend.makeOutput([convPanelFloats(ci.filterHeight, ci.filterWidth, ci.inChannels, ci.outChannels)], 'float32');
-  k.conv_fwd(
+  const fwd = flipped ? k.conv_fwd_flipped : k.conv_fwd;
+  if (!fwd) throw new Error('nativeConv2D: flipped filters need the native addon (conv_fwd_flipped)');
+  // The wasm kernel packs the filter into heap scratch; the addon uses its own.
+  const panels = backend.makeOutput([k.conv_fwd_flipped ? 1 : convPanelFloats(ci.filterHeight, ci.filterWidth, ci.inChannels, ci.outChannels)], 'float32');
+  fwd(
     heapPtr(backend, p.buf), ci.batchSize, p.Hb, p.Wb, ci.inChannels,
     heapPtr(backend, filter), ci.filterHeight, ci.filterWidth, ci.outChannels,
     ci.strideHeight, ci.strideWidth, ci.dilationHeight, ci.dilationWidth,

@@ -51,11 +51,11 @@ import { makeConv2DWasm, makeFusedConv2DWasm, nativeDepthwiseFilterGrad } from '
 import { nativeKernels } from './native';
 import { registerNativePreluGradient } from './native-prelu';
 import { registerNativeReluGradient } from './native-relu';
-import { makeAddWasm } from './native-bias';
+import { makeAddWasm, makeFusedBatchNormWasm } from './native-bias';
 import { registerNativeGeluKernels } from './native-gelu';
 import { registerNativeLayerNormKernels } from './native-layernorm';
 import { makeBatchMatMulWasm, makeFusedMatMulWasm } from './native-matmul';
-import { makeSumWasm } from './native-reduce';
+import { makeMeanWasm, makeSumWasm } from './native-reduce';
 import { registerNativeBatchNormKernels } from './native-batchnorm';
 import { depthwiseFilterGradM1, depthwiseInputGradM1 } from './depthwise-backprop';
 import { convInfoFromAttrs, f32, type Conv2DInfo, type KernelArgs, type WasmBackendLike } from './wasm-util';
@@ -202,7 +202,10 @@ export const WASM_GRADIENT_KERNELS = [
 ] as const;
 
 /** Kernel names tfjs-wasm has (slowly) and this module replaces for 'wasm'. */
-export const WASM_OVERRIDE_KERNELS = ['Conv2D', 'FusedConv2D', 'BatchMatMul', '_FusedMatMul', 'Sum', 'Conv2DBackpropInput', 'Concat', 'SplitV', 'Slice', 'PadV2', 'MaxPoolGrad', 'AvgPoolGrad', 'Identity', 'Cast', 'Add'] as const;
+export const WASM_OVERRIDE_KERNELS = [
+  'Conv2D', 'FusedConv2D', 'BatchMatMul', '_FusedMatMul', 'Sum', 'Conv2DBackpropInput', 'Concat', 'SplitV', 'Slice', 'PadV2', 'MaxPoolGrad', 'AvgPoolGrad', 'Identity', 'Cast', 'Add',
+  'FusedBatchNorm', 'Mean',
+] as const;
 
 type MissingName = (typeof WASM_GRADIENT_KERNELS)[number];
 type OverrideName = (typeof WASM_OVERRIDE_KERNELS)[number];
@@ -231,6 +234,8 @@ const OVERRIDES: Record<OverrideName, (original: tf.KernelFunc) => (args: Kernel
   Identity: makeIdentityWasm,
   Cast: makeCastWasm,
   Add: makeAddWasm,
+  FusedBatchNorm: makeFusedBatchNormWasm,
+  Mean: makeMeanWasm,
 };
 
 /**

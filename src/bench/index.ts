@@ -6,16 +6,22 @@
  * Per model (random data, seeded; NHWC `[batch, size, size, 3]`, one output
  * channel, logits + sigmoid cross-entropy, Adam lr 1e-3):
  * - training step = forward (training mode) + backward + Adam update;
- * - inference = `model.predict` (BatchNorm in inference mode);
+ * - inference = `model.predict` (BatchNorm in inference mode) of a copy with
+ *   every conv -> BatchNorm pair folded into one conv (src/models/fold;
+ *   `fold: false` / `--no-fold` for the model as built);
  * - `warmup` untimed steps, then `repeats` timed steps; medians are reported.
  *
- * Times are measured both as process CPU time and as wall time. On a shared
- * machine CPU time is the robust figure (it excludes time the process waited
- * for a core); images/s are derived from the median CPU time of a step, and
- * the wall-clock figures are kept alongside. PyTorch runs single-threaded
- * (`torch.set_num_threads(1)`) for the ratio, which compares like with like
- * with single-threaded wasm; a 2-thread run is reported as information (wall
- * time, since CPU time sums over threads).
+ * Thread counts (`threads`, default 1 and all cores): for each count T,
+ * medfl's native addon runs its kernels on T threads (src/backend/addon;
+ * tfjs-wasm's own kernels stay single-threaded) and PyTorch runs with
+ * `torch.set_num_threads(T)`. Times are measured both as process CPU time
+ * and as wall time. For T = 1, images/s and the ratio use CPU time (robust on
+ * a shared machine: it excludes time the process waited for a core); for
+ * T > 1 they use wall time (CPU time sums over threads), so run those on an
+ * idle machine.
+ *
+ * Width: a number, or 'paper' / 'default' for each model's
+ * `capabilities.paperWidth` / `defaultWidth`.
  *
  * Memory: `peakTensorBytes` is the engine's peak of live tensor bytes during
  * one training step (`tf.profile`), counted from before the model was built
@@ -27,10 +33,15 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import { createAdam } from '../backend/adam';
+import { accumulatedStep } from '../train/loop';
 import { createModel, MODEL_NAMES } from '../models/registry';
-import { describeModel } from './graph';
+import { describeModel, type ModelGraph } from './graph';
 import { cpuMs } from './kernel-profiler';
 import { nativeKernels, nativeKernelsVariant } from '../backend/native';
+import { nativeAddonInfo, nativeThreads, setNativeThreads } from '../backend/addon';
+import { getModelSpec } from '../models/registry';
+import { foldBatchNorm } from '../models/fold';
+import * as os from 'node:os';
 import { runTorchTwin, torchUnavailable, type TorchTiming } from './torch';
 
 /** Options of {@link runBench}. */
@@ -41,8 +52,18 @@ export interface BenchOptions {
   size?: number;
   /** Batch size. Default 8. */
   batch?: number;
-  /** Model width (base channels). Default: each model's defaultWidth. */
-  width?: number;
+  /** Model width (base channels), or 'paper' / 'default' (each model's paperWidth / defaultWidth). Default 'default'. */
+  width?: number | 'paper' | 'default';
+  /**
+   * Training micro-batch: gradients accumulated over chunks of at most this
+   * many samples (src/train/loop's `accumulatedStep`; BatchNorm statistics
+   * per chunk), so large batches fit the 4 GiB wasm heap. Default: off.
+   */
+  microBatch?: number;
+  /** Inference on a BatchNorm-folded copy of each model (src/models/fold). Default true. */
+  fold?: boolean;
+  /** Thread counts to measure (medfl's native addon and PyTorch alike). Default [1, all cores] (`os.availableParallelism()`). */
+  threads?: number[];
   /** Timed steps per measurement (median reported). Default 5. */
   repeats?: number;
   /** Untimed steps first. Default 2. */
@@ -55,16 +76,16 @@ export interface BenchOptions {
   json?: string;
 }
 
-/** PyTorch figures of one model (medians, milliseconds per step). */
+/** PyTorch figures of one model at the row's thread count (medians, milliseconds per step). */
 export interface TorchResult {
   version: string;
-  /** 1 thread: CPU-time based, comparable with medfl's figures. */
+  /** Images/s on the row's basis (CPU time for 1 thread, wall time otherwise), comparable with medfl's. */
   trainImgPerSec: number;
   inferImgPerSec: number;
   trainCpuMs: number;
   trainWallMs: number;
-  /** 2 threads, wall-clock based (information only). */
-  trainImgPerSec2Threads?: number;
+  inferCpuMs?: number;
+  inferWallMs?: number;
   /** Parameters + BN statistics of the twin (should equal medfl's `params`). */
   weights: number;
 }
@@ -76,25 +97,32 @@ export interface BenchResult {
   size: number;
   batch: number;
   width: number | null;
+  /** Threads of medfl's native kernels and of PyTorch for this row. Default 1. */
+  threads?: number;
+  /** What images/s and ratios are computed from: process CPU time (1 thread) or wall time (more). Default 'cpu'. */
+  basis?: 'cpu' | 'wall';
   /** tfjs `countParams()` (includes BN moving statistics). */
   params: number;
   /** Median ms per training step: process CPU time and wall time. */
   trainCpuMs: number;
   trainWallMs: number;
-  /** Training images/s from the median CPU time. */
+  /** Training images/s on the row's basis (median CPU time for 1 thread, wall time otherwise). */
   trainImgPerSec: number;
   /** Training images/s from the median wall time. */
   trainWallImgPerSec: number;
   inferCpuMs: number;
   inferWallMs: number;
+  /** Inference images/s on the row's basis. */
   inferImgPerSec: number;
+  /** Inference images/s from the median wall time. */
+  inferWallImgPerSec?: number;
   /** Peak live tensor bytes of one training step, incl. weights, Adam state and the batch. */
   peakTensorBytes: number;
   /** Size of the wasm heap (process-wide high-water mark; wasm only). */
   wasmHeapBytes: number | null;
   rssBytes: number;
   torch?: TorchResult;
-  /** medfl / PyTorch (1 thread) training throughput. */
+  /** medfl / PyTorch training throughput at the same thread count. */
   trainRatio?: number;
   inferRatio?: number;
   /** Why the torch twin was skipped. */
@@ -138,7 +166,10 @@ function emptyResult(model: string, o: Required<Pick<BenchOptions, 'size' | 'bat
 }
 
 /** Benchmark one model on the current backend (no torch). */
-async function benchModel(name: string, size: number, batch: number, width: number | undefined, warmup: number, repeats: number): Promise<BenchResult> {
+async function benchModel(
+  name: string, size: number, batch: number, width: number | undefined, warmup: number, repeats: number, threads: number, microBatch?: number, fold = true,
+): Promise<BenchResult> {
+  const basis = threads === 1 ? 'cpu' : 'wall';
   const baseline = tf.memory().numBytes;
   const model = createModel(name, { inputShape: [size, size, 3], numClasses: 1, outputActivation: 'none', width, seed: 1 });
   const opt = createAdam(1e-3); // medfl's default Adam (tfjs semantics, fused on wasm)
@@ -146,14 +177,27 @@ async function benchModel(name: string, size: number, batch: number, width: numb
   const y = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([batch, size, size, 1], 0, 1, 'float32', 2), 0.5), 'float32'));
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   let rss = process.memoryUsage().rss;
+  const lossOf = (xs: tf.Tensor4D, ys: tf.Tensor) => tf.losses.sigmoidCrossEntropy(ys, model.apply(xs, { training: true }) as tf.Tensor) as tf.Scalar;
   const trainStep = () => {
-    const l = opt.minimize(() => tf.losses.sigmoidCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, true, vars);
-    l?.dataSync();
-    l?.dispose();
+    if (microBatch !== undefined && microBatch < batch) {
+      accumulatedStep(opt, vars, x, y, microBatch, lossOf);
+    } else {
+      const l = opt.minimize(() => lossOf(x as tf.Tensor4D, y), true, vars);
+      l?.dataSync();
+      l?.dispose();
+    }
     rss = Math.max(rss, process.memoryUsage().rss);
   };
+  let inferModel = model;
+  if (fold) {
+    try {
+      inferModel = (await foldBatchNorm(model)).model;
+    } catch {
+      inferModel = model; // a layer that does not round-trip: time the model as built
+    }
+  }
   const inferStep = () => {
-    const p = model.predict(x) as tf.Tensor;
+    const p = inferModel.predict(x) as tf.Tensor;
     p.dataSync();
     p.dispose();
   };
@@ -162,45 +206,60 @@ async function benchModel(name: string, size: number, batch: number, width: numb
     const infer = timeSteps(inferStep, Math.max(1, warmup >> 1), repeats);
     const prof = await tf.profile(() => trainStep());
     return {
-      model: name, backend: tf.getBackend(), size, batch, width: width ?? null, params: model.countParams(),
-      trainCpuMs: train.cpu, trainWallMs: train.wall, trainImgPerSec: (1000 * batch) / train.cpu, trainWallImgPerSec: (1000 * batch) / train.wall,
-      inferCpuMs: infer.cpu, inferWallMs: infer.wall, inferImgPerSec: (1000 * batch) / infer.cpu,
+      model: name, backend: tf.getBackend(), size, batch, width: width ?? null, threads, basis, params: model.countParams(),
+      trainCpuMs: train.cpu, trainWallMs: train.wall, trainImgPerSec: (1000 * batch) / (basis === 'cpu' ? train.cpu : train.wall), trainWallImgPerSec: (1000 * batch) / train.wall,
+      inferCpuMs: infer.cpu, inferWallMs: infer.wall, inferImgPerSec: (1000 * batch) / (basis === 'cpu' ? infer.cpu : infer.wall), inferWallImgPerSec: (1000 * batch) / infer.wall,
       peakTensorBytes: prof.peakBytes - baseline, wasmHeapBytes: wasmHeapBytes(), rssBytes: rss,
     };
   } finally {
     tf.dispose([x, y]);
     opt.dispose();
+    if (inferModel !== model) inferModel.dispose();
     model.dispose();
   }
 }
 
-function addTorch(r: BenchResult, o: { size: number; batch: number; width?: number; warmup: number; repeats: number }): void {
-  const model = createModel(r.model, { inputShape: [o.size, o.size, 3], numClasses: 1, outputActivation: 'none', width: o.width, seed: 1 });
-  let graph;
+/** PyTorch twin of `name`'s layer graph at this size / width. */
+function torchGraph(name: string, o: { size: number; width?: number }): ModelGraph {
+  const model = createModel(name, { inputShape: [o.size, o.size, 3], numClasses: 1, outputActivation: 'none', width: o.width, seed: 1 });
   try {
-    graph = describeModel(model, r.model);
+    return describeModel(model, name);
   } finally {
     model.dispose();
   }
-  const common = { batch: o.batch, warmup: o.warmup, repeats: o.repeats };
-  const t1: TorchTiming = runTorchTwin(graph, { ...common, threads: 1 });
-  let t2: TorchTiming | undefined;
-  try {
-    t2 = runTorchTwin(graph, { ...common, threads: 2 });
-  } catch {
-    t2 = undefined;
-  }
+}
+
+function addTorch(r: BenchResult, graph: ModelGraph, o: { batch: number; warmup: number; repeats: number; threads: number }): void {
+  const t: TorchTiming = runTorchTwin(graph, { batch: o.batch, warmup: o.warmup, repeats: o.repeats, threads: o.threads });
+  const cpu = o.threads === 1;
   r.torch = {
-    version: t1.torch,
-    trainImgPerSec: (1000 * o.batch) / t1.trainCpuMsMedian,
-    inferImgPerSec: (1000 * o.batch) / t1.inferCpuMsMedian,
-    trainCpuMs: t1.trainCpuMsMedian,
-    trainWallMs: t1.trainWallMsMedian,
-    trainImgPerSec2Threads: t2 ? (1000 * o.batch) / t2.trainWallMsMedian : undefined,
-    weights: t1.weights,
+    version: t.torch,
+    trainImgPerSec: (1000 * o.batch) / (cpu ? t.trainCpuMsMedian : t.trainWallMsMedian),
+    inferImgPerSec: (1000 * o.batch) / (cpu ? t.inferCpuMsMedian : t.inferWallMsMedian),
+    trainCpuMs: t.trainCpuMsMedian,
+    trainWallMs: t.trainWallMsMedian,
+    inferCpuMs: t.inferCpuMsMedian,
+    inferWallMs: t.inferWallMsMedian,
+    weights: t.weights,
   };
   r.trainRatio = r.trainImgPerSec / r.torch.trainImgPerSec;
   r.inferRatio = r.inferImgPerSec / r.torch.inferImgPerSec;
+}
+
+/** The width a model runs at: a number as given, 'paper' / 'default' from its capabilities (undefined: the builder's default). */
+export function resolveBenchWidth(name: string, width: BenchOptions['width']): number | undefined {
+  if (width === undefined || width === 'default') return undefined;
+  if (width === 'paper') return getModelSpec(name).capabilities.paperWidth;
+  return width;
+}
+
+/** Parse `--width`: a positive integer, 'paper' or 'default'; throws naming the value otherwise. */
+export function parseBenchWidth(value: string): number | 'paper' | 'default' {
+  const v = value.trim().toLowerCase();
+  if (v === 'paper' || v === 'default') return v;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--width: expected a positive integer, 'paper' or 'default', got '${value}'`);
+  return n;
 }
 
 /**
@@ -217,7 +276,14 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
   if (!Number.isInteger(size) || size < 1) throw new Error(`runBench: size must be a positive integer, got ${size}`);
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`runBench: batch must be a positive integer, got ${batch}`);
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`runBench: repeats must be a positive integer, got ${repeats}`);
+  if (options.microBatch !== undefined && (!Number.isInteger(options.microBatch) || options.microBatch < 1)) {
+    throw new Error(`runBench: microBatch must be a positive integer, got ${options.microBatch}`);
+  }
   if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`runBench: warmup must be a non-negative integer, got ${warmup}`);
+  const osx = os as unknown as { availableParallelism?: () => number };
+  const cores = Math.max(1, osx.availableParallelism ? osx.availableParallelism() : os.cpus().length);
+  const threadList = [...new Set(options.threads ?? [1, cores])];
+  if (threadList.some((t) => !Number.isInteger(t) || t < 1)) throw new Error(`runBench: threads must be positive integers, got ${threadList.join(', ')}`);
   const models = options.models ?? [...MODEL_NAMES];
   const unknown = models.filter((m) => !(MODEL_NAMES as readonly string[]).includes(m));
   if (unknown.length) throw new Error(`runBench: unknown model(s) ${unknown.join(', ')}. Valid: ${MODEL_NAMES.join(', ')}`);
@@ -226,31 +292,55 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
   const noTorch = wantTorch ? torchUnavailable() : 'disabled';
   if (wantTorch && noTorch) out(`[bench] PyTorch comparison skipped: ${noTorch}`);
   const variant = tf.getBackend() === 'wasm' && nativeKernels(tf.backend()) ? nativeKernelsVariant() : null;
-  const engine = tf.getBackend() === 'wasm' ? `wasm (medfl native kernels: ${variant ?? 'off'})` : tf.getBackend();
-  out(`[bench] backend ${engine}, ${size}x${size}, batch ${batch}, warmup ${warmup}, median of ${repeats}; images/s from process CPU time`);
+  const addon = nativeAddonInfo();
+  const addonText = addon.loaded && addon.enabled ? `native addon ${addon.isa}` : `native addon off (${addon.enabled ? addon.reason : 'MEDFL_NATIVE_ADDON=0'})`;
+  const engine = tf.getBackend() === 'wasm' ? `wasm (medfl native kernels: ${variant ?? 'off'}; ${addonText})` : tf.getBackend();
+  out(`[bench] backend ${engine}, ${size}x${size}, batch ${batch}, width ${options.width ?? 'default'}${options.microBatch ? `, micro-batch ${options.microBatch}` : ''}${options.fold === false ? ', inference unfolded' : ', inference BN-folded'}, threads ${threadList.join(',')}, warmup ${warmup}, median of ${repeats}`);
+  out('[bench] images/s: process CPU time for 1 thread, wall time for more (PyTorch alike, torch.set_num_threads(T))');
   const results: BenchResult[] = [];
-  for (const name of models) {
-    let r: BenchResult;
-    try {
-      r = await benchModel(name, size, batch, options.width, warmup, repeats);
-    } catch (e) {
-      r = emptyResult(name, { size, batch }, options.width ?? null, e instanceof Error ? e.message : String(e));
-      out(`[bench] ${name}: skipped (${r.error})`);
-      results.push(r);
-      continue;
-    }
-    if (!noTorch) {
-      try {
-        addTorch(r, { size, batch, width: options.width, warmup, repeats });
-      } catch (e) {
-        r.torchSkipped = e instanceof Error ? e.message : String(e);
+  const prevThreads = nativeThreads();
+  try {
+    for (const name of models) {
+      let width: number | undefined;
+      let graph: ModelGraph | undefined;
+      let graphError: string | undefined;
+      for (const threads of threadList) {
+        let r: BenchResult;
+        setNativeThreads(threads);
+        try {
+          width = resolveBenchWidth(name, options.width);
+          r = await benchModel(name, size, batch, width, warmup, repeats, threads, options.microBatch, options.fold ?? true);
+        } catch (e) {
+          r = emptyResult(name, { size, batch }, width ?? null, e instanceof Error ? e.message : String(e));
+          r.threads = threads;
+          out(`[bench] ${name} (${threads} thread${threads > 1 ? 's' : ''}): skipped (${r.error})`);
+          results.push(r);
+          continue;
+        }
+        if (!noTorch) {
+          try {
+            if (!graph && !graphError) {
+              try {
+                graph = torchGraph(name, { size, width });
+              } catch (e) {
+                graphError = e instanceof Error ? e.message : String(e);
+              }
+            }
+            if (!graph) throw new Error(graphError);
+            addTorch(r, graph, { batch, warmup, repeats, threads });
+          } catch (e) {
+            r.torchSkipped = e instanceof Error ? e.message : String(e);
+          }
+        } else {
+          r.torchSkipped = noTorch;
+        }
+        out(`[bench] ${name} w${r.width ?? 'default'} ${threads}T: train ${r.trainImgPerSec.toFixed(1)} img/s, infer ${r.inferImgPerSec.toFixed(1)} img/s` +
+          (r.torch ? `; torch train ${r.torch.trainImgPerSec.toFixed(1)}, infer ${r.torch.inferImgPerSec.toFixed(1)}; ratios ${r.trainRatio?.toFixed(2)} / ${r.inferRatio?.toFixed(2)}` : r.torchSkipped && wantTorch && !noTorch ? `, torch: ${r.torchSkipped}` : ''));
+        results.push(r);
       }
-    } else {
-      r.torchSkipped = noTorch;
     }
-    out(`[bench] ${name}: train ${r.trainImgPerSec.toFixed(1)} img/s, infer ${r.inferImgPerSec.toFixed(1)} img/s` +
-      (r.torch ? `, torch(1 thread) train ${r.torch.trainImgPerSec.toFixed(1)} img/s, ratio ${r.trainRatio?.toFixed(2)}` : r.torchSkipped && wantTorch && !noTorch ? `, torch: ${r.torchSkipped}` : ''));
-    results.push(r);
+  } finally {
+    setNativeThreads(prevThreads);
   }
   out(formatBenchTable(results));
   if (options.json) fs.writeFileSync(options.json, JSON.stringify({ date: new Date().toISOString(), results }, null, 2));
@@ -262,15 +352,20 @@ function mib(bytes: number | null): string {
   return bytes == null ? '-' : (bytes / 2 ** 20).toFixed(0);
 }
 
-/** Plain-text table of benchmark results (one row per model). */
+/**
+ * Plain-text table of benchmark results (one row per model and thread count).
+ * img/s columns are on each row's basis: CPU time for 1 thread, wall time
+ * for more; `(wall)` is the training wall-clock figure.
+ */
 export function formatBenchTable(results: BenchResult[]): string {
-  const header = ['model', 'params', 'train img/s', '(wall)', 'infer img/s', 'peak MiB', 'heap MiB', 'torch1 train', 'torch2 train', 'train ratio', 'torch1 infer', 'infer ratio'];
+  const header = ['model', 'width', 'thr', 'params', 'train img/s', '(wall)', 'torch train', 'train ratio', 'infer img/s', 'torch infer', 'infer ratio', 'peak MiB', 'heap MiB'];
   const rows = results.map((r) => {
-    if (r.error) return [r.model, '-', 'error: ' + r.error.slice(0, 60), '', '', '', '', '', '', '', '', ''];
+    const head = [r.model, r.width == null ? 'def' : String(r.width), String(r.threads ?? 1)];
+    if (r.error) return [...head, '-', 'error: ' + r.error.slice(0, 60), '', '', '', '', '', '', '', ''];
     const f = (v: number | undefined, d = 1) => (v == null || !Number.isFinite(v) ? '-' : v.toFixed(d));
     return [
-      r.model, String(r.params), f(r.trainImgPerSec), f(r.trainWallImgPerSec), f(r.inferImgPerSec), mib(r.peakTensorBytes), mib(r.wasmHeapBytes),
-      f(r.torch?.trainImgPerSec), f(r.torch?.trainImgPerSec2Threads), f(r.trainRatio, 2), f(r.torch?.inferImgPerSec), f(r.inferRatio, 2),
+      ...head, String(r.params), f(r.trainImgPerSec), f(r.trainWallImgPerSec), f(r.torch?.trainImgPerSec), f(r.trainRatio, 2),
+      f(r.inferImgPerSec), f(r.torch?.inferImgPerSec), f(r.inferRatio, 2), mib(r.peakTensorBytes), mib(r.wasmHeapBytes),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

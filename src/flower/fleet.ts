@@ -16,11 +16,15 @@
  */
 import * as fs from 'node:fs';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
+import type * as Grpc from '@grpc/grpc-js';
 import {
   decodeBoolResponse, decodeNodeIdResponse, decodePullMessages, decodePullObject, decodePushMessages, encodeActivateNode, encodeHeartbeat, encodeNodeIdRequest,
   encodeObjectRef, encodePullMessages, encodePushMessages, encodePushObject, encodeRegisterNode, type ObjectTree, type WireMessage,
 } from './proto';
+
+/** @grpc/grpc-js, loaded on first use (keeps `require('medfl')` fast for everyone who never joins a Flower federation). */
+let grpcModule: typeof Grpc | undefined;
+const grpcLib = (): typeof Grpc => (grpcModule ??= require('@grpc/grpc-js') as typeof Grpc);
 
 /** Flower's GRPC_MAX_MESSAGE_LENGTH (2 GiB - 1). */
 export const GRPC_MAX_MESSAGE_LENGTH = 2_147_483_647;
@@ -61,9 +65,9 @@ export function flowerTimestamp(date = new Date()): string {
 }
 
 /** The three authentication metadata entries of one Fleet call. */
-export function authMetadata(keys: NodeKeys, date = new Date()): grpc.Metadata {
+export function authMetadata(keys: NodeKeys, date = new Date()): Grpc.Metadata {
   const ts = flowerTimestamp(date);
-  const md = new grpc.Metadata();
+  const md = new (grpcLib().Metadata)();
   md.set('flwr-public-key-bin', Buffer.from(keys.publicKeyPem));
   md.set('flwr-timestamp', ts);
   md.set('flwr-signature-bin', sign('sha256', Buffer.from(ts, 'ascii'), keys.privateKey));
@@ -75,18 +79,18 @@ export class FleetCallError extends Error {
   override name = 'FleetCallError';
   constructor(
     readonly method: string,
-    readonly code: grpc.status,
+    readonly code: Grpc.status,
     readonly details: string,
   ) {
-    super(`Fleet.${method} failed: ${grpc.status[code] ?? code}: ${details}`);
+    super(`Fleet.${method} failed: ${grpcLib().status[code] ?? code}: ${details}`);
   }
   /** The SuperLink is unreachable or restarting (retry with backoff). */
   get transient(): boolean {
-    return this.code === grpc.status.UNAVAILABLE || this.code === grpc.status.DEADLINE_EXCEEDED || this.code === grpc.status.CANCELLED;
+    return this.code === grpcLib().status.UNAVAILABLE || this.code === grpcLib().status.DEADLINE_EXCEEDED || this.code === grpcLib().status.CANCELLED;
   }
   /** The SuperLink does not know this node (e.g. it restarted with a fresh state): register and activate again. */
   get unknownNode(): boolean {
-    return this.code === grpc.status.UNAUTHENTICATED || (this.code === grpc.status.PERMISSION_DENIED && /node/i.test(this.details));
+    return this.code === grpcLib().status.UNAUTHENTICATED || (this.code === grpcLib().status.PERMISSION_DENIED && /node/i.test(this.details));
   }
 }
 
@@ -106,12 +110,12 @@ const RAW = (b: Buffer) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 /** Typed calls of the Fleet service (one unary gRPC call each; no retries here, see ./node). */
 export class FleetClient {
-  private readonly client: grpc.Client;
+  private readonly client: Grpc.Client;
   private readonly timeout: number;
 
   constructor(private readonly options: FleetClientOptions) {
-    const creds = options.rootCertificates ? grpc.credentials.createSsl(Buffer.from(options.rootCertificates)) : grpc.credentials.createInsecure();
-    this.client = new grpc.Client(options.address, creds, {
+    const creds = options.rootCertificates ? grpcLib().credentials.createSsl(Buffer.from(options.rootCertificates)) : grpcLib().credentials.createInsecure();
+    this.client = new (grpcLib().Client)(options.address, creds, {
       'grpc.max_receive_message_length': GRPC_MAX_MESSAGE_LENGTH,
       'grpc.max_send_message_length': GRPC_MAX_MESSAGE_LENGTH,
       'grpc.initial_reconnect_backoff_ms': 500,
@@ -123,7 +127,7 @@ export class FleetClient {
   private call(method: string, request: Uint8Array, timeoutMs = this.timeout): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(`/flwr.proto.Fleet/${method}`, IDENTITY, RAW, request, authMetadata(this.options.keys), { deadline: Date.now() + timeoutMs }, (err, res) => {
-        if (err) reject(new FleetCallError(method, err.code ?? grpc.status.UNKNOWN, err.details ?? err.message));
+        if (err) reject(new FleetCallError(method, err.code ?? grpcLib().status.UNKNOWN, err.details ?? err.message));
         else resolve(res as Uint8Array);
       });
     });

@@ -19,6 +19,7 @@ export {
   epochRng,
   trainBatches,
   loadFrom,
+  accumulatedStep,
 } from './loop';
 export { type ReadOutput, type EvaluateBatchesOptions, evaluateBatches, stackImages, forEachPrediction } from './evaluate';
 export {

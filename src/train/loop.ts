@@ -206,6 +206,19 @@ export interface TrainBatchesOptions extends ProgressHooks {
   /** Shorthand for an `extraLoss` that needs no context (the trainers' `regularizer` option). Ignored when `extraLoss` is given. */
   regularizer?: () => tf.Scalar;
   /**
+   * Micro-batching with gradient accumulation (default step only): each batch
+   * is split into consecutive chunks of at most `microBatch` samples, the
+   * gradients of `(m / n) * loss(chunk)` are summed over the chunks and
+   * applied once, so activation memory scales with `microBatch` instead of
+   * the batch (U-Net at paper width, 256 px, batch 8 needs this within
+   * tfjs-wasm's 4 GiB heap). The update equals the full-batch one when the
+   * loss is a mean over samples and the network has no batch statistics;
+   * BatchNorm layers normalise each chunk with its own statistics and update
+   * their moving averages once per chunk (as gradient accumulation does in
+   * PyTorch). The reported loss is the chunk-weighted sum. Default: off.
+   */
+  microBatch?: number;
+  /**
    * Per-batch hook: replaces the optimizer step (e.g. split learning's
    * message-passing step). Must leave no tensors behind; `x` / `y` are
    * disposed by the loop.
@@ -241,7 +254,18 @@ export async function trainBatches(data: Dataset | readonly Sample[], options: T
     if (!vars || !forward || !loss) throw new Error(`${o}: vars, forward and loss are required without a custom step`);
     const opt = options.optimizer ?? createAdam(options.learningRate ?? 1e-3);
     optimizer = opt;
+    const micro = options.microBatch;
+    if (micro !== undefined && (!Number.isInteger(micro) || micro < 1)) throw new Error(`${o}: microBatch must be a positive integer, got ${micro}`);
     step = ({ x, y }) => {
+      if (micro !== undefined && micro < x.shape[0]) {
+        return {
+          loss: accumulatedStep(opt, vars, x, y, micro, (xs, ys) => {
+            const output = forward(xs);
+            const main = loss(ys, output);
+            return (extraLoss ? tf.add(main, extraLoss({ x: xs, y: ys, output })) : main) as tf.Scalar;
+          }),
+        };
+      }
       const l = opt.minimize(
         () => {
           const output = forward(x);
@@ -286,6 +310,55 @@ export async function trainBatches(data: Dataset | readonly Sample[], options: T
   } finally {
     if (own) optimizer?.dispose();
   }
+}
+
+/**
+ * One optimizer step over `x` `[N,...]` / `y` `[N,...]` in chunks of at most
+ * `microBatch` samples along axis 0: sums the gradients of
+ * `(m / N) * lossOf(xChunk, yChunk)` over the chunks (in order, so the result
+ * is deterministic), applies them once with `optimizer`, and returns the
+ * weighted loss sum. See {@link TrainBatchesOptions.microBatch} for the
+ * BatchNorm semantics. Leaves no tensors behind.
+ */
+export function accumulatedStep(
+  optimizer: tf.Optimizer,
+  vars: tf.Variable[],
+  x: tf.Tensor,
+  y: tf.Tensor,
+  microBatch: number,
+  lossOf: (x: tf.Tensor4D, y: tf.Tensor) => tf.Scalar,
+): number {
+  const n = x.shape[0];
+  let total: Record<string, tf.Tensor> | null = null;
+  let lossSum = 0;
+  try {
+    for (let s = 0; s < n; s += microBatch) {
+      const m = Math.min(microBatch, n - s);
+      const { value, grads } = tf.tidy(() => {
+        const xs = tf.slice(x, s, m) as tf.Tensor4D;
+        const ys = tf.slice(y, s, m);
+        return tf.variableGrads(() => tf.mul(lossOf(xs, ys), m / n) as tf.Scalar, vars);
+      });
+      lossSum += value.dataSync()[0];
+      value.dispose();
+      if (!total) {
+        total = grads;
+      } else {
+        for (const [k, g] of Object.entries(grads)) {
+          const prev = total[k];
+          total[k] = prev ? tf.add(prev, g) : g;
+          if (prev) {
+            prev.dispose();
+            g.dispose();
+          }
+        }
+      }
+    }
+    if (total) optimizer.applyGradients(total as tf.NamedTensorMap);
+  } finally {
+    if (total) tf.dispose(Object.values(total));
+  }
+  return lossSum;
 }
 
 /** Load the samples at `indices` of a dataset or sample array (in order). */

@@ -18,6 +18,8 @@ export interface TrainOptions {
   epochs: number;
   /** Default 8. */
   batchSize?: number;
+  /** Gradient accumulation over chunks of at most this many samples (see `TrainBatchesOptions.microBatch`: memory, BatchNorm semantics). Default: off. */
+  microBatch?: number;
   /** Adam learning rate (default 1e-3); ignored when `optimizer` is given. */
   learningRate?: number;
   /** Optimizer to use (kept by the caller, e.g. across FL rounds). Default: a new Adam. */

@@ -60,7 +60,7 @@ test.before(async () => {
 });
 
 test('the replacement kernels are registered for wasm', () => {
-  assert.equal([...WASM_OVERRIDE_KERNELS].sort(), ['Add', 'AvgPoolGrad', 'BatchMatMul', 'Cast', 'Concat', 'Conv2D', 'Conv2DBackpropInput', 'FusedConv2D', 'Identity', 'MaxPoolGrad', 'PadV2', 'Slice', 'SplitV', 'Sum', '_FusedMatMul']);
+  assert.equal([...WASM_OVERRIDE_KERNELS].sort(), ['Add', 'AvgPoolGrad', 'BatchMatMul', 'Cast', 'Concat', 'Conv2D', 'Conv2DBackpropInput', 'FusedConv2D', 'Identity', 'MaxPoolGrad', 'PadV2', 'Slice', 'SplitV', 'Sum', '_FusedMatMul', 'FusedBatchNorm', 'Mean'].sort());
   for (const k of WASM_OVERRIDE_KERNELS) assert.ok(tf.getKernel(k, 'wasm'), k);
 });
 
@@ -186,6 +186,25 @@ test('MaxPoolGrad on wasm matches CPU (30 random pools: sizes 1..3, strides 1..3
   await tf.setBackend('wasm');
 });
 
+test('MaxPoolGrad on wasm matches CPU on wide channel counts and overlapping 5x5 windows (the chained pooling of RefineNet, 16-wide vectors + tails)', async () => {
+  const rng = createRng(26);
+  for (const [N, H, W, C, k, s, pad] of [[2, 9, 11, 32, 5, 1, 'same'], [1, 8, 8, 48, 2, 2, 'valid'], [2, 7, 6, 19, 3, 1, 'same'], [1, 10, 9, 64, 5, 1, 'same'], [3, 6, 6, 40, 3, 2, 'same']] as [number, number, number, number, number, number, 'same' | 'valid'][]) {
+    const xv = randomValues(rng, N * H * W * C);
+    const run = () => {
+      const x = tf.tensor4d(xv, [N, H, W, C]);
+      const f = (a: tf.Tensor) => {
+        const y = tf.maxPool(a as tf.Tensor4D, k, s, pad);
+        return tf.sum(tf.mul(y, tf.sin(tf.range(0, y.size).reshape(y.shape))));
+      };
+      return [tf.grad(f)(x)];
+    };
+    const cpu = await onBackend('cpu', run);
+    const wasm = await onBackend('wasm', run);
+    assert.ok(relErr(wasm[0], cpu[0]) < 1e-6, `case ${JSON.stringify({ N, H, W, C, k, s, pad })}`);
+  }
+  await tf.setBackend('wasm');
+});
+
 test('AvgPoolGrad on wasm (native) matches CPU (30 random pools incl. overlapping windows, same/valid, odd channels)', async () => {
   const rng = createRng(25);
   let n = 0;
@@ -294,6 +313,42 @@ test('replacement kernels do not leak tensors or wasm buffers', async () => {
   assert.is(after.numTensors, before.numTensors);
   assert.is(after.numDataBuffers, before.numDataBuffers);
   tf.dispose([x, w, wt]);
+});
+
+test('inference FusedBatchNorm on wasm (native per-channel passes) matches the CPU backend; full-shape statistics use tfjs-wasm', async () => {
+  const rng = createRng(61);
+  for (const C of [1, 3, 4, 13, 64]) {
+    const shape = [2, 5, 7, C];
+    const n = 70 * C;
+    const x = Float32Array.from({ length: n }, () => rng.uniform(-3, 5));
+    const vec = (lo: number, hi: number) => Float32Array.from({ length: C }, () => rng.uniform(lo, hi));
+    const [mean, variance, scale, offset] = [vec(-1, 2), vec(0.1, 3), vec(0.5, 1.5), vec(-1, 1)];
+    const run = () => [
+      tf.batchNorm(tf.tensor(x, shape), tf.tensor1d(mean), tf.tensor1d(variance), tf.tensor1d(offset), tf.tensor1d(scale), 1e-3),
+      tf.batchNorm(tf.tensor(x, shape), tf.tensor1d(mean), tf.tensor1d(variance), undefined, undefined, 1e-3),
+      tf.batchNorm(tf.tensor(x, shape), tf.tensor(x, shape), tf.onesLike(tf.tensor(x, shape)), tf.reshape(tf.tensor1d(offset), [1, 1, 1, C]), tf.reshape(tf.tensor1d(scale), [1, 1, 1, C]), 1e-3),
+    ];
+    const [cpu, wasm] = [await onBackend('cpu', run), await onBackend('wasm', run)];
+    cpu.forEach((ref, i) => assert.ok(relErr(wasm[i], ref) < 1e-5, `C ${C} case ${i}: ${relErr(wasm[i], ref)}`));
+  }
+});
+
+test('Mean over all axes but the last, or all but the first and last (native per-channel sums), matches the CPU backend; other means use tfjs-wasm', async () => {
+  const rng = createRng(62);
+  for (const shape of [[2, 5, 7, 3], [3, 4, 4, 13], [1, 9, 9, 64], [700, 8], [2, 3, 4, 5, 6]]) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = Float32Array.from({ length: n }, () => rng.uniform(-2, 3));
+    const r = shape.length;
+    const mid = Array.from({ length: r - 2 }, (_, i) => i + 1);
+    const run = () => {
+      const t = tf.tensor(x, shape);
+      const outs = [tf.mean(t, Array.from({ length: r - 1 }, (_, i) => i)), tf.mean(t, Array.from({ length: r - 1 }, (_, i) => i), true), tf.mean(t, [r - 1])];
+      if (r >= 3) outs.push(tf.mean(t, mid), tf.mean(t, mid, true));
+      return outs;
+    };
+    const [cpu, wasm] = [await onBackend('cpu', run), await onBackend('wasm', run)];
+    cpu.forEach((ref, i) => assert.ok(relErr(wasm[i], ref) < 1e-6, `${JSON.stringify(shape)} case ${i}: ${relErr(wasm[i], ref)}`));
+  }
 });
 
 test.run();

@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
-import { describeModel, formatBenchTable, type BenchResult, type GraphNode } from '../../src/bench';
+import { describeModel, formatBenchTable, parseBenchWidth, resolveBenchWidth, type BenchResult, type GraphNode } from '../../src/bench';
 import { createModel } from '../../src/models/registry';
 import { buildSwinUnet } from '../../src/models/swin-unet';
 
@@ -158,9 +158,10 @@ function result(over: Partial<BenchResult>): BenchResult {
   };
 }
 
-test('formatBenchTable: one aligned row per model, ratios to 2 decimals, errors shown', () => {
+test('formatBenchTable: one aligned row per model and thread count, ratios to 2 decimals, errors shown', () => {
   const rows = [
-    result({ torch: { version: '1.13', trainImgPerSec: 40, inferImgPerSec: 200, trainCpuMs: 200, trainWallMs: 210, trainImgPerSec2Threads: 70, weights: 1000 }, trainRatio: 0.5, inferRatio: 0.5 }),
+    result({ torch: { version: '1.13', trainImgPerSec: 40, inferImgPerSec: 200, trainCpuMs: 200, trainWallMs: 210, weights: 1000 }, trainRatio: 0.5, inferRatio: 0.5 }),
+    result({ width: 64, threads: 2, basis: 'wall', trainImgPerSec: 10, torch: { version: '1.13', trainImgPerSec: 5, inferImgPerSec: 50, trainCpuMs: 200, trainWallMs: 210, weights: 1000 }, trainRatio: 2, inferRatio: 2 }),
     result({ model: 'swin-unet', torchSkipped: 'no twin' }),
     result({ model: 'cgnet', error: 'failed to build' }),
   ];
@@ -168,11 +169,23 @@ test('formatBenchTable: one aligned row per model, ratios to 2 decimals, errors 
   assert.is(lines.length, 2 + rows.length);
   assert.ok(lines[0].startsWith('model'));
   const unet = lines[2].split(/\s+/);
-  assert.equal(unet.slice(0, 12), ['unet', '1000', '20.0', '10.0', '100.0', '3', '64', '40.0', '70.0', '0.50', '200.0', '0.50']);
-  assert.ok(lines[3].includes(' - '), 'missing torch figures print as -');
-  assert.match(lines[4], /cgnet\s+-\s+error: failed to build/);
+  assert.equal(unet.slice(0, 13), ['unet', 'def', '1', '1000', '20.0', '10.0', '40.0', '0.50', '100.0', '200.0', '0.50', '3', '64']);
+  assert.equal(lines[3].split(/\s+/).slice(0, 8), ['unet', '64', '2', '1000', '10.0', '10.0', '5.0', '2.00']);
+  assert.ok(lines[4].includes(' - '), 'missing torch figures print as -');
+  assert.match(lines[5], /cgnet\s+def\s+1\s+-\s+error: failed to build/);
   const widths = new Set(lines.map((l) => l.trimEnd().length).slice(0, 2));
   assert.is(widths.size, 1, 'header and rule have the same width');
+});
+
+test('bench --width: numbers, paper and default; paper resolves to each model\'s paperWidth', () => {
+  assert.is(parseBenchWidth('16'), 16);
+  assert.is(parseBenchWidth('paper'), 'paper');
+  assert.is(parseBenchWidth('Default'), 'default');
+  assert.throws(() => parseBenchWidth('wide'), /--width.*'wide'/);
+  assert.throws(() => parseBenchWidth('0'), /--width/);
+  assert.is(resolveBenchWidth('unet', 'paper'), 64);
+  assert.is(resolveBenchWidth('unet', 'default'), undefined);
+  assert.is(resolveBenchWidth('unet', 8), 8);
 });
 
 test.run();

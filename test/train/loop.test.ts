@@ -230,4 +230,39 @@ test('trainBatches rejects bad input naming the owner', async () => {
   assert.match(await msg({ batchSize: 0, step: () => ({ loss: 0 }) }), /batchSize must be a positive integer/);
 });
 
+test('microBatch: gradient accumulation over chunks equals the full-batch update for a per-sample mean loss (extra loss counted once); no leaks; bad values rejected', async () => {
+  const samples = linearSamples([
+    { x: [1, 2], y: 3 }, { x: [0.5, -1], y: 1 }, { x: [2, 0], y: -1 }, { x: [-1, 1], y: 0.5 }, { x: [0, 3], y: 2 },
+  ]);
+  const run = async (microBatch?: number) => {
+    const { w, opts, optimizer } = linearSetup([0.5, -1], 0.05);
+    const w0 = tf.tensor2d([1, 1], [2, 1]);
+    const before = tf.memory().numTensors;
+    const logs = await trainBatches(samples, {
+      ...opts, epochs: 2, batchSize: 5, microBatch, shuffle: false,
+      extraLoss: () => tf.mul(0.05, tf.sum(tf.square(tf.sub(w, w0)))),
+    });
+    assert.is(tf.memory().numTensors, before, 'no tensors left behind');
+    const out = { w: Array.from(w.dataSync()), loss: logs.map((l) => l.loss) };
+    tf.dispose([w, w0]);
+    optimizer.dispose();
+    return out;
+  };
+  const full = await run();
+  for (const m of [1, 2, 4]) {
+    const acc = await run(m);
+    assert.ok(close(acc.w, full.w, 1e-5), `microBatch ${m}: ${acc.w} vs ${full.w}`);
+    assert.ok(close(acc.loss, full.loss, 1e-4), `microBatch ${m} loss ${acc.loss} vs ${full.loss}`);
+  }
+  const { opts, optimizer } = linearSetup([0, 0], 0.1);
+  let threw = false;
+  try {
+    await trainBatches(samples, { ...opts, epochs: 1, microBatch: 0 });
+  } catch (e) {
+    threw = /test: microBatch must be a positive integer, got 0/.test(String(e));
+  }
+  assert.ok(threw);
+  optimizer.dispose();
+});
+
 test.run();

@@ -21,12 +21,18 @@
  * rounding level; on one machine they are deterministic.
  *
  * Pointers are byte offsets into tfjs' heap; the kernels allocate nothing.
+ *
+ * Where medfl's native CPU addon is built and switched on (../addon), its
+ * conv, matmul and padding kernels (AVX-512 / AVX2, threads) replace the wasm
+ * ones of the same name in the object {@link nativeKernels} returns; the
+ * callers do not change.
  * `MEDFL_NATIVE=0` (or {@link setNativeKernelsEnabled}(false)) turns them off,
  * which restores the XNNPACK / composed paths (for A/B benchmarks and
  * equivalence tests).
  */
 import type * as tf from '@tensorflow/tfjs';
 import { KERNELS_WASM_BASE64, KERNELS_WASM_RELAXED_BASE64 } from './kernels-wasm';
+import { nativeAddon, overlayAddon } from '../addon';
 
 /** Exports of kernels.c (all pointers are byte offsets into tfjs' heap). */
 export interface NativeKernels {
@@ -35,6 +41,16 @@ export interface NativeKernels {
   /** Direct conv over a padded buffer xb[N,Hb,Wb,C] with filter w[KH,KW,C,K] into y[N,Ho,Wo,K]; wpk: {@link convPanelFloats} floats of scratch. */
   conv_fwd(xb: number, N: number, Hb: number, Wb: number, C: number, w: number, KH: number, KW: number, K: number,
     sh: number, sw: number, dh: number, dw: number, y: number, Ho: number, Wo: number, wpk: number): void;
+  /**
+   * Addon only (absent on the wasm module): conv_fwd with the filter given as
+   * [KH,KW,K,C] and used flipped and tap-transposed (tap t, input c, output k
+   * reads w[T-1-t, k, c]), i.e. the stride-1 input gradient of a conv with
+   * that filter without materialising the flipped copy.
+   */
+  conv_fwd_flipped?(xb: number, N: number, Hb: number, Wb: number, C: number, w: number, KH: number, KW: number, K: number,
+    sh: number, sw: number, dh: number, dw: number, y: number, Ho: number, Wo: number, wpk: number): void;
+  /** Addon only: out[P,C] = (x + negMean) * factor + shift in one pass (vectors tiled); equals chan_affine's two passes bit for bit. */
+  chan_norm?(x: number, negMean: number, factor: number, shift: number, P: number, C: number, out: number): void;
   /** Filter gradient out[KH,KW,C,K] from a padded buffer xb[N,Hb,Wb,C] and dy[N,Ho,Wo,K]. */
   conv_dw(xb: number, N: number, Hb: number, Wb: number, C: number, dy: number, Ho: number, Wo: number, K: number,
     KH: number, KW: number, sh: number, sw: number, dh: number, dw: number, out: number): void;
@@ -88,7 +104,7 @@ const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 let enabled = process.env.MEDFL_NATIVE !== '0';
 let relaxedWanted = process.env.MEDFL_RELAXED_SIMD !== '0';
 let compiled: { module: object; variant: NativeVariant } | null | undefined;
-let bound: { memory: object; kernels: NativeKernels } | null = null;
+let bound: { memory: object; kernels: NativeKernels; addon: boolean } | null = null;
 
 /** Which build of the kernels runs: with relaxed SIMD (FMA multiply-accumulate) or plain SIMD128. */
 export type NativeVariant = 'relaxed-simd' | 'simd';
@@ -174,11 +190,13 @@ export function nativeKernels(backend: unknown): NativeKernels | null {
   if (!enabled) return null;
   const memory = (backend as { wasm?: { asm?: { memory?: unknown } } } | null)?.wasm?.asm?.memory;
   if (!WA || !(memory instanceof WA.Memory)) return null;
-  if (bound && bound.memory === memory) return bound.kernels;
+  const addon = nativeAddon() !== null;
+  if (bound && bound.memory === memory && bound.addon === addon) return bound.kernels;
   const mod = compile();
   if (!mod) return null;
   const inst = new WA.Instance(mod.module, { env: { memory } });
-  bound = { memory, kernels: inst.exports as unknown as NativeKernels };
+  const wasmKernels = inst.exports as unknown as NativeKernels;
+  bound = { memory, kernels: addon ? overlayAddon(wasmKernels, memory as { buffer: ArrayBuffer }) : wasmKernels, addon };
   return bound.kernels;
 }
 

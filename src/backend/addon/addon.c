@@ -1,0 +1,535 @@
+/*
+ * medfl_native: Node-API addon running medfl's heaviest kernels natively
+ * (AVX-512 / AVX2 + FMA / baseline SIMD, chosen at run time) on a small
+ * thread pool, in place on the tfjs-wasm heap.
+ *
+ * JS hands over the heap (the wasm Memory's ArrayBuffer; again after every
+ * growth, which detaches it) with setHeap(); every kernel then takes the same
+ * arguments as the wasm export of the same name in
+ * src/backend/native/kernels.c, pointers being byte offsets into that heap
+ * (bounds-checked against its length). Built by scripts/build-addon.js;
+ * loaded by src/backend/addon/index.ts.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pool.h"
+
+/* ---------------------------------------------------------------- pool */
+#define MAX_THREADS 256
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv_work = PTHREAD_COND_INITIALIZER, cv_done = PTHREAD_COND_INITIALIZER;
+static int nthreads = 1, nworkers = 0;
+static unsigned long gen = 0;
+static int pending = 0;
+static pool_task cur_fn;
+static void *cur_ctx;
+static int cur_n, cur_T;
+
+static void chunk(int t, int T, int n, int *i0, int *i1) {
+  *i0 = (int)((long long)n * t / T);
+  *i1 = (int)((long long)n * (t + 1) / T);
+}
+
+static void *worker(void *arg) {
+  const int id = (int)(intptr_t)arg; /* 1 .. */
+  unsigned long seen = 0;
+  for (;;) {
+    pthread_mutex_lock(&mu);
+    while (gen == seen) pthread_cond_wait(&cv_work, &mu);
+    seen = gen;
+    const int T = cur_T, n = cur_n;
+    pool_task fn = cur_fn;
+    void *ctx = cur_ctx;
+    pthread_mutex_unlock(&mu);
+    if (id < T) {
+      int i0, i1;
+      chunk(id, T, n, &i0, &i1);
+      if (i1 > i0) fn(ctx, i0, i1);
+      pthread_mutex_lock(&mu);
+      if (--pending == 0) pthread_cond_signal(&cv_done);
+      pthread_mutex_unlock(&mu);
+    }
+  }
+  return NULL;
+}
+
+/* One parallel loop at a time: JS threads (worker_threads) calling kernels
+ * concurrently take turns on the pool. */
+static pthread_mutex_t run_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void pool_run_locked(int n, pool_task fn, void *ctx, int min_per_thread);
+
+void pool_run(int n, pool_task fn, void *ctx, int min_per_thread) {
+  if (n <= 0) return;
+  if (nthreads <= 1 || n < 2 * (min_per_thread < 1 ? 1 : min_per_thread)) {
+    fn(ctx, 0, n);
+    return;
+  }
+  pthread_mutex_lock(&run_mu);
+  pool_run_locked(n, fn, ctx, min_per_thread);
+  pthread_mutex_unlock(&run_mu);
+}
+
+static void pool_run_locked(int n, pool_task fn, void *ctx, int min_per_thread) {
+  int T = nthreads;
+  if (min_per_thread < 1) min_per_thread = 1;
+  if (T > n / min_per_thread) T = n / min_per_thread;
+  if (T < 1) T = 1;
+  while (nworkers < T - 1) {
+    pthread_t th;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&at, 1 << 20);
+    if (pthread_create(&th, &at, worker, (void *)(intptr_t)(nworkers + 1)) != 0) {
+      pthread_attr_destroy(&at);
+      break;
+    }
+    pthread_attr_destroy(&at);
+    nworkers++;
+  }
+  if (T > nworkers + 1) T = nworkers + 1;
+  if (T <= 1) {
+    fn(ctx, 0, n);
+    return;
+  }
+  pthread_mutex_lock(&mu);
+  cur_fn = fn;
+  cur_ctx = ctx;
+  cur_n = n;
+  cur_T = T;
+  pending = T - 1;
+  gen++;
+  pthread_cond_broadcast(&cv_work);
+  pthread_mutex_unlock(&mu);
+  int i0, i1;
+  chunk(0, T, n, &i0, &i1);
+  if (i1 > i0) fn(ctx, i0, i1);
+  pthread_mutex_lock(&mu);
+  while (pending > 0) pthread_cond_wait(&cv_done, &mu);
+  pthread_mutex_unlock(&mu);
+}
+
+int pool_threads(void) { return nthreads; }
+
+void *alloc_aligned(size_t bytes) {
+  void *p = NULL;
+  if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) return NULL;
+  return p;
+}
+void free_aligned(void *p) { free(p); }
+
+/* ------------------------------------------------------------ kernels */
+typedef float f32;
+#define DECL(S) \
+  void conv_fwd##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, int, f32 *, int, int); \
+  void conv_fwd_flipped##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, int, f32 *, int, int); \
+  void conv_dw##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, int, int, int, f32 *); \
+  void conv_dx_scatter##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, int, int, int, f32 *, int, int); \
+  void matmul##S(const f32 *, int, int, int, const f32 *, int, int, f32 *, int, int, int, int); \
+  void transpose_taps##S(const f32 *, int, int, int, f32 *); \
+  int max_pool_grad##S(const f32 *, const f32 *, const f32 *, int, int, int, int, int, int, int, int, int, int, int, int, f32 *);
+DECL(_g4)
+#ifdef HAVE_X86
+DECL(_v4)
+DECL(_v8)
+#endif
+#ifdef HAVE_V16
+DECL(_v16)
+#endif
+
+int chan_sums_native(const f32 *x, const f32 *x2, const f32 *sub, int P, int C, double *acc, double *acc2);
+void chan_affine_native(const f32 *a, const f32 *sa, const f32 *b, const f32 *sb, const f32 *shift, int P, int C, f32 *out);
+void relu_grad_native(const f32 *dy, const f32 *x, f32 *dx, int n);
+void chan_norm_native(const f32 *x, const f32 *nm, const f32 *f, const f32 *sh, int P, int C, f32 *out);
+void bias_act_native(f32 *x, int R, int N, const f32 *bias, int relu);
+
+/* ISA levels: 0 baseline (g4), 2 AVX2 + FMA (v4 / v8), 3 AVX-512 (v16). */
+static int isa_max = 0, isa = 0;
+
+static void detect(void) {
+#ifdef HAVE_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isa_max = 2;
+#ifdef HAVE_V16
+  if (isa_max == 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq"))
+    isa_max = 3;
+#endif
+#endif
+  isa = isa_max;
+}
+
+/* Vector width for a vector dimension of D channels: the widest whose width
+ * divides D (remainders are scalar) when `exact`, else the widest that
+ * divides D or wastes at most a quarter of a 4-vector panel. */
+static int pick(int D, int exact) {
+  /* exact == 2 (filter gradient, whose tail channels run vectorised over rows): a tail of up to 4 channels is fine */
+  if (isa >= 3 && (D % 16 == 0 || (!exact && D >= 64) || (exact == 2 && D >= 16 && D % 16 <= 4))) return 16;
+  if (isa >= 2 && (D % 8 == 0 || (!exact && D >= 32) || (exact == 2 && D >= 8 && D % 8 <= 4))) return 8;
+  if (isa >= 2) return 5; /* v4 with FMA */
+  return 4;
+}
+
+/* Vector width for a conv forward (narrow_last: its last panel may be
+ * narrower) or matmul over D output channels, which pads the channels to whole
+ * panels: the width with the most useful lanes per instruction,
+ * D / padded lanes x width (ties: the wider). */
+static int lanes(int D, int VW, int narrow_last) {
+  const int NV = VW == 16 && D % 64 == 0 && narrow_last ? 4 : D > VW ? 2 : 1;
+  const int BW = NV * VW, rem = D % BW;
+  int last = rem ? BW : 0;
+  if (rem && narrow_last && BW > VW) last = rem <= VW ? VW : rem <= 2 * VW ? 2 * VW : BW;
+  return (D / BW) * BW + last;
+}
+static int pick_padded(int D, int narrow_last) {
+  if (isa < 2) return 4;
+  const int cand[3] = {16, 8, 4};
+  int best = 5;
+  double bestScore = -1;
+  for (int i = 0; i < 3; i++) {
+    const int VW = cand[i];
+    if (VW == 16 && isa < 3) continue;
+    const double score = (double)D / lanes(D, VW, narrow_last) * VW;
+    if (score > bestScore * 1.0001) {
+      bestScore = score;
+      best = VW == 4 ? 5 : VW;
+    }
+  }
+  return best;
+}
+
+#ifdef HAVE_X86
+#define SEL(name, w, ...) \
+  do { \
+    switch (w) { \
+      IF16(case 16: name##_v16(__VA_ARGS__); break;) \
+      case 8: name##_v8(__VA_ARGS__); break; \
+      case 5: name##_v4(__VA_ARGS__); break; \
+      default: name##_g4(__VA_ARGS__); \
+    } \
+  } while (0)
+#else
+#define SEL(name, w, ...) name##_g4(__VA_ARGS__)
+#endif
+#ifdef HAVE_V16
+#define IF16(x) x
+#else
+#define IF16(x)
+#endif
+
+/* ------------------------------------------------------------- Node-API */
+/* Per calling thread: each worker_threads Worker has its own tfjs-wasm heap. */
+static __thread uint8_t *heap = NULL;
+static __thread size_t heap_len = 0;
+
+#define MAXARGS 20
+static int get_args(napi_env env, napi_callback_info info, size_t want, double *a) {
+  size_t argc = MAXARGS;
+  napi_value argv[MAXARGS];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < want) {
+    napi_throw_type_error(env, NULL, "medfl_native: too few arguments");
+    return 0;
+  }
+  for (size_t i = 0; i < want; i++) {
+    if (napi_get_value_double(env, argv[i], &a[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "medfl_native: arguments must be numbers");
+      return 0;
+    }
+  }
+  if (!heap) {
+    napi_throw_error(env, NULL, "medfl_native: no heap (call setHeap first)");
+    return 0;
+  }
+  return 1;
+}
+
+static __thread int bad_ptr = 0;
+static void *ptr(double off) {
+  if (!(off >= 0) || off >= (double)heap_len) {
+    bad_ptr = 1;
+    return heap;
+  }
+  return heap + (size_t)off;
+}
+#define P(i) ((f32 *)ptr(a[i]))
+#define PN(i) (a[i] == 0 ? NULL : (f32 *)ptr(a[i]))
+#define PD(i) ((double *)ptr(a[i]))
+#define I(i) ((int)a[i])
+#define CHECK() \
+  if (bad_ptr) { \
+    bad_ptr = 0; \
+    napi_throw_range_error(env, NULL, "medfl_native: pointer outside the wasm heap"); \
+    return NULL; \
+  }
+
+static napi_value js_conv_fwd(napi_env env, napi_callback_info info) {
+  double a[16];
+  if (!get_args(env, info, 16, a)) return NULL;
+  f32 *xb = P(0), *w = P(5), *y = P(13);
+  CHECK();
+  const int w_ = pick_padded(I(8), 1);
+  SEL(conv_fwd, w_, xb, I(1), I(2), I(3), I(4), w, I(6), I(7), I(8), I(9), I(10), I(11), I(12), y, I(14), I(15));
+  return NULL;
+}
+
+/* conv_fwd_flipped: conv_fwd's arguments, the filter given as [KH, KW, K, C] (see kernels.c). */
+static napi_value js_conv_fwd_flipped(napi_env env, napi_callback_info info) {
+  double a[16];
+  if (!get_args(env, info, 16, a)) return NULL;
+  f32 *xb = P(0), *w = P(5), *y = P(13);
+  CHECK();
+  const int w_ = pick_padded(I(8), 1);
+  SEL(conv_fwd_flipped, w_, xb, I(1), I(2), I(3), I(4), w, I(6), I(7), I(8), I(9), I(10), I(11), I(12), y, I(14), I(15));
+  return NULL;
+}
+
+static napi_value js_conv_dw(napi_env env, napi_callback_info info) {
+  double a[16];
+  if (!get_args(env, info, 16, a)) return NULL;
+  f32 *xb = P(0), *dy = P(5), *out = P(15);
+  CHECK();
+  const int w_ = pick(I(8), 2);
+  SEL(conv_dw, w_, xb, I(1), I(2), I(3), I(4), dy, I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), out);
+  return NULL;
+}
+
+static napi_value js_conv_dx_scatter(napi_env env, napi_callback_info info) {
+  double a[18];
+  if (!get_args(env, info, 18, a)) return NULL;
+  f32 *dy = P(0), *wt = P(5), *dx = P(15);
+  CHECK();
+  const int w_ = pick(I(8), 1);
+  SEL(conv_dx_scatter, w_, dy, I(1), I(2), I(3), I(4), wt, I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), dx, I(16), I(17));
+  return NULL;
+}
+
+/* matmul(a, aStride, ars, acs, b, bStride, transB, bp (unused), out, batch, M, K, N) */
+static napi_value js_matmul(napi_env env, napi_callback_info info) {
+  double a[13];
+  if (!get_args(env, info, 13, a)) return NULL;
+  f32 *A = P(0), *B = P(4), *out = P(8);
+  CHECK();
+  const int w_ = pick_padded(I(12), 0);
+  SEL(matmul, w_, A, I(1), I(2), I(3), B, I(5), I(6), out, I(9), I(10), I(11), I(12));
+  return NULL;
+}
+
+/* chan_sum(x, P, C, sub, acc, part), bn_grad_sums(dy, x, mean, P, C, acc, acc2, part), chan_affine(a, sa, b, sb, shift, P, C, out),
+ * relu_grad(dy, x, dx, n), bias_act(x, R, N, bias, relu): as the wasm exports (bit-identical; `part` unused). */
+static napi_value js_chan_sum(napi_env env, napi_callback_info info) {
+  double a[6];
+  if (!get_args(env, info, 6, a)) return NULL;
+  f32 *x = P(0), *sub = PN(3);
+  double *acc = PD(4);
+  CHECK();
+  if (!chan_sums_native(x, NULL, sub, I(1), I(2), acc, NULL)) napi_throw_error(env, NULL, "medfl_native.chan_sum: out of memory");
+  return NULL;
+}
+static napi_value js_bn_grad_sums(napi_env env, napi_callback_info info) {
+  double a[8];
+  if (!get_args(env, info, 8, a)) return NULL;
+  f32 *dy = P(0), *x = P(1), *mean = P(2);
+  double *acc = PD(5), *acc2 = PD(6);
+  CHECK();
+  if (!chan_sums_native(dy, x, mean, I(3), I(4), acc, acc2)) napi_throw_error(env, NULL, "medfl_native.bn_grad_sums: out of memory");
+  return NULL;
+}
+static napi_value js_chan_affine(napi_env env, napi_callback_info info) {
+  double a[8];
+  if (!get_args(env, info, 8, a)) return NULL;
+  f32 *x = P(0), *sa = PN(1), *b = PN(2), *sb = PN(3), *shift = P(4), *out = P(7);
+  CHECK();
+  chan_affine_native(x, sa, b, sb, shift, I(5), I(6), out);
+  return NULL;
+}
+/* chan_norm(x, negMean, factor, shift, P, C, out): (x + negMean) * factor + shift, tiled vectors. */
+static napi_value js_chan_norm(napi_env env, napi_callback_info info) {
+  double a[7];
+  if (!get_args(env, info, 7, a)) return NULL;
+  f32 *x = P(0), *nm = P(1), *f = P(2), *sh = P(3), *out = P(6);
+  CHECK();
+  chan_norm_native(x, nm, f, sh, I(4), I(5), out);
+  return NULL;
+}
+static napi_value js_relu_grad(napi_env env, napi_callback_info info) {
+  double a[4];
+  if (!get_args(env, info, 4, a)) return NULL;
+  f32 *dy = P(0), *x = P(1), *dx = P(2);
+  CHECK();
+  relu_grad_native(dy, x, dx, I(3));
+  return NULL;
+}
+static napi_value js_bias_act(napi_env env, napi_callback_info info) {
+  double a[5];
+  if (!get_args(env, info, 5, a)) return NULL;
+  f32 *x = P(0), *bias = PN(3);
+  CHECK();
+  bias_act_native(x, I(1), I(2), bias, I(4));
+  return NULL;
+}
+
+/* max_pool_grad(x, y, dy, N, H, W, C, OH, OW, KH, KW, sh, sw, pt, pl, dx) -> windows with no match (NaN). */
+static napi_value js_max_pool_grad(napi_env env, napi_callback_info info) {
+  double a[16];
+  if (!get_args(env, info, 16, a)) return NULL;
+  f32 *x = P(0), *y = P(1), *dy = P(2), *dx = P(15);
+  CHECK();
+  const int w_ = pick(I(6), 1);
+  int miss = 0;
+#ifdef HAVE_X86
+  switch (w_) {
+    IF16(case 16: miss = max_pool_grad_v16(x, y, dy, I(3), I(4), I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), dx); break;)
+    case 8: miss = max_pool_grad_v8(x, y, dy, I(3), I(4), I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), dx); break;
+    case 5: miss = max_pool_grad_v4(x, y, dy, I(3), I(4), I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), dx); break;
+    default: miss = max_pool_grad_g4(x, y, dy, I(3), I(4), I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), dx);
+  }
+#else
+  miss = max_pool_grad_g4(x, y, dy, I(3), I(4), I(5), I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), I(14), dx);
+#endif
+  if (miss < 0) {
+    napi_throw_error(env, NULL, "medfl_native.max_pool_grad: out of memory");
+    return NULL;
+  }
+  napi_value r;
+  napi_create_int32(env, miss, &r);
+  return r;
+}
+
+/* transpose_taps(w, T, C, K, wt): wt[t, k, c] = w[t, c, k]. */
+static napi_value js_transpose_taps(napi_env env, napi_callback_info info) {
+  double a[5];
+  if (!get_args(env, info, 5, a)) return NULL;
+  f32 *w = P(0), *wt = P(4);
+  CHECK();
+  transpose_taps_g4(w, I(1), I(2), I(3), wt);
+  return NULL;
+}
+
+/* pad_nhwc(x, xp, N, H, W, C, Hp, Wp, pt, pl): rows in parallel. */
+struct pad_args { const f32 *x; f32 *xp; int N, H, W, C, Hp, Wp, pt, pl; };
+static void pad_rows(void *ctx, int r0, int r1) {
+  const struct pad_args *p = (const struct pad_args *)ctx;
+  const int rowP = p->Wp * p->C;
+  int x0 = p->pl < 0 ? -p->pl : 0, x1 = p->W;
+  if (x1 + p->pl > p->Wp) x1 = p->Wp - p->pl;
+  for (int r = r0; r < r1; r++) {
+    const int n = r / p->Hp, yp = r % p->Hp, y = yp - p->pt;
+    f32 *dst = p->xp + (ptrdiff_t)r * rowP;
+    if (y < 0 || y >= p->H || x1 <= x0) {
+      memset(dst, 0, (size_t)rowP * sizeof(f32));
+      continue;
+    }
+    const int l = (x0 + p->pl) * p->C, m = (x1 - x0) * p->C;
+    memset(dst, 0, (size_t)l * sizeof(f32));
+    memcpy(dst + l, p->x + ((ptrdiff_t)(n * p->H + y) * p->W + x0) * p->C, (size_t)m * sizeof(f32));
+    memset(dst + l + m, 0, (size_t)(rowP - l - m) * sizeof(f32));
+  }
+}
+static napi_value js_pad_nhwc(napi_env env, napi_callback_info info) {
+  double a[10];
+  if (!get_args(env, info, 10, a)) return NULL;
+  struct pad_args p = {P(0), P(1), I(2), I(3), I(4), I(5), I(6), I(7), I(8), I(9)};
+  CHECK();
+  pool_run(p.N * p.Hp, pad_rows, &p, 16);
+  return NULL;
+}
+
+static napi_value js_set_heap(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data = NULL;
+  size_t len = 0;
+  bool isab = false;
+  if (argc < 1 || napi_is_arraybuffer(env, argv[0], &isab) != napi_ok || !isab ||
+      napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "medfl_native.setHeap: expected the wasm memory's ArrayBuffer");
+    return NULL;
+  }
+  heap = (uint8_t *)data;
+  heap_len = len;
+  return NULL;
+}
+
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  double n = 1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_double(env, argv[0], &n) != napi_ok || !(n >= 1)) {
+    napi_throw_range_error(env, NULL, "medfl_native.setThreads: expected a number >= 1");
+    return NULL;
+  }
+  nthreads = n > MAX_THREADS ? MAX_THREADS : (int)n;
+  return NULL;
+}
+
+static napi_value js_threads(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  napi_create_int32(env, nthreads, &r);
+  return r;
+}
+
+static const char *isa_name(int l) { return l >= 3 ? "avx512" : l >= 2 ? "avx2" : "baseline"; }
+
+/* isa(): the level in use; setIsa(name): cap it ('avx512' | 'avx2' | 'baseline'; for tests). */
+static napi_value js_isa(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  napi_create_string_utf8(env, isa_name(isa), NAPI_AUTO_LENGTH, &r);
+  return r;
+}
+static napi_value js_set_isa(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char buf[16] = {0};
+  size_t len = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], buf, sizeof buf, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "medfl_native.setIsa: expected 'avx512', 'avx2' or 'baseline'");
+    return NULL;
+  }
+  int want = !strcmp(buf, "avx512") ? 3 : !strcmp(buf, "avx2") ? 2 : !strcmp(buf, "baseline") ? 0 : -1;
+  if (want < 0) {
+    napi_throw_range_error(env, NULL, "medfl_native.setIsa: expected 'avx512', 'avx2' or 'baseline'");
+    return NULL;
+  }
+  isa = want < isa_max ? want : isa_max;
+  return js_isa(env, info);
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  detect();
+  napi_property_descriptor props[] = {
+    {"setHeap", NULL, js_set_heap, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"threads", NULL, js_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"isa", NULL, js_isa, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"setIsa", NULL, js_set_isa, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"conv_fwd", NULL, js_conv_fwd, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"conv_fwd_flipped", NULL, js_conv_fwd_flipped, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"conv_dw", NULL, js_conv_dw, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"conv_dx_scatter", NULL, js_conv_dx_scatter, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"matmul", NULL, js_matmul, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"pad_nhwc", NULL, js_pad_nhwc, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"transpose_taps", NULL, js_transpose_taps, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"chan_sum", NULL, js_chan_sum, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"bn_grad_sums", NULL, js_bn_grad_sums, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"chan_affine", NULL, js_chan_affine, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"relu_grad", NULL, js_relu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"chan_norm", NULL, js_chan_norm, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"max_pool_grad", NULL, js_max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"bias_act", NULL, js_bias_act, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
