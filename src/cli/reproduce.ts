@@ -1,7 +1,8 @@
 /** `medfl reproduce <paper>`: a paper's recipe at a scale, ending with its claims table ({@link reproduce}). */
 import * as os from 'node:os';
 import { UsageError, choice, defineCommand, flag, int, string } from './args';
-import { PAPERS, parseDataOption, reproduce } from '../experiment/reproduce';
+import { PAPERS, getRecipe, paperScalePlan, parseDataOption, reproduce } from '../experiment/reproduce';
+import { initBackend } from '../backend';
 
 /** The `reproduce` command; exit 0 ok, 2 bad options, 1 run error. */
 export const reproduceCommand = defineCommand({
@@ -35,7 +36,16 @@ export const reproduceCommand = defineCommand({
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    await reproduce(paper, { scale: v.scale, quick: v.quick, data, seeds: v.seeds, jobs: v.jobs ?? os.cpus().length, resultsDir: v.results, estimateOnly: v.estimate, log: io.log });
+    if (v.estimate) {
+      if (v.scale !== 'paper') throw new UsageError('--estimate goes with --scale paper');
+      await initBackend(undefined, { log: io.log });
+      const recipe = getRecipe(paper);
+      const plan = await paperScalePlan(recipe, v.seeds ?? recipe.seeds, io.log);
+      for (const p of plan.problems) io.log(`does not fit: ${p}`);
+      io.log(plan.fits ? 'estimate only: nothing was trained' : 'estimate only: nothing was trained; --scale paper would be refused on this machine');
+      return plan.fits ? 0 : 1;
+    }
+    await reproduce(paper, { scale: v.scale, quick: v.quick, data, seeds: v.seeds, jobs: v.jobs ?? os.cpus().length, resultsDir: v.results, log: io.log });
     return 0;
   },
 });

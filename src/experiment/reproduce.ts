@@ -121,8 +121,6 @@ export interface ReproduceOptions {
   jobs?: number;
   /** Default `experiments/results` under the current directory. */
   resultsDir?: string;
-  /** Paper scale: print the estimate and stop. Default false. */
-  estimateOnly?: boolean;
   /** Progress lines. Default console.log. */
   log?: (line: string) => void;
 }
@@ -205,7 +203,6 @@ export async function runRecipe(recipe: PaperRecipe, options: ReproduceOptions =
   if (scale === 'paper') {
     const plan = await paperScalePlan(recipe, seeds.length, log);
     if (!plan.fits) throw new Error(`reproduce ${paper} --scale paper cannot run on this machine:\n  - ${plan.problems.join('\n  - ')}`);
-    if (options.estimateOnly) throw new Error('estimate printed (--estimate): nothing was trained');
   }
 
   const resultsDir = path.resolve(options.resultsDir ?? path.join('experiments', 'results'));
