@@ -25,6 +25,9 @@ export const HAM10000_IMAGE_DIRS: readonly string[] = ['HAM10000_images_part_1',
 /** A metadata row: CSV strings, except `age` parsed to a number (NaN when blank). */
 export type Ham10000Row = Record<string, string | number>;
 
+/** The HAM10000 metadata CSV that adds the `dataset` (acquisition source) column: the sites of a natural partition. */
+export const HAM10000_SOURCES_METADATA = 'HAM10000_metadata_subset_with_dataset.csv';
+
 /** Options of {@link openHam10000}. */
 export interface Ham10000Options extends ImageLoadOptions {
   /** Folder holding the image folders, the mask folder and the metadata CSV. */

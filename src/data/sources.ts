@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InMemoryDataset, materialize, type Sample } from './types';
 import { openKvasirSeg } from './kvasir';
-import { openHam10000 } from './ham10000';
+import { HAM10000_SOURCES_METADATA, openHam10000 } from './ham10000';
 import { openCvcClinicDb } from './folder';
 import { trainTestSplit } from './split';
 import { createRng } from '../util/rng';
@@ -95,7 +95,7 @@ export async function openRealCvc(s: Pick<MethodDataSettings, 'dataRoot' | 'root
  */
 export async function openRealHam10000(s: Pick<MethodDataSettings, 'dataRoot' | 'roots'>, size: number, requireSites: boolean): Promise<InMemoryDataset> {
   const dir = realDir(s, 'ham10000');
-  const subset = 'HAM10000_metadata_subset_with_dataset.csv';
+  const subset = HAM10000_SOURCES_METADATA;
   const hasSubset = fs.existsSync(path.join(dir, subset));
   if (requireSites && !hasSubset) throw new Error(`--data real: ${path.join(dir, subset)} (HAM10000 metadata with the 'dataset' source column) not found`);
   return materialize(await openHam10000({ root: dir, metadataFile: hasSubset ? subset : undefined, masks: true, size: [size, size], cacheSize: CACHE }));

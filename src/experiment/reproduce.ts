@@ -14,23 +14,21 @@
  *
  * Scales: 'cpu' keeps each recipe's structure and reduces image size, width
  * and data; 'paper' uses the papers' sizes and widths, first prints the
- * estimated training time (measured on this machine: a few training steps of
- * each model, as `medfl bench` measures them) and memory, and refuses what
+ * estimated training time (measured on this machine by `medfl bench`: a few
+ * training steps of each model) and memory, and refuses what
  * cannot fit, saying what would.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import * as tf from '@tensorflow/tfjs';
+import * as os from 'node:os';
 import { initBackend, type BackendName } from '../backend';
 import { writeFileAtomic } from '../fl/results';
 import { createModel } from '../models/registry';
 import { estimateTrainingMemory, trainingMemoryLimit } from '../models/memory';
-import { trainSegmentation } from '../train';
 import { judgeClaim, formatClaimsTable, claimsMarkdown, type ClaimRow, type ClaimVerdict } from '../metrics/claims';
 import type { DataRoots, PaperRecipe, RecipeContext, RecipeScale, RecipeSetting } from '../metrics/recipe';
 import { sharedDataRoot, repositoryRoot } from '../data/sources';
-import { syntheticSites } from '../data/synthetic';
 import { formatBytes, formatSeconds, formatTable } from '../util/table';
 import { LABEL_PATTERN } from '../fl/registry';
 import { validateExperiment } from './config';
@@ -362,8 +360,8 @@ export interface PaperScalePlan {
  * Estimate the paper-scale run before anything trains: for each model of
  * `recipe.paperModels()`, the training memory of one batch (against the
  * engine's limit, src/models/memory) and the training speed measured here
- * (two timed steps after a warm-up on synthetic images, as `medfl bench`
- * times them), times the images and epochs the recipe trains, times the
+ * (`medfl bench`'s wall-clock training figure with every core: two timed
+ * steps after a warm-up), times the images and epochs the recipe trains, times the
  * seeds. Models that do not fit are named with the largest batch that would.
  */
 export async function paperScalePlan(recipe: PaperRecipe, seeds: number, log: (l: string) => void, options: { memoryLimit?: number; measure?: boolean } = {}): Promise<PaperScalePlan> {
@@ -385,7 +383,7 @@ export async function paperScalePlan(recipe: PaperRecipe, seeds: number, log: (l
         problems.push(`${m.model} width ${m.width} at ${m.size} px, batch ${m.batchSize}: needs about ${formatBytes(est.totalBytes)} of training memory, the engine allows ${formatBytes(limit)}; ${ok ? `batch ${b} would fit` : `even batch 1 does not fit: use a smaller --scale cpu size or width`}`);
       }
       let perImage = NaN;
-      if (fitsHere && options.measure !== false) perImage = await secondsPerImage(model, m.size, Math.min(m.batchSize, 4));
+      if (fitsHere && options.measure !== false) perImage = await secondsPerImage(m);
       const secs = perImage * m.imagesPerEpoch * m.epochs * seeds;
       if (Number.isFinite(secs)) total += secs;
       lines.push([`${m.model} w${m.width}`, `${m.size}`, `${m.batchSize}`, formatBytes(est.totalBytes), Number.isFinite(perImage) ? (1 / perImage).toFixed(2) : '-', Number.isFinite(secs) ? formatSeconds(secs) : '-']);
@@ -399,13 +397,11 @@ export async function paperScalePlan(recipe: PaperRecipe, seeds: number, log: (l
   return { fits: problems.length === 0, seconds: total, problems };
 }
 
-async function secondsPerImage(model: tf.LayersModel, size: number, batch: number): Promise<number> {
-  const ds = syntheticSites({ sites: 1, samplesPerSite: batch, size, task: 'lesion', seed: 0 });
-  const opts = { epochs: 1, batchSize: batch, learningRate: 1e-4, seed: 0 };
-  await trainSegmentation(model, ds, opts); // warm-up (kernel set-up)
-  const t0 = process.hrtime.bigint();
-  await trainSegmentation(model, ds, { ...opts, epochs: 2 });
-  return Number(process.hrtime.bigint() - t0) / 1e9 / (2 * batch);
+/** Wall seconds per training image on this machine with every core, measured by `medfl bench` (1 warm-up + 2 timed steps of at most 4 images). */
+async function secondsPerImage(m: { model: string; width: number; size: number; batchSize: number }): Promise<number> {
+  const { runBench } = await import('../bench'); // loaded only for paper-scale estimates
+  const [r] = await runBench({ models: [m.model], width: m.width, size: m.size, batch: Math.min(m.batchSize, 4), warmup: 1, repeats: 2, torch: false, threads: [os.availableParallelism()], out: () => {} });
+  return r && !r.error && r.trainWallImgPerSec > 0 ? 1 / r.trainWallImgPerSec : NaN;
 }
 
 /** Used by ./reproduce-worker: the engine of the parent. */

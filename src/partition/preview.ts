@@ -18,7 +18,7 @@ import { openHam10000 } from '../data/ham10000';
 import { openKvasirSeg } from '../data/kvasir';
 import { openClassFolder } from '../data/folder';
 import { isDir, isFile, readCsv } from '../data/files';
-import { HAM10000_CLASSES } from '../data/ham10000';
+import { HAM10000_CLASSES, HAM10000_SOURCES_METADATA } from '../data/ham10000';
 import { PartitionInput, PartitionLogger, Partitioner, partitionInput } from './base';
 import { iid } from './iid';
 import { dirichlet } from './dirichlet';
@@ -51,8 +51,8 @@ export async function loadPartitionInput(spec: string, seed: number): Promise<Pa
     if (await isFile(target)) {
       root = path.dirname(target);
       metadataFile = target;
-    } else if (await isFile(path.join(target, 'HAM10000_metadata_subset_with_dataset.csv'))) {
-      metadataFile = path.join(target, 'HAM10000_metadata_subset_with_dataset.csv');
+    } else if (await isFile(path.join(target, HAM10000_SOURCES_METADATA))) {
+      metadataFile = path.join(target, HAM10000_SOURCES_METADATA);
     }
     try {
       return withName(await openHam10000({ root, metadataFile, masks: false }));

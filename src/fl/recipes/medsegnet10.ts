@@ -15,6 +15,7 @@ import { createModel, getModelSpec, MODEL_NAMES } from '../../models/registry';
 import { forwardCost } from '../../models/flops';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { HAM10000_SOURCES_METADATA } from '../../data/ham10000';
 
 /** Image side and Kvasir-SEG images per scale. */
 const SCALE = {
@@ -75,7 +76,7 @@ function dataConfigs(ctx: RecipeContext): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   if (ctx.data.kvasir) out.push({ source: 'kvasir', root: ctx.data.kvasir, size, label: 'kvasir', ...limit });
   if (ctx.data.ham10000) {
-    const subset = path.join(ctx.data.ham10000, 'HAM10000_metadata_subset_with_dataset.csv');
+    const subset = path.join(ctx.data.ham10000, HAM10000_SOURCES_METADATA);
     out.push({ source: 'ham10000', root: ctx.data.ham10000, size, label: 'ham10000', ...(ctx.quick ? { limit: 40 } : {}), ...(fs.existsSync(subset) ? { metadataFile: path.basename(subset) } : {}) });
   }
   if (!out.length) throw new Error('medsegnet10: no Kvasir-SEG or HAM10000 folder found; give --data kvasir=DIR,ham10000=DIR');

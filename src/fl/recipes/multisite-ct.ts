@@ -16,6 +16,7 @@ import type { Claim } from '../../metrics/claims';
 import type { GridPlan, GridRecipe, RecipeContext, RecipeScale, RecipeSetting } from '../../metrics/recipe';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { HAM10000_SOURCES_METADATA } from '../../data/ham10000';
 
 const STRATEGIES = [{ name: 'centralized', label: 'pooled' }, { name: 'local' }, { name: 'fedavg' }, { name: 'ciil' }];
 
@@ -53,7 +54,7 @@ function settings(scale: RecipeScale): RecipeSetting[] {
 
 function ham(ctx: RecipeContext, size: number): Record<string, unknown> | null {
   if (!ctx.data.ham10000) return null;
-  const subset = path.join(ctx.data.ham10000, 'HAM10000_metadata_subset_with_dataset.csv');
+  const subset = path.join(ctx.data.ham10000, HAM10000_SOURCES_METADATA);
   if (!fs.existsSync(subset)) {
     ctx.log(`[multisite-ct] ${subset} not found: HAM10000's source column is needed for its sites; the HAM10000 grids are skipped`);
     return null;
