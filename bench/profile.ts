@@ -2,7 +2,8 @@
  * Per-kernel CPU-time profile of training steps (forward + backward + Adam)
  * on the current backend:
  *   npx tsx bench/profile.ts [model=unet] [size=64] [batch=8] [width] [steps=5]
- * env TOP=n rows (default 25); PHASES=1 also splits forward / backward / Adam.
+ * env TOP=n rows (default 25); PHASES=1 also splits forward / backward / Adam;
+ * WALL=1 times wall clock instead (with MEDFL_THREADS=2: which kernels run on one core).
  * Times are process CPU time (robust on a shared machine) and inclusive
  * (kernels calling kernels count them too).
  */
@@ -10,7 +11,10 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend';
 import { createAdam } from '../src/backend/adam';
 import { createModel } from '../src/models/registry';
-import { cpuMs, withKernelTimings } from '../src/bench';
+import { cpuMs as cpuClock, withKernelTimings } from '../src/bench';
+
+/** WALL=1: wall-clock times (to see what threads save), else process CPU time. */
+const cpuMs: () => number = process.env.WALL ? () => performance.now() : cpuClock;
 
 async function main(): Promise<void> {
   const [name = 'unet', sizeS = '64', batchS = '8', widthS, stepsS = '5'] = process.argv.slice(2);
@@ -52,7 +56,7 @@ async function main(): Promise<void> {
   const w0 = performance.now();
   const { timings } = withKernelTimings(() => {
     for (let i = 0; i < steps; i++) step();
-  });
+  }, undefined, cpuMs);
   const total = (cpuMs() - c0) / steps;
   const wall = (performance.now() - w0) / steps;
   console.log(`${name} ${size}x${size} batch ${batch} params ${model.countParams()} backend ${tf.getBackend()}: ${total.toFixed(1)} cpu-ms/step (wall ${wall.toFixed(1)}), ${((batch * 1000) / total).toFixed(1)} img/s`);

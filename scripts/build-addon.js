@@ -44,7 +44,7 @@ function main() {
   // A build always matches the sources: drop the previous one first (a failed build leaves none).
   fs.rmSync(out, { force: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'medfl-addon-'));
-  const common = ['-O3', '-fPIC', '-std=gnu11', '-Wall', '-Wno-unused-function', '-Werror=implicit-function-declaration', '-fno-strict-aliasing', '-ffp-contract=fast', `-I${srcDir}`];
+  const common = ['-O3', '-fPIC', '-std=gnu11', '-Wall', '-Wno-unused-function', '-Werror=implicit-function-declaration', '-fno-strict-aliasing', '-ffp-contract=fast', '-fno-math-errno', `-I${srcDir}`];
   const x86 = process.arch === 'x64';
   // The baseline unit also holds the memory-bound channel kernels, compiled without
   // contraction so they match the wasm kernels bit for bit.

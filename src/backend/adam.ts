@@ -28,6 +28,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WasmBackendLike } from './wasm-util';
+import { nativeAddon } from './addon';
 
 /** The private state of `tf.AdamOptimizer` this subclass updates. */
 interface AdamInternals {
@@ -62,8 +63,12 @@ interface WasmApi {
 }
 const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
-/** `adam(g, m, v, w, m2, v2, w2 byte offsets, n, b1, b2, c1, c2, o1, o2, eps, negLr)` of the SIMD kernel. */
-type SimdAdam = (...args: number[]) => void;
+/**
+ * `adam(g, m, v, w, m2, v2, w2 byte offsets, n, b1, b2, c1, c2, o1, o2, eps, negLr)`:
+ * the SIMD kernel (updates n & ~3 elements, returns nothing) or the native
+ * addon's (all n, over its threads; returns n).
+ */
+type SimdAdam = (...args: number[]) => number | void;
 
 /** LEB128 of an unsigned integer. */
 function uleb(n: number): number[] {
@@ -155,6 +160,22 @@ function simdAdam(backend: unknown): SimdAdam | null {
   return simdFor.fn;
 }
 
+/**
+ * The update kernel for this step: the native addon's (same arithmetic, all
+ * elements, on its threads) when it is loaded and switched on, else the
+ * WebAssembly SIMD one, else null (JS loop).
+ */
+function adamKernel(backend: unknown): SimdAdam | null {
+  const simd = simdAdam(backend);
+  const addon = process.env.MEDFL_ADAM_NO_SIMD ? null : nativeAddon();
+  const memory = (backend as { wasm?: { asm?: { memory?: { buffer: ArrayBuffer } } } }).wasm?.asm?.memory;
+  if (!addon || !memory) return simd;
+  return (...args: number[]) => {
+    addon.setHeap(memory.buffer); // the heap may have grown (detaching the old buffer) since the last kernel
+    return addon.adam(...args);
+  };
+}
+
 /** `tf.AdamOptimizer` with a fused, bit-compatible update on 'wasm' (see module doc). */
 export class FusedAdamOptimizer extends tf.AdamOptimizer {
   /** Same arguments and defaults as `tf.train.adam`. */
@@ -191,7 +212,7 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
     const acc2 = (self.accBeta2.dataSync() as Float32Array)[0];
     const oneMinusAcc1 = fr(1 - acc1);
     const oneMinusAcc2 = fr(1 - acc2);
-    const kernel = simdAdam(backend);
+    const kernel = adamKernel(backend);
     const engine = tf.engine() as unknown as { makeTensorFromTensorInfo(info: tf.TensorInfo): tf.Tensor };
     tf.tidy(() => {
       names.forEach((name, i) => {
@@ -220,8 +241,8 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
         const w2 = backend.typedArrayFromHeap(wOut) as Float32Array;
         let k0 = 0;
         if (kernel && w.length >= 4) {
-          kernel(g.byteOffset, m.byteOffset, v.byteOffset, w.byteOffset, m2.byteOffset, v2.byteOffset, w2.byteOffset, w.length, b1, b2, c1, c2, oneMinusAcc1, oneMinusAcc2, eps, negLr);
-          k0 = w.length & ~3;
+          const done = kernel(g.byteOffset, m.byteOffset, v.byteOffset, w.byteOffset, m2.byteOffset, v2.byteOffset, w2.byteOffset, w.length, b1, b2, c1, c2, oneMinusAcc1, oneMinusAcc2, eps, negLr);
+          k0 = typeof done === 'number' ? done : w.length & ~3;
         }
         for (let k = k0; k < w.length; k++) {
           const gk = g[k];

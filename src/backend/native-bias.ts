@@ -22,9 +22,42 @@ function isChannelVector(a: tf.TensorInfo, b: tf.TensorInfo): boolean {
   return b.shape[rb - 1] === C && b.shape.slice(0, -1).every((d) => d === 1);
 }
 
-/** tfjs-wasm's `Add`, replaced for float32 `x[..., C] + b[C]` (either order). */
+/** True when both are float32 of one shape. */
+function sameShapeF32(a: tf.TensorInfo, b: tf.TensorInfo): boolean {
+  return a.dtype === 'float32' && b.dtype === 'float32' && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
+}
+
+/**
+ * `a + b` (op 0) or `a * b` (op 1) of same-shape float32 tensors on the
+ * native addon's threaded pass (one IEEE operation per element: the values
+ * of tfjs-wasm's kernels), or null where the addon is not loaded.
+ */
+function sameShapeBinary(args: KernelArgs, op: 0 | 1): tf.TensorInfo | null {
+  const { a, b } = args.inputs;
+  if (!sameShapeF32(a, b)) return null;
+  const k = nativeKernels(args.backend);
+  if (!k?.ew_binary) return null;
+  const backend = args.backend as WasmBackendLike;
+  const out = backend.makeOutput([...a.shape], 'float32');
+  const n = tf.util.sizeFromShape(a.shape);
+  if (n > 0) k.ew_binary(heapPtr(backend, a), heapPtr(backend, b), heapPtr(backend, out), n, op);
+  return out;
+}
+
+/** tfjs-wasm's `Multiply`, replaced for same-shape float32 tensors by the addon's threaded pass. */
+export function makeMultiplyWasm(original: tf.KernelFunc): (args: KernelArgs) => unknown {
+  return (args: KernelArgs) => sameShapeBinary(args, 1) ?? original(args as unknown as Parameters<tf.KernelFunc>[0]);
+}
+
+/**
+ * tfjs-wasm's `Add`, replaced for float32 `x[..., C] + b[C]` (either order),
+ * and for same-shape float32 tensors (residual and skip connections) by the
+ * addon's threaded pass.
+ */
 export function makeAddWasm(original: tf.KernelFunc): (args: KernelArgs) => unknown {
   return (args: KernelArgs) => {
+    const same = sameShapeBinary(args, 0);
+    if (same) return same;
     const { a, b } = args.inputs;
     let x: tf.TensorInfo | null = null;
     let bias: tf.TensorInfo | null = null;

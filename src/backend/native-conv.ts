@@ -128,27 +128,34 @@ export function makeConv2DWasm(original: tf.KernelFunc): (args: KernelArgs) => u
 /** The unfused kernel tfjs-core applies for each fused activation (tfjs-core's `applyActivation`). */
 const ACTIVATION_KERNELS: Record<string, string> = { elu: 'Elu', relu6: 'Relu6', sigmoid: 'Sigmoid', leakyrelu: 'LeakyRelu', prelu: 'Prelu' };
 
+/** The conv a fused kernel wraps: its forward pass on the native kernels, and its geometry. */
+interface FusedConvParts {
+  info(x: tf.TensorInfo, filter: tf.TensorInfo, attrs: Record<string, unknown>): Conv2DInfo;
+  conv(backend: WasmBackendLike, k: NativeKernels, x: tf.TensorInfo, filter: tf.TensorInfo, ci: Conv2DInfo): tf.TensorInfo;
+  /** Native kernels when this call can run on them, else null (tfjs-wasm's original kernel runs). */
+  kernels(args: KernelArgs): NativeKernels | null;
+}
+
 /**
- * tfjs-wasm's `FusedConv2D` (conv + bias + activation, used outside gradient
- * tapes), replaced so it computes exactly what the unfused `Conv2D` + `Add` +
- * activation computes inside a tape: the native conv, then the bias and
- * linear / ReLU in place (one pass), or the other activations through
- * tfjs-wasm's own unfused kernels. Bias of any broadcastable shape.
+ * A fused conv kernel (conv + bias + activation, used outside gradient tapes)
+ * that computes exactly what its unfused conv + `Add` + activation compute
+ * inside a tape: the native conv, then the bias and linear / ReLU in place
+ * (one pass), or the other activations through tfjs-wasm's own unfused
+ * kernels. Bias of any broadcastable shape.
  */
-export function makeFusedConv2DWasm(original: tf.KernelFunc): (args: KernelArgs) => unknown {
+function makeFusedWasm(parts: FusedConvParts, original: tf.KernelFunc): (args: KernelArgs) => unknown {
   return (args: KernelArgs) => {
     const attrs = args.attrs ?? {};
     const act = (attrs.activation as string | undefined) ?? 'linear';
     const { x, filter, bias, preluActivationWeights } = args.inputs;
-    const k = nativeForwardFor(args);
+    const k = parts.kernels(args);
     const actKernel = ACTIVATION_KERNELS[act];
     if (!k || (act !== 'linear' && act !== 'relu' && !actKernel) || (bias && bias.dtype !== 'float32')) {
       return original(args as unknown as Parameters<tf.KernelFunc>[0]);
     }
     const backend = args.backend as WasmBackendLike;
-    const ci = convInfoFromAttrs(x.shape, filter.shape, attrs, false);
-    let y = nativeConv2D(backend, k, x, filter, ci);
-    const K = ci.outChannels;
+    let y = parts.conv(backend, k, x, filter, parts.info(x, filter, attrs));
+    const K = y.shape[y.shape.length - 1];
     const rows = tf.util.sizeFromShape(y.shape) / Math.max(1, K);
     const channelBias = bias != null && tf.util.sizeFromShape(bias.shape) === K && bias.shape[bias.shape.length - 1] === K;
     if (bias && !channelBias) {
@@ -161,7 +168,7 @@ export function makeFusedConv2DWasm(original: tf.KernelFunc): (args: KernelArgs)
     if (actKernel) {
       const inputs: Record<string, tf.TensorInfo> = { x: y };
       if (act === 'prelu') {
-        if (!preluActivationWeights) throw new Error("medfl FusedConv2D: activation 'prelu' needs preluActivationWeights");
+        if (!preluActivationWeights) throw new Error("medfl fused conv: activation 'prelu' needs preluActivationWeights");
         inputs.alpha = preluActivationWeights;
       }
       const z = callWasmKernel(actKernel, backend, inputs, act === 'leakyrelu' ? { alpha: attrs.leakyreluAlpha ?? 0.2 } : {});
@@ -170,6 +177,65 @@ export function makeFusedConv2DWasm(original: tf.KernelFunc): (args: KernelArgs)
     }
     return y;
   };
+}
+
+/** tfjs-wasm's `FusedConv2D`, replaced (see {@link makeFusedWasm}): the native conv when {@link makeConv2DWasm} would use it. */
+export function makeFusedConv2DWasm(original: tf.KernelFunc): (args: KernelArgs) => unknown {
+  return makeFusedWasm({ info: (x, f, attrs) => convInfoFromAttrs(x.shape, f.shape, attrs, false), conv: nativeConv2D, kernels: nativeForwardFor }, original);
+}
+
+/**
+ * `y[N,Ho,Wo,C]` of a depthwise conv (channel multiplier 1) with geometry
+ * `ci` on the native addon's kernel (`k.dwconv_fwd`), over the zero-padded
+ * input.
+ */
+export function nativeDepthwiseConv2D(backend: WasmBackendLike, k: NativeKernels, x: tf.TensorInfo, filter: tf.TensorInfo, ci: Conv2DInfo): tf.TensorInfo {
+  if (!k.dwconv_fwd) throw new Error('nativeDepthwiseConv2D: needs the native addon (dwconv_fwd)');
+  const out = backend.makeOutput([ci.batchSize, ci.outHeight, ci.outWidth, ci.outChannels], 'float32');
+  if (ci.outHeight * ci.outWidth * ci.batchSize * ci.outChannels === 0) return out;
+  const p = paddedInput(backend, k, x, ci);
+  k.dwconv_fwd(
+    heapPtr(backend, p.buf), ci.batchSize, p.Hb, p.Wb, ci.inChannels, heapPtr(backend, filter), ci.filterHeight, ci.filterWidth,
+    ci.strideHeight, ci.strideWidth, ci.dilationHeight, ci.dilationWidth, heapPtr(backend, out), ci.outHeight, ci.outWidth,
+  );
+  if (p.scratch) backend.disposeData(p.buf.dataId);
+  return out;
+}
+
+/**
+ * Native kernels for a depthwise forward call: with the addon (tfjs-wasm's
+ * XNNPACK depthwise conv is single-threaded; the wasm SIMD module has no
+ * depthwise forward, so without the addon XNNPACK runs), float32 NHWC,
+ * channel multiplier 1, and {@link setNativeConvForward} on.
+ */
+function nativeDepthwiseFor(args: KernelArgs): NativeKernels | null {
+  const { x, filter } = args.inputs;
+  const fmt = args.attrs?.dataFormat;
+  if (!nativeConvForward || x.dtype !== 'float32' || filter.dtype !== 'float32' || filter.shape[3] !== 1) return null;
+  if (fmt != null && fmt !== 'NHWC' && fmt !== 'channelsLast') return null;
+  const k = nativeKernels(args.backend);
+  return k?.dwconv_fwd ? k : null;
+}
+
+/**
+ * tfjs-wasm's `DepthwiseConv2dNative`, replaced: multiplier-1 float32 NHWC
+ * depthwise convs run on the native addon's threaded kernel when it is
+ * loaded; everything else on tfjs-wasm's XNNPACK kernel. Also the stride-1
+ * depthwise input gradient (a forward conv with the flipped filter, see
+ * ./depthwise-backprop).
+ */
+export function makeDepthwiseConv2DWasm(original: tf.KernelFunc): (args: KernelArgs) => unknown {
+  return (args: KernelArgs) => {
+    const k = nativeDepthwiseFor(args);
+    if (!k) return original(args as unknown as Parameters<tf.KernelFunc>[0]);
+    const { x, filter } = args.inputs;
+    return nativeDepthwiseConv2D(args.backend as WasmBackendLike, k, x, filter, convInfoFromAttrs(x.shape, filter.shape, args.attrs ?? {}, true));
+  };
+}
+
+/** tfjs-wasm's `FusedDepthwiseConv2D`, replaced like `FusedConv2D`, so fused and unfused depthwise convs agree bit for bit. */
+export function makeFusedDepthwiseConv2DWasm(original: tf.KernelFunc): (args: KernelArgs) => unknown {
+  return makeFusedWasm({ info: (x, f, attrs) => convInfoFromAttrs(x.shape, f.shape, attrs, true), conv: nativeDepthwiseConv2D, kernels: nativeDepthwiseFor }, original);
 }
 
 /**

@@ -32,13 +32,17 @@
  * - `Identity` and same-dtype `Cast`: share the input's data (reference count)
  *   instead of copying it.
  * - `AvgPoolGrad`: one native scatter pass (see ./pool-grad).
- * - `Add` of a per-channel bias `x[..., C] + b[C]`: one native pass (./native-bias).
+ * - `Add` of a per-channel bias `x[..., C] + b[C]`: one native pass; `Add` /
+ *   `Multiply` of same-shape tensors: the addon's threaded pass (./native-bias).
+ * - `DepthwiseConv2dNative` / `FusedDepthwiseConv2D` (multiplier 1): the
+ *   native addon's threaded kernel when it is loaded (XNNPACK otherwise).
  *
  * Also registered: `MedflBatchNormTrain` / `MedflBatchNormTrainGrad`
  * (./native-batchnorm), `MedflPreluGrad` and `MedflReluGrad` with the `Prelu`
  * and `Relu` gradients routed through them on wasm (./native-prelu,
  * ./native-relu), `MedflGelu` / `MedflGeluGrad` (./native-gelu) and
- * `MedflLayerNorm` / `MedflLayerNormGrad` (./native-layernorm).
+ * `MedflLayerNorm` / `MedflLayerNormGrad` (./native-layernorm) and
+ * `MedflUnpool2x2` / `MedflUnpool2x2Grad` (./native-unpool, addon only).
  *
  * Intermediates created here are released with `backend.disposeData`.
  * All kernels are float32 NHWC only and say so when given anything else.
@@ -47,13 +51,14 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv-backprop';
 import { makeConcatWasm, makePadV2Wasm, makeSliceWasm, makeSplitVWasm } from './layout-kernels';
 import { makeAvgPoolGradWasm, maxPoolGradWasm } from './pool-grad';
-import { makeConv2DWasm, makeFusedConv2DWasm, nativeDepthwiseFilterGrad } from './native-conv';
+import { makeConv2DWasm, makeDepthwiseConv2DWasm, makeFusedConv2DWasm, makeFusedDepthwiseConv2DWasm, nativeDepthwiseFilterGrad } from './native-conv';
 import { nativeKernels } from './native';
 import { registerNativePreluGradient } from './native-prelu';
 import { registerNativeReluGradient } from './native-relu';
-import { makeAddWasm, makeFusedBatchNormWasm } from './native-bias';
+import { makeAddWasm, makeFusedBatchNormWasm, makeMultiplyWasm } from './native-bias';
 import { registerNativeGeluKernels } from './native-gelu';
 import { registerNativeLayerNormKernels } from './native-layernorm';
+import { registerNativeUnpoolKernels } from './native-unpool';
 import { makeBatchMatMulWasm, makeFusedMatMulWasm } from './native-matmul';
 import { makeMeanWasm, makeSumWasm } from './native-reduce';
 import { registerNativeBatchNormKernels } from './native-batchnorm';
@@ -204,7 +209,7 @@ export const WASM_GRADIENT_KERNELS = [
 /** Kernel names tfjs-wasm has (slowly) and this module replaces for 'wasm'. */
 export const WASM_OVERRIDE_KERNELS = [
   'Conv2D', 'FusedConv2D', 'BatchMatMul', '_FusedMatMul', 'Sum', 'Conv2DBackpropInput', 'Concat', 'SplitV', 'Slice', 'PadV2', 'MaxPoolGrad', 'AvgPoolGrad', 'Identity', 'Cast', 'Add',
-  'FusedBatchNorm', 'Mean',
+  'FusedBatchNorm', 'Mean', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2D', 'Multiply',
 ] as const;
 
 type MissingName = (typeof WASM_GRADIENT_KERNELS)[number];
@@ -236,6 +241,9 @@ const OVERRIDES: Record<OverrideName, (original: tf.KernelFunc) => (args: Kernel
   Add: makeAddWasm,
   FusedBatchNorm: makeFusedBatchNormWasm,
   Mean: makeMeanWasm,
+  DepthwiseConv2dNative: makeDepthwiseConv2DWasm,
+  FusedDepthwiseConv2D: makeFusedDepthwiseConv2DWasm,
+  Multiply: makeMultiplyWasm,
 };
 
 /**
@@ -291,6 +299,7 @@ export function registerWasmGradientKernels(): string[] {
   registerNativeReluGradient();
   registerNativeGeluKernels();
   registerNativeLayerNormKernels();
+  registerNativeUnpoolKernels();
   for (const name of WASM_GRADIENT_KERNELS) {
     if (tf.getKernel(name, 'wasm')) continue;
     install(name, KERNELS[name]);

@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 /** Accumulated time of one kernel. */
 export interface KernelTiming {
   kernel: string;
-  /** Inclusive CPU milliseconds over all calls. */
+  /** Inclusive milliseconds (CPU time unless another clock was given) over all calls. */
   ms: number;
   calls: number;
 }
@@ -25,20 +25,25 @@ export function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
-/** Run `fn` with every kernel of `backendName` timed; timings sorted by time, descending. */
-export function withKernelTimings<T>(fn: () => T, backendName = tf.getBackend()): { result: T; timings: KernelTiming[] } {
+/**
+ * Run `fn` with every kernel of `backendName` timed; timings sorted by time,
+ * descending. `clock` (milliseconds) defaults to process CPU time; pass
+ * `performance.now` for wall time (what a multi-threaded kernel saves shows
+ * only there).
+ */
+export function withKernelTimings<T>(fn: () => T, backendName = tf.getBackend(), clock: () => number = cpuMs): { result: T; timings: KernelTiming[] } {
   const times = new Map<string, KernelTiming>();
   const configs = tf.getKernelsForBackend(backendName) as Array<tf.KernelConfig & { kernelFunc: tf.KernelFunc }>;
   const originals = configs.map((c) => c.kernelFunc);
   configs.forEach((cfg, i) => {
     const orig = originals[i];
     cfg.kernelFunc = ((args: Parameters<tf.KernelFunc>[0]) => {
-      const t0 = cpuMs();
+      const t0 = clock();
       try {
         return orig(args);
       } finally {
         const e = times.get(cfg.kernelName) ?? { kernel: cfg.kernelName, ms: 0, calls: 0 };
-        e.ms += cpuMs() - t0;
+        e.ms += clock() - t0;
         e.calls++;
         times.set(cfg.kernelName, e);
       }

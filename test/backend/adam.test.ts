@@ -8,9 +8,11 @@ import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { adamSimdAvailable, createAdam, disposeAdamSnapshot, FusedAdamOptimizer, restoreAdam, snapshotAdam, type NamedGradient } from '../../src/backend/adam';
+import { nativeAddonInfo, setNativeAddonEnabled, setNativeThreads } from '../../src/backend/addon';
 import { createRng, randomValues, relErr } from './helpers';
 
-const SHAPES = [[3, 3, 4, 5], [5], [1], [7, 2]];
+// [301, 221]: 66521 elements, several of the native addon's blocks (split over its threads) and a tail.
+const SHAPES = [[3, 3, 4, 5], [5], [1], [7, 2], [301, 221]];
 
 /** Run `steps` Adam steps on fresh variables with seeded gradients; returns weights and moments. */
 function trajectory(opt: tf.Optimizer, steps: number, seed: number, lr = 0.01): Float32Array[] {
@@ -43,6 +45,32 @@ test('fused Adam on wasm reproduces tf.train.adam on wasm bit for bit over 6 ste
     for (let i = 0; i < fa.length; i++) assert.equal(Array.from(fa[i]), Array.from(fb[i]), `var ${i} lr ${lr}`);
     a.dispose();
     b.dispose();
+  }
+});
+
+test('native addon Adam (1 and 2 threads) = the WebAssembly SIMD kernel, bit for bit', async () => {
+  await tf.setBackend('wasm');
+  if (!nativeAddonInfo().loaded) {
+    console.log('  (native addon not built: skipped)');
+    return;
+  }
+  const run = (addon: boolean, threads: number) => {
+    const prevOn = setNativeAddonEnabled(addon);
+    const prevT = setNativeThreads(threads);
+    try {
+      const opt = createAdam(0.01);
+      const out = trajectory(opt, 4, 7);
+      opt.dispose();
+      return out;
+    } finally {
+      setNativeAddonEnabled(prevOn);
+      setNativeThreads(prevT);
+    }
+  };
+  const wasm = run(false, 1);
+  for (const threads of [1, 2]) {
+    const native = run(true, threads);
+    for (let i = 0; i < wasm.length; i++) assert.equal(Array.from(native[i]), Array.from(wasm[i]), `var ${i}, ${threads} thread(s)`);
   }
 });
 

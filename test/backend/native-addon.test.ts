@@ -194,6 +194,139 @@ test('results are bit-identical for 1, 2 and 3 threads (conv, gradients, matmul)
   }
 });
 
+/** [forward, filter gradient, input gradient] of a multiplier-1 depthwise case (K = C) on the active kernels. */
+function runDepthwise(c: Case, x: Float32Array, w: Float32Array, dy: Float32Array): Float32Array[] {
+  const { oh, ow } = geometry(c);
+  return tf.tidy(() => {
+    const xt = tf.tensor4d(x, [c.N, c.H, c.W, c.C]);
+    const wt = tf.tensor4d(w, [c.KH, c.KW, c.C, 1]);
+    const dyt = tf.tensor4d(dy, [c.N, oh, ow, c.C]);
+    const at = { strides: [c.s, c.s], pad: c.pad, dilations: [c.d, c.d], dataFormat: 'NHWC' };
+    const y = tf.engine().runKernel('DepthwiseConv2dNative', { x: xt, filter: wt }, at as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const dw = tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x: xt, dy: dyt }, { ...at, filterShape: [c.KH, c.KW, c.C, 1] } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const dx = tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: dyt, filter: wt }, { ...at, inputShape: [c.N, c.H, c.W, c.C] } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    return [y, dw, dx].map((t) => Float32Array.from(t.dataSync()));
+  });
+}
+
+function depthwiseReference(c: Case, x: Float32Array, w: Float32Array, dy: Float32Array): Float64Array[] {
+  const { oh, ow } = geometry(c);
+  const y = new Float64Array(c.N * oh * ow * c.C);
+  const dw = new Float64Array(w.length);
+  const dx = new Float64Array(x.length);
+  // forEachTap's offsets assume K output channels per input one: with K = 1 they index [.., C] activations and [KH, KW, C] filters.
+  forEachTap({ ...c, K: 1 }, (xb, yb0, wb) => {
+    const yb = yb0 * c.C;
+    for (let ci = 0; ci < c.C; ci++) {
+      y[yb + ci] += x[xb + ci] * w[wb + ci];
+      dw[wb + ci] += x[xb + ci] * dy[yb + ci];
+      dx[xb + ci] += dy[yb + ci] * w[wb + ci];
+    }
+  });
+  return [y, dw, dx];
+}
+
+function depthwiseCases(seed: number, count: number): Case[] {
+  const rng = createRng(seed);
+  const out: Case[] = [
+    { N: 2, H: 16, W: 16, C: 32, K: 32, KH: 3, KW: 3, s: 1, d: 2, pad: 'same' }, // CGNet's dilated surrounding context
+    { N: 1, H: 9, W: 27, C: 17, K: 17, KH: 3, KW: 3, s: 1, d: 1, pad: 'same' },
+    { N: 2, H: 10, W: 11, C: 48, K: 48, KH: 3, KW: 3, s: 2, d: 1, pad: 'same' },
+    { N: 1, H: 7, W: 30, C: 3, K: 3, KH: 5, KW: 5, s: 1, d: 1, pad: 'valid' },
+  ];
+  while (out.length < count) {
+    const C = rng.choice([1, 3, 4, 8, 11, 16, 20, 32, 35, 40, 64]);
+    const c: Case = {
+      N: rng.intBetween(1, 2), H: rng.intBetween(1, 14), W: rng.intBetween(1, 30), C, K: C,
+      KH: rng.intBetween(1, 3), KW: rng.intBetween(1, 3), s: rng.bernoulli(0.3) ? 2 : 1, d: rng.bernoulli(0.3) ? 2 : 1,
+      pad: rng.bernoulli(0.7) ? 'same' : 'valid',
+    };
+    if (c.s > 1 && c.d > 1) c.d = 1;
+    const g = geometry(c);
+    if (g.oh >= 1 && g.ow >= 1) out.push(c);
+  }
+  return out;
+}
+
+test('depthwise forward / filter gradient / input gradient on the addon match float64 references (every ISA level, 1 and 3 threads) and do not depend on the thread count', () => {
+  if (!info().loaded) return;
+  const prevOn = setNativeAddonEnabled(true);
+  const prevT = setNativeThreads(1);
+  const levels = new Set<AddonIsa>();
+  try {
+    for (const level of LEVELS) {
+      const got = setNativeAddonIsa(level)!;
+      if (levels.has(got)) continue;
+      levels.add(got);
+      const rng = createRng(41);
+      for (const c of depthwiseCases(42, 30)) {
+        const { oh, ow } = geometry(c);
+        const x = randomValues(rng, c.N * c.H * c.W * c.C);
+        const w = randomValues(rng, c.KH * c.KW * c.C);
+        const dy = randomValues(rng, c.N * oh * ow * c.C);
+        const ref = depthwiseReference(c, x, w, dy);
+        setNativeThreads(1);
+        const one = runDepthwise(c, x, w, dy);
+        ['forward', 'filter grad', 'input grad'].forEach((what, i) => {
+          const e = relErr(one[i], ref[i]);
+          assert.ok(e < 1e-5, `${level} ${what} ${JSON.stringify(c)}: ${e}`);
+        });
+        setNativeThreads(3);
+        const three = runDepthwise(c, x, w, dy);
+        three.forEach((v, i) => assert.equal(Array.from(v), Array.from(one[i]), `${level} output ${i} with 3 threads ${JSON.stringify(c)}`));
+      }
+    }
+  } finally {
+    setNativeThreads(prevT);
+    setNativeAddonEnabled(prevOn);
+    setNativeAddonIsa('avx512');
+  }
+  assert.ok(levels.size >= 1);
+});
+
+test('fused depthwise conv (bias + ReLU, outside a tape) equals depthwise conv + bias + ReLU (inside one) bit for bit', () => {
+  const rng = createRng(43);
+  const x = tf.tensor4d(randomValues(rng, 2 * 12 * 13 * 24), [2, 12, 13, 24]);
+  const w = tf.tensor4d(randomValues(rng, 3 * 3 * 24), [3, 3, 24, 1]);
+  const b = tf.tensor1d(randomValues(rng, 24));
+  const fused = tf.fused.depthwiseConv2d({ x, filter: w, strides: 1, pad: 'same', dilations: 2, bias: b, activation: 'relu' });
+  const unfused = tf.relu(tf.add(tf.depthwiseConv2d(x, w, 1, 'same', 'NHWC', 2), b));
+  assert.equal(Array.from(fused.dataSync()), Array.from(unfused.dataSync()));
+  tf.dispose([x, w, b, fused, unfused]);
+});
+
+test('same-shape Add / Multiply on the addon (1 and 3 threads) equal tfjs-wasm\'s kernels bit for bit', () => {
+  if (!info().loaded) return;
+  const rng = createRng(44);
+  const n = 3 * 70001; // several of the addon's blocks and a partial one
+  const a = randomValues(rng, n);
+  const b = randomValues(rng, n);
+  b[5] = Number.NaN;
+  b[6] = Number.POSITIVE_INFINITY;
+  a[7] = -0;
+  const run = (on: boolean, threads: number) => {
+    const prevOn = setNativeAddonEnabled(on);
+    const prevT = setNativeThreads(threads);
+    try {
+      return tf.tidy(() => {
+        const ta = tf.tensor3d(a, [3, 70001, 1]);
+        const tb = tf.tensor3d(b, [3, 70001, 1]);
+        return [tf.add(ta, tb), tf.mul(ta, tb)].map((t) => Float32Array.from(t.dataSync()));
+      });
+    } finally {
+      setNativeAddonEnabled(prevOn);
+      setNativeThreads(prevT);
+    }
+  };
+  const off = run(false, 1);
+  for (const threads of [1, 3]) {
+    const on = run(true, threads);
+    on.forEach((v, i) => {
+      assert.ok(v.every((x, j) => Object.is(x, off[i][j])), `${i ? 'Multiply' : 'Add'} with ${threads} thread(s)`);
+    });
+  }
+});
+
 test('BatchMatMul on the addon matches a float64 reference (transposes, broadcast batch, column tails)', () => {
   if (!info().loaded) return;
   const prevOn = setNativeAddonEnabled(true);

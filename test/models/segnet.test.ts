@@ -4,6 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { segnet, SEGNET_STAGE_CONVS } from '../../src/models/segnet';
 import { MaxUnpool2D, maxPoolArgmaxMask2x2, maxUnpool2x2 } from '../../src/models/blocks/unpool';
+import { nativeAddonInfo, setNativeAddonEnabled, setNativeThreads } from '../../src/backend/addon';
+import { nativeUnpoolAvailable } from '../../src/backend/native-unpool';
 
 test.before(async () => {
   await initBackend('wasm', { log: () => {} });
@@ -99,6 +101,36 @@ test('gradients: d/dvalues picks the upstream gradient at the max position, d/dp
   assert.equal(Array.from(dx.dataSync()), new Array(32).fill(0));
   tf.dispose([x, v, W, dx, dv]);
   assert.is(tf.memory().numTensors, before, 'no tensor leak');
+});
+
+test('native unpooling (addon, 1 and 3 threads) = the composed tfjs ops: forward and value gradient, ties included', () => {
+  if (tf.getBackend() !== 'wasm' || !nativeAddonInfo().loaded) return;
+  const [N, H, W, C] = [2, 10, 14, 5];
+  // Values on a coarse grid after a ReLU: many ties inside windows (zeros and repeated maxima).
+  const x = tf.tidy(() => tf.relu(tf.round(tf.randomUniform([N, H, W, C], -3, 3, 'float32', 7))) as tf.Tensor4D);
+  const v = tf.randomNormal([N, H / 2, W / 2, C], 0, 1, 'float32', 8) as tf.Tensor4D;
+  const wUp = tf.randomNormal([N, H, W, C], 0, 1, 'float32', 9);
+  const run = (on: boolean, threads: number) => {
+    const prevOn = setNativeAddonEnabled(on);
+    const prevT = setNativeThreads(threads);
+    try {
+      assert.is(nativeUnpoolAvailable(), on);
+      return tf.tidy(() => {
+        const y = maxUnpool2x2(x, v);
+        const dv = tf.grad((b: tf.Tensor) => tf.sum(tf.mul(maxUnpool2x2(x, b as tf.Tensor4D), wUp)))(v);
+        return [Array.from(y.dataSync()), Array.from(dv.dataSync())];
+      });
+    } finally {
+      setNativeAddonEnabled(prevOn);
+      setNativeThreads(prevT);
+    }
+  };
+  const composed = run(false, 1);
+  for (const threads of [1, 3]) {
+    const native = run(true, threads);
+    native.forEach((got, i) => got.forEach((g, j) => assert.ok(g === composed[i][j], `${i ? 'gradient' : 'forward'} element ${j}: ${g} vs ${composed[i][j]}`)));
+  }
+  tf.dispose([x, v, wUp]);
 });
 
 test('MaxUnpool2D: shape checks, getConfig and save/load round trip', async () => {

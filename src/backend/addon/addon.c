@@ -13,46 +13,79 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "pool.h"
 
 /* ---------------------------------------------------------------- pool */
+/* Workers spin on the generation counter for a while after each loop (kernels
+ * follow each other every few tens of microseconds in a training step, and a
+ * futex wake-up costs about as much as a small kernel), then sleep on a
+ * condition variable. Every worker acknowledges every generation (those past
+ * the loop's thread count at once), so none can lag into the next loop's
+ * parameters. */
 #define MAX_THREADS 256
+#define SPIN_NS 200000L /* a worker's spin before sleeping: 0.2 ms */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv_work = PTHREAD_COND_INITIALIZER, cv_done = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t cv_work = PTHREAD_COND_INITIALIZER;
 static int nthreads = 1, nworkers = 0;
-static unsigned long gen = 0;
-static int pending = 0;
+static _Atomic unsigned long gen = 0;
+static _Atomic int pending = 0;
 static pool_task cur_fn;
 static void *cur_ctx;
 static int cur_n, cur_T;
+
+/* No PAUSE instruction: under KVM a run of PAUSEs triggers a pause-loop exit
+ * that hands the vCPU back to the host, which is exactly the latency the spin
+ * is meant to avoid (measured: 100+ us per loop on this machine's vCPUs). */
+static inline void cpu_relax(void) { __asm__ __volatile__("" ::: "memory"); }
+static long now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
 
 static void chunk(int t, int T, int n, int *i0, int *i1) {
   *i0 = (int)((long long)n * t / T);
   *i1 = (int)((long long)n * (t + 1) / T);
 }
 
+static unsigned long await_gen(unsigned long seen) {
+  unsigned long g;
+  long t0 = 0;
+  for (int spins = 0;; spins++) {
+    if ((g = atomic_load_explicit(&gen, memory_order_acquire)) != seen) return g;
+    cpu_relax();
+    if ((spins & 255) == 255) {
+      const long t = now_ns();
+      if (t0 == 0) t0 = t;
+      else if (t - t0 > SPIN_NS) break;
+    }
+  }
+  pthread_mutex_lock(&mu);
+  while ((g = atomic_load_explicit(&gen, memory_order_acquire)) == seen) pthread_cond_wait(&cv_work, &mu);
+  pthread_mutex_unlock(&mu);
+  return g;
+}
+
+static unsigned long start_gen[MAX_THREADS];
+
 static void *worker(void *arg) {
   const int id = (int)(intptr_t)arg; /* 1 .. */
-  unsigned long seen = 0;
+  unsigned long seen = start_gen[id];
   for (;;) {
-    pthread_mutex_lock(&mu);
-    while (gen == seen) pthread_cond_wait(&cv_work, &mu);
-    seen = gen;
+    seen = await_gen(seen);
     const int T = cur_T, n = cur_n;
-    pool_task fn = cur_fn;
-    void *ctx = cur_ctx;
-    pthread_mutex_unlock(&mu);
     if (id < T) {
       int i0, i1;
       chunk(id, T, n, &i0, &i1);
-      if (i1 > i0) fn(ctx, i0, i1);
-      pthread_mutex_lock(&mu);
-      if (--pending == 0) pthread_cond_signal(&cv_done);
-      pthread_mutex_unlock(&mu);
+      if (i1 > i0) cur_fn(cur_ctx, i0, i1);
     }
+    atomic_fetch_sub_explicit(&pending, 1, memory_order_release);
   }
   return NULL;
 }
@@ -74,6 +107,13 @@ void pool_run(int n, pool_task fn, void *ctx, int min_per_thread) {
   pthread_mutex_unlock(&run_mu);
 }
 
+int pool_min_items(int n, double work) {
+  if (n <= 0 || work <= 0) return 1;
+  const double per_item = work / n;
+  const int m = (int)(POOL_GRAIN / per_item) + 1;
+  return m < 1 ? 1 : m;
+}
+
 static void pool_run_locked(int n, pool_task fn, void *ctx, int min_per_thread) {
   int T = nthreads;
   if (min_per_thread < 1) min_per_thread = 1;
@@ -85,6 +125,8 @@ static void pool_run_locked(int n, pool_task fn, void *ctx, int min_per_thread) 
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&at, 1 << 20);
+    /* a new worker starts having seen the current generation */
+    start_gen[nworkers + 1] = atomic_load(&gen);
     if (pthread_create(&th, &at, worker, (void *)(intptr_t)(nworkers + 1)) != 0) {
       pthread_attr_destroy(&at);
       break;
@@ -97,21 +139,22 @@ static void pool_run_locked(int n, pool_task fn, void *ctx, int min_per_thread) 
     fn(ctx, 0, n);
     return;
   }
-  pthread_mutex_lock(&mu);
   cur_fn = fn;
   cur_ctx = ctx;
   cur_n = n;
   cur_T = T;
-  pending = T - 1;
-  gen++;
+  atomic_store_explicit(&pending, nworkers, memory_order_relaxed);
+  pthread_mutex_lock(&mu);
+  atomic_fetch_add_explicit(&gen, 1, memory_order_release);
   pthread_cond_broadcast(&cv_work);
   pthread_mutex_unlock(&mu);
   int i0, i1;
   chunk(0, T, n, &i0, &i1);
   if (i1 > i0) fn(ctx, i0, i1);
-  pthread_mutex_lock(&mu);
-  while (pending > 0) pthread_cond_wait(&cv_done, &mu);
-  pthread_mutex_unlock(&mu);
+  for (int spins = 0; atomic_load_explicit(&pending, memory_order_acquire) > 0; spins++) {
+    cpu_relax();
+    if (spins > 4096) sched_yield();
+  }
 }
 
 int pool_threads(void) { return nthreads; }
@@ -132,6 +175,8 @@ typedef float f32;
   void conv_dx_scatter##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, int, int, int, f32 *, int, int); \
   void matmul##S(const f32 *, int, int, int, const f32 *, int, int, f32 *, int, int, int, int); \
   void transpose_taps##S(const f32 *, int, int, int, f32 *); \
+  void dwconv_fwd##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, f32 *, int, int); \
+  void dwconv_dw##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, int, int, f32 *); \
   int max_pool_grad##S(const f32 *, const f32 *, const f32 *, int, int, int, int, int, int, int, int, int, int, int, int, f32 *);
 DECL(_g4)
 #ifdef HAVE_X86
@@ -147,6 +192,10 @@ void chan_affine_native(const f32 *a, const f32 *sa, const f32 *b, const f32 *sb
 void relu_grad_native(const f32 *dy, const f32 *x, f32 *dx, int n);
 void chan_norm_native(const f32 *x, const f32 *nm, const f32 *f, const f32 *sh, int P, int C, f32 *out);
 void bias_act_native(f32 *x, int R, int N, const f32 *bias, int relu);
+void ew_binary_native(const f32 *a, const f32 *b, f32 *out, size_t n, int op);
+void unpool2x2_native(const f32 *x, const f32 *v, f32 *out, int N, int H, int W, int C, int bwd);
+void adam_native(const f32 *g, const f32 *m, const f32 *v, const f32 *w, f32 *m2, f32 *v2, f32 *w2, size_t n, f32 b1, f32 b2, f32 c1, f32 c2, f32 o1,
+                 f32 o2, f32 eps, f32 lr);
 
 /* ISA levels: 0 baseline (g4), 2 AVX2 + FMA (v4 / v8), 3 AVX-512 (v16). */
 static int isa_max = 0, isa = 0;
@@ -357,6 +406,70 @@ static napi_value js_chan_norm(napi_env env, napi_callback_info info) {
   chan_norm_native(x, nm, f, sh, I(4), I(5), out);
   return NULL;
 }
+/* adam(g, m, v, w, m2, v2, w2 byte offsets, n, b1, b2, c1, c2, o1, o2, eps, negLr):
+ * all n elements (src/backend/adam.ts's kernel leaves n % 4 to JS); returns n. */
+static napi_value js_adam(napi_env env, napi_callback_info info) {
+  double a[16];
+  if (!get_args(env, info, 16, a)) return NULL;
+  const double n = a[7];
+  if (!(n >= 0) || n * 4 > (double)heap_len) {
+    napi_throw_range_error(env, NULL, "medfl_native: adam: bad length");
+    return NULL;
+  }
+  f32 *g = P(0), *m = P(1), *v = P(2), *w = P(3), *m2 = P(4), *v2 = P(5), *w2 = P(6);
+  const size_t bytes = (size_t)n * 4;
+  for (int i = 0; i < 7; i++)
+    if (a[i] + (double)bytes > (double)heap_len) bad_ptr = 1;
+  CHECK();
+  adam_native(g, m, v, w, m2, v2, w2, (size_t)n, (f32)a[8], (f32)a[9], (f32)a[10], (f32)a[11], (f32)a[12], (f32)a[13], (f32)a[14], (f32)a[15]);
+  napi_value r;
+  napi_create_double(env, n, &r);
+  return r;
+}
+/* dwconv_fwd(xb, N, Hb, Wb, C, w, KH, KW, sh, sw, dh, dw, y, Ho, Wo): depthwise forward, multiplier 1, padded input. */
+static napi_value js_dwconv_fwd(napi_env env, napi_callback_info info) {
+  double a[15];
+  if (!get_args(env, info, 15, a)) return NULL;
+  f32 *xb = P(0), *w = P(5), *y = P(12);
+  CHECK();
+  const int w_ = pick(I(4), 1);
+  SEL(dwconv_fwd, w_, xb, I(1), I(2), I(3), I(4), w, I(6), I(7), I(8), I(9), I(10), I(11), y, I(13), I(14));
+  return NULL;
+}
+/* dw_conv_dw(xb, N, Hb, Wb, C, dy, Ho, Wo, KH, KW, sh, sw, dh, dw, out): as the wasm export (multiplier-1 filter gradient). */
+static napi_value js_dw_conv_dw(napi_env env, napi_callback_info info) {
+  double a[15];
+  if (!get_args(env, info, 15, a)) return NULL;
+  f32 *xb = P(0), *dy = P(5), *out = P(14);
+  CHECK();
+  const int w_ = pick(I(4), 1);
+  SEL(dwconv_dw, w_, xb, I(1), I(2), I(3), I(4), dy, I(6), I(7), I(8), I(9), I(10), I(11), I(12), I(13), out);
+  return NULL;
+}
+/* ew_binary(a, b, out, n, op): out = a + b (op 0) or a * b (op 1), same shapes. */
+static napi_value js_ew_binary(napi_env env, napi_callback_info info) {
+  double a[5];
+  if (!get_args(env, info, 5, a)) return NULL;
+  const double bytes = a[3] * 4;
+  if (!(a[3] >= 0) || a[0] + bytes > (double)heap_len || a[1] + bytes > (double)heap_len || a[2] + bytes > (double)heap_len) bad_ptr = 1;
+  f32 *x = P(0), *y = P(1), *out = P(2);
+  CHECK();
+  ew_binary_native(x, y, out, (size_t)a[3], I(4));
+  return NULL;
+}
+/* unpool2x2(x, v, out, N, H, W, C, bwd): SegNet max-unpooling forward (bwd 0) or its value gradient (bwd 1). */
+static napi_value js_unpool2x2(napi_env env, napi_callback_info info) {
+  double a[8];
+  if (!get_args(env, info, 8, a)) return NULL;
+  const double full = a[3] * a[4] * a[5] * a[6] * 4; /* bytes of the full-size tensors */
+  if (!(full >= 0) || a[0] + full > (double)heap_len || a[1] + (a[7] ? full : full / 4) > (double)heap_len ||
+      a[2] + (a[7] ? full / 4 : full) > (double)heap_len || ((int)a[4] | (int)a[5]) & 1)
+    bad_ptr = 1;
+  f32 *x = P(0), *v = P(1), *out = P(2);
+  CHECK();
+  unpool2x2_native(x, v, out, I(3), I(4), I(5), I(6), I(7));
+  return NULL;
+}
 static napi_value js_relu_grad(napi_env env, napi_callback_info info) {
   double a[4];
   if (!get_args(env, info, 4, a)) return NULL;
@@ -527,6 +640,11 @@ static napi_value init(napi_env env, napi_value exports) {
     {"chan_norm", NULL, js_chan_norm, NULL, NULL, NULL, napi_enumerable, NULL},
     {"max_pool_grad", NULL, js_max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
     {"bias_act", NULL, js_bias_act, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"adam", NULL, js_adam, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"ew_binary", NULL, js_ew_binary, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"unpool2x2", NULL, js_unpool2x2, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"dwconv_fwd", NULL, js_dwconv_fwd, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"dw_conv_dw", NULL, js_dw_conv_dw, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

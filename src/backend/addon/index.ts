@@ -2,8 +2,9 @@
  * medfl's native CPU addon (`build/medfl_native.node`, built from
  * ./addon.c + ./kernels.c by scripts/build-addon.js at `npm install` /
  * `npm ci`): the conv forward, filter gradient, input-gradient scatter,
- * matrix product, padding and filter-transpose kernels of src/backend/native,
- * and its memory-bound BatchNorm / bias / ReLU-gradient passes (bit-identical) compiled from C
+ * depthwise forward and filter gradient, matrix product, padding and
+ * filter-transpose kernels of src/backend/native,
+ * and its memory-bound BatchNorm / bias / ReLU-gradient passes and Adam update (bit-identical) compiled from C
  * with AVX-512 / AVX2 + FMA / baseline SIMD chosen at run time, on a pthread
  * pool, working in place on the tfjs-wasm heap.
  *
@@ -30,7 +31,7 @@ export type AddonIsa = 'avx512' | 'avx2' | 'baseline';
 
 /** The kernels the addon provides (signatures as src/backend/native's `NativeKernels`). */
 export const ADDON_KERNELS = [
-  'conv_fwd', 'conv_fwd_flipped', 'conv_dw', 'conv_dx_scatter', 'matmul', 'pad_nhwc', 'transpose_taps', 'chan_sum', 'bn_grad_sums', 'chan_affine', 'chan_norm', 'relu_grad', 'bias_act', 'max_pool_grad',
+  'conv_fwd', 'conv_fwd_flipped', 'conv_dw', 'conv_dx_scatter', 'matmul', 'pad_nhwc', 'transpose_taps', 'chan_sum', 'bn_grad_sums', 'chan_affine', 'chan_norm', 'relu_grad', 'bias_act', 'max_pool_grad', 'adam', 'dwconv_fwd', 'dw_conv_dw', 'ew_binary', 'unpool2x2',
 ] as const;
 type AddonKernelName = (typeof ADDON_KERNELS)[number];
 

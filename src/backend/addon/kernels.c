@@ -237,7 +237,7 @@ void FN(conv_fwd_any)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w,
   f32 *wpk = scratch((size_t)a.NP * a.nch * a.chunkFloats);
   if (!wpk) return;
   struct pack_args pa = {w, KH, KW, C, K, a.BW, Cc, a.nch, a.chunkFloats, wpk, flip};
-  pool_run(a.NP * a.nch * KH * KW, pack_panels, &pa, 1);
+  pool_run(a.NP * a.nch * KH * KW, pack_panels, &pa, pool_min_items(a.NP * a.nch * KH * KW, 4.0 * a.NP * a.nch * a.chunkFloats));
   a.wpk = wpk;
   /* pixel blocks: up to 240 pixels, at least 2 per thread */
   const int big = a.NV == 4 ? 6 : a.NV == 2 ? PT2 : PT1;
@@ -247,7 +247,7 @@ void FN(conv_fwd_any)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w,
   if (tb > 240) tb = 240;
   if (tb < big) tb = big;
   a.TB = tb;
-  pool_run((P + tb - 1) / tb, conv_blocks, &a, 1);
+  pool_run((P + tb - 1) / tb, conv_blocks, &a, pool_min_items((P + tb - 1) / tb, 2.0 * P * KH * KW * C * K));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -413,7 +413,7 @@ void FN(conv_dw)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *dy, int
   const int want = 4 * pool_threads();
   while (a.nspan * NPi * ((a.jblocks + a.gj - 1) / a.gj) < want && a.gj > 1) a.gj = (a.gj + 1) / 2;
   a.ngroups = (a.jblocks + a.gj - 1) / a.gj;
-  pool_run(a.nspan * NPi * a.ngroups, dw_items, &a, 1);
+  pool_run(a.nspan * NPi * a.ngroups, dw_items, &a, pool_min_items(a.nspan * NPi * a.ngroups, 2.0 * N * Ho * Wo * KH * KW * C * K));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -518,7 +518,7 @@ static void tt_items(void *ctx, int i0, int i1) {
 
 void FN(transpose_taps)(const f32 *w, int T, int C, int K, f32 *wt) {
   struct tt_args a = {w, T, C, K, wt, (C + 15) / 16};
-  pool_run(T * a.ncb, tt_items, &a, 4);
+  pool_run(T * a.ncb, tt_items, &a, pool_min_items(T * a.ncb, 8.0 * T * C * K));
 }
 
 void FN(conv_dx_scatter)(const f32 *dy, int N, int Ho, int Wo, int K, const f32 *wt, int KH, int KW, int C, int sh, int sw, int dh, int dw,
@@ -530,7 +530,7 @@ void FN(conv_dx_scatter)(const f32 *dy, int N, int Ho, int Wo, int K, const f32 
   while (N * ((C + cb - 1) / cb) < want && cb > 2 * VW) cb = ((cb / 2 + 2 * VW - 1) / (2 * VW)) * (2 * VW);
   a.CB = cb;
   a.ncb = (C + cb - 1) / cb;
-  pool_run(N * a.ncb, dx_items, &a, 1);
+  pool_run(N * a.ncb, dx_items, &a, pool_min_items(N * a.ncb, 2.0 * N * Ho * Wo * K * KH * KW * C));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -612,7 +612,7 @@ void FN(matmul)(const f32 *a, int aStride, int ars, int acs, const f32 *b, int b
   const int nb = bStride == 0 ? 1 : batch;
   m.bp = scratch((size_t)nb * m.bpPer + 1);
   if (!m.bp) return;
-  pool_run(nb * m.NP, mm_pack, &m, 1);
+  pool_run(nb * m.NP, mm_pack, &m, pool_min_items(nb * m.NP, 4.0 * nb * m.bpPer));
   /* row blocks: multiples of the big tile, at least ~4 items per thread overall */
   const int big = m.NV == 2 ? PT2 : PT1;
   int rb = ((M + big - 1) / big) * big;
@@ -620,7 +620,7 @@ void FN(matmul)(const f32 *a, int aStride, int ars, int acs, const f32 *b, int b
   while (batch * ((M + rb - 1) / rb) < want && rb > big) rb = ((rb / 2 + big - 1) / big) * big;
   m.RB = rb;
   m.nrb = (M + rb - 1) / rb;
-  pool_run(batch * m.nrb, mm_items, &m, 1);
+  pool_run(batch * m.nrb, mm_items, &m, pool_min_items(batch * m.nrb, 2.0 * batch * M * K * N));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -690,11 +690,156 @@ int FN(max_pool_grad)(const f32 *x, const f32 *y, const f32 *dy, int N, int H, i
   }
   a.missing = (int *)alloc_aligned((size_t)N * a.ncb * sizeof(int));
   if (!a.missing) return -1;
-  pool_run(N * a.ncb, mpg_items, &a, 1);
+  pool_run(N * a.ncb, mpg_items, &a, pool_min_items(N * a.ncb, 4.0 * N * OH * OW * KH * KW * C));
   int miss = 0;
   for (int i = 0; i < N * a.ncb; i++) miss += a.missing[i];
   free_aligned(a.missing);
   return miss;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Depthwise conv (channel multiplier 1) forward over a padded input
+ * xb[N, Hb, Wb, C] with filter w[KH, KW, C]:
+ * y[n, oy, ox, c] = sum over taps (ky, kx in order) of
+ * xb[n, oy*sh + ky*dh, ox*sw + kx*dw, c] w[ky, kx, c]. Vectors over channels
+ * (tail channels scalar), 4 output pixels at a time; work items are output
+ * rows (n, oy). */
+struct dwf_args { const f32 *xb; int N, Hb, Wb, C; const f32 *w; int KH, KW, sh, sw, dh, dw; f32 *y; int Ho, Wo; };
+
+static void dwf_rows(void *ctx, int r0, int r1) {
+  const struct dwf_args *a = (const struct dwf_args *)ctx;
+  const int C = a->C, CV = C - C % VW, T = a->KH * a->KW;
+  const ptrdiff_t px = (ptrdiff_t)a->sw * C; /* input step between output pixels */
+  for (int r = r0; r < r1; r++) {
+    const int n = r / a->Ho, oy = r % a->Ho;
+    const f32 *xr = a->xb + ((ptrdiff_t)n * a->Hb + (ptrdiff_t)oy * a->sh) * a->Wb * C;
+    f32 *yr = a->y + (ptrdiff_t)r * a->Wo * C;
+    ptrdiff_t toff[64];
+    const int tt = T <= 64 ? T : 64;
+    for (int t = 0; t < tt; t++) toff[t] = ((ptrdiff_t)(t / a->KW) * a->dh * a->Wb + (ptrdiff_t)(t % a->KW) * a->dw) * C;
+    for (int c = 0; c < CV; c += VW) {
+      int ox = 0;
+      for (; ox + 4 <= a->Wo; ox += 4) {
+        const f32 *q = xr + ox * px + c;
+        vf s0 = (vf){0}, s1 = (vf){0}, s2 = (vf){0}, s3 = (vf){0};
+        for (int t = 0; t < T; t++) {
+          const ptrdiff_t o = t < 64 ? toff[t] : ((ptrdiff_t)(t / a->KW) * a->dh * a->Wb + (ptrdiff_t)(t % a->KW) * a->dw) * C;
+          const vf wv = LD(a->w + (ptrdiff_t)t * C + c);
+          s0 += LD(q + o) * wv;
+          s1 += LD(q + o + px) * wv;
+          s2 += LD(q + o + 2 * px) * wv;
+          s3 += LD(q + o + 3 * px) * wv;
+        }
+        ST(yr + (ptrdiff_t)ox * C + c, s0);
+        ST(yr + (ptrdiff_t)(ox + 1) * C + c, s1);
+        ST(yr + (ptrdiff_t)(ox + 2) * C + c, s2);
+        ST(yr + (ptrdiff_t)(ox + 3) * C + c, s3);
+      }
+      for (; ox < a->Wo; ox++) {
+        const f32 *q = xr + ox * px + c;
+        vf s0 = (vf){0};
+        for (int t = 0; t < T; t++) {
+          const ptrdiff_t o = t < 64 ? toff[t] : ((ptrdiff_t)(t / a->KW) * a->dh * a->Wb + (ptrdiff_t)(t % a->KW) * a->dw) * C;
+          s0 += LD(q + o) * LD(a->w + (ptrdiff_t)t * C + c);
+        }
+        ST(yr + (ptrdiff_t)ox * C + c, s0);
+      }
+    }
+    for (int c = CV; c < C; c++) {
+      for (int ox = 0; ox < a->Wo; ox++) {
+        const f32 *q = xr + ox * px + c;
+        f32 s0 = 0.0f;
+        for (int t = 0; t < T; t++) {
+          const ptrdiff_t o = ((ptrdiff_t)(t / a->KW) * a->dh * a->Wb + (ptrdiff_t)(t % a->KW) * a->dw) * C;
+          s0 += q[o] * a->w[(ptrdiff_t)t * C + c];
+        }
+        yr[(ptrdiff_t)ox * C + c] = s0;
+      }
+    }
+  }
+}
+
+void FN(dwconv_fwd)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *w, int KH, int KW, int sh, int sw, int dh, int dw, f32 *y, int Ho,
+                    int Wo) {
+  struct dwf_args a = {xb, N, Hb, Wb, C, w, KH, KW, sh, sw, dh, dw, y, Ho, Wo};
+  const int rows = N * Ho;
+  pool_run(rows, dwf_rows, &a, pool_min_items(rows, 2.0 * rows * Wo * C * KH * KW));
+}
+
+/* Depthwise conv (multiplier 1) filter gradient over a padded input
+ * xb[N, Hb, Wb, C]: out[ky, kx, c] = sum over output pixels of
+ * xb[n, oy*sh + ky*dh, ox*sw + kx*dw, c] dy[n, oy, ox, c]. The output rows
+ * (n, oy) fall into G groups fixed by the shape alone (at most 64, of at least
+ * 4 rows); each (group, channel vector block) item sums its rows for every
+ * tap into its own float32 partial, and the partials are added in group
+ * order afterwards: the same sums whatever the thread count. */
+struct dwg_args {
+  const f32 *xb; int N, Hb, Wb, C; const f32 *dy; int Ho, Wo, KH, KW, sh, sw, dh, dw; int G, rpg, ncb; f32 *parts;
+};
+
+static void dwg_items(void *ctx, int i0, int i1) {
+  const struct dwg_args *a = (const struct dwg_args *)ctx;
+  const int C = a->C, T = a->KH * a->KW, rows = a->N * a->Ho;
+  const ptrdiff_t px = (ptrdiff_t)a->sw * C;
+  for (int it = i0; it < i1; it++) {
+    const int g = it / a->ncb, cb = it % a->ncb;
+    const int c = cb * VW, cw = C - c < VW ? C - c : VW;
+    f32 *part = a->parts + (ptrdiff_t)g * T * C;
+    const int r0 = g * a->rpg, r1 = r0 + a->rpg < rows ? r0 + a->rpg : rows;
+    for (int t = 0; t < T; t++) {
+      const ptrdiff_t o = ((ptrdiff_t)(t / a->KW) * a->dh * a->Wb + (ptrdiff_t)(t % a->KW) * a->dw) * C;
+      if (cw == VW) {
+        vf s0 = (vf){0}, s1 = (vf){0};
+        for (int r = r0; r < r1; r++) {
+          const int n = r / a->Ho, oy = r % a->Ho;
+          const f32 *q = a->xb + ((ptrdiff_t)n * a->Hb + (ptrdiff_t)oy * a->sh) * a->Wb * C + o + c;
+          const f32 *d = a->dy + (ptrdiff_t)r * a->Wo * C + c;
+          int ox = 0;
+          for (; ox + 2 <= a->Wo; ox += 2, q += 2 * px, d += 2 * C) {
+            s0 += LD(q) * LD(d);
+            s1 += LD(q + px) * LD(d + C);
+          }
+          if (ox < a->Wo) s0 += LD(q) * LD(d);
+        }
+        ST(part + (ptrdiff_t)t * C + c, s0 + s1);
+      } else {
+        for (int cc = c; cc < c + cw; cc++) {
+          f32 s = 0.0f;
+          for (int r = r0; r < r1; r++) {
+            const int n = r / a->Ho, oy = r % a->Ho;
+            const f32 *q = a->xb + ((ptrdiff_t)n * a->Hb + (ptrdiff_t)oy * a->sh) * a->Wb * C + o + cc;
+            const f32 *d = a->dy + (ptrdiff_t)r * a->Wo * C + cc;
+            for (int ox = 0; ox < a->Wo; ox++, q += px, d += C) s += *q * *d;
+          }
+          part[(ptrdiff_t)t * C + cc] = s;
+        }
+      }
+    }
+  }
+}
+
+void FN(dwconv_dw)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *dy, int Ho, int Wo, int KH, int KW, int sh, int sw, int dh, int dw,
+                   f32 *out) {
+  const int rows = N * Ho, T = KH * KW;
+  if (rows == 0 || Wo == 0) {
+    memset(out, 0, (size_t)T * C * sizeof(f32));
+    return;
+  }
+  int G = rows / 4;
+  if (G > 64) G = 64;
+  if (G < 1) G = 1;
+  const int rpg = (rows + G - 1) / G;
+  G = (rows + rpg - 1) / rpg;
+  struct dwg_args a = {xb, N, Hb, Wb, C, dy, Ho, Wo, KH, KW, sh, sw, dh, dw, G, rpg, (C + VW - 1) / VW, NULL};
+  a.parts = (f32 *)alloc_aligned((size_t)G * T * C * sizeof(f32));
+  if (!a.parts) return;
+  pool_run(G * a.ncb, dwg_items, &a, pool_min_items(G * a.ncb, 2.0 * rows * Wo * C * T));
+  for (ptrdiff_t e = 0; e < (ptrdiff_t)T * C; e++) {
+    f32 s = a.parts[e];
+    for (int g = 1; g < G; g++) s += a.parts[(ptrdiff_t)g * T * C + e];
+    out[e] = s;
+  }
+  free_aligned(a.parts);
 }
 
 #ifdef MEDFL_BASE_UNIT
@@ -764,7 +909,7 @@ int chan_sums_native(const f32 *x, const f32 *x2, const f32 *sub, int P, int C, 
   a.parts = (f32 *)alloc_aligned(((size_t)a.nblocks * (a.two ? 2 : 1) + 1) * a.W * sizeof(f32));
   if (!a.parts) return 0;
   for (int c = 0; c < C; c++) { acc[c] = 0.0; if (acc2) acc2[c] = 0.0; }
-  pool_run(a.nblocks, red_blocks, &a, 8);
+  pool_run(a.nblocks, red_blocks, &a, pool_min_items(a.nblocks, 4.0 * P * C * (a.two ? 2 : 1)));
   fold_parts(a.parts, a.nblocks, a.W, C, acc);
   if (acc2) fold_parts(a.parts + (size_t)a.nblocks * a.W, a.nblocks, a.W, C, acc2);
   free_aligned(a.parts);
@@ -888,5 +1033,98 @@ static void bias_act_rows(void *ctx, int r0, int r1) {
 void bias_act_native(f32 *x, int R, int N, const f32 *bias, int relu) {
   struct ew_args e = {NULL, NULL, x, bias, N, relu};
   pool_run(R, bias_act_rows, &e, N >= 256 ? 16 : 4096 / (N + 1) + 1);
+}
+
+/* Adam, as src/backend/adam.ts's WebAssembly kernel (tfjs' update, float32
+ * operation by operation, no contraction): m2 = m b1 + g c1;
+ * v2 = v b2 + (g g) c2; w2 = ((m2 / o1) / (sqrt(v2 / o2) + eps)) negLr + w,
+ * for all n elements, in blocks of 16384 over the pool. */
+struct adam_args { const f32 *g, *m, *v, *w; f32 *m2, *v2, *w2; size_t n; f32 b1, b2, c1, c2, o1, o2, eps, lr; };
+#define ADAM_BLOCK 16384
+static void adam_range(void *ctx, int i0, int i1) {
+  const struct adam_args *a = (const struct adam_args *)ctx;
+  const size_t lo = (size_t)i0 * ADAM_BLOCK, hi0 = (size_t)i1 * ADAM_BLOCK, hi = hi0 < a->n ? hi0 : a->n;
+  const f32 b1 = a->b1, b2 = a->b2, c1 = a->c1, c2 = a->c2, o1 = a->o1, o2 = a->o2, eps = a->eps, lr = a->lr;
+  const f32 *restrict g = a->g, *restrict m = a->m, *restrict v = a->v, *restrict w = a->w;
+  f32 *restrict m2 = a->m2, *restrict v2 = a->v2, *restrict w2 = a->w2;
+  for (size_t k = lo; k < hi; k++) {
+    const f32 gk = g[k];
+    const f32 mk = m[k] * b1 + gk * c1;
+    const f32 vk = v[k] * b2 + (gk * gk) * c2;
+    m2[k] = mk;
+    v2[k] = vk;
+    w2[k] = ((mk / o1) / (__builtin_sqrtf(vk / o2) + eps)) * lr + w[k];
+  }
+}
+void adam_native(const f32 *g, const f32 *m, const f32 *v, const f32 *w, f32 *m2, f32 *v2, f32 *w2, size_t n, f32 b1, f32 b2, f32 c1, f32 c2, f32 o1,
+                 f32 o2, f32 eps, f32 lr) {
+  struct adam_args a = {g, m, v, w, m2, v2, w2, n, b1, b2, c1, c2, o1, o2, eps, lr};
+  pool_run((int)((n + ADAM_BLOCK - 1) / ADAM_BLOCK), adam_range, &a, 4);
+}
+
+/* Same-shape elementwise a + b (op 0) or a * b (op 1) over n floats: one
+ * IEEE operation per element (the same values as tfjs-wasm's Add / Multiply),
+ * in blocks of 16384 over the pool. */
+struct ewb_args { const f32 *a, *b; f32 *out; size_t n; int op; };
+static void ewb_range(void *ctx, int i0, int i1) {
+  const struct ewb_args *e = (const struct ewb_args *)ctx;
+  const size_t lo = (size_t)i0 * ADAM_BLOCK, hi0 = (size_t)i1 * ADAM_BLOCK, hi = hi0 < e->n ? hi0 : e->n;
+  const f32 *restrict a = e->a, *restrict b = e->b;
+  f32 *restrict o = e->out;
+  if (e->op == 0)
+    for (size_t k = lo; k < hi; k++) o[k] = a[k] + b[k];
+  else
+    for (size_t k = lo; k < hi; k++) o[k] = a[k] * b[k];
+}
+void ew_binary_native(const f32 *a, const f32 *b, f32 *out, size_t n, int op) {
+  struct ewb_args e = {a, b, out, n, op};
+  pool_run((int)((n + ADAM_BLOCK - 1) / ADAM_BLOCK), ewb_range, &e, 2);
+}
+
+/* SegNet's 2x2 max-unpooling (src/models/blocks/unpool.ts) in one pass each
+ * way. For every 2x2 window of x[N, H, W, C] (H, W even) and channel, k = the
+ * first position (row-major) equal to the window maximum (none when the
+ * maximum is NaN); forward out[window position p] = v[window] * (p == k),
+ * backward dv[window] = (dy00 m00 + dy10 m10) + (dy01 m01 + dy11 m11) with
+ * m = (p == k): the float32 operations of the composed tfjs ops. Work items:
+ * window rows (n, i). */
+struct unp_args { const f32 *x, *v; f32 *out; int N, H, W, C, bwd; };
+static void unp_rows(void *ctx, int r0, int r1) {
+  const struct unp_args *a = (const struct unp_args *)ctx;
+  const int W = a->W, C = a->C, Wh = W / 2, Hh = a->H / 2;
+  for (int r = r0; r < r1; r++) {
+    const int n = r / Hh, i = r % Hh;
+    const f32 *x0 = a->x + (((size_t)n * a->H + 2 * i) * W) * C, *x1 = x0 + (size_t)W * C;
+    for (int j = 0; j < Wh; j++) {
+      const size_t o0 = (size_t)(2 * j) * C, o1 = o0 + C;
+      const size_t vi = (((size_t)n * Hh + i) * Wh + j) * C;
+      for (int c = 0; c < C; c++) {
+        const f32 e00 = x0[o0 + c], e01 = x0[o1 + c], e10 = x1[o0 + c], e11 = x1[o1 + c];
+        f32 m = e00;
+        if (e01 > m) m = e01;
+        if (e10 > m) m = e10;
+        if (e11 > m) m = e11;
+        const int k = e00 == m ? 0 : e01 == m ? 1 : e10 == m ? 2 : e11 == m ? 3 : 4;
+        const f32 m00 = k == 0, m01 = k == 1, m10 = k == 2, m11 = k == 3;
+        if (a->bwd) {
+          const f32 *d0 = a->v + (((size_t)n * a->H + 2 * i) * W) * C, *d1 = d0 + (size_t)W * C;
+          a->out[vi + c] = (d0[o0 + c] * m00 + d1[o0 + c] * m10) + (d0[o1 + c] * m01 + d1[o1 + c] * m11);
+        } else {
+          f32 *y0 = a->out + (((size_t)n * a->H + 2 * i) * W) * C, *y1 = y0 + (size_t)W * C;
+          const f32 val = a->v[vi + c];
+          y0[o0 + c] = val * m00;
+          y0[o1 + c] = val * m01;
+          y1[o0 + c] = val * m10;
+          y1[o1 + c] = val * m11;
+        }
+      }
+    }
+  }
+}
+/* bwd 0: out[N,H,W,C] from v[N,H/2,W/2,C]; bwd 1: v is dy[N,H,W,C], out dv[N,H/2,W/2,C]. */
+void unpool2x2_native(const f32 *x, const f32 *v, f32 *out, int N, int H, int W, int C, int bwd) {
+  struct unp_args a = {x, v, out, N, H, W, C, bwd};
+  const int rows = N * (H / 2);
+  pool_run(rows, unp_rows, &a, pool_min_items(rows, 12.0 * N * H * W * C));
 }
 #endif

@@ -14,6 +14,13 @@ typedef void (*pool_task)(void *ctx, int i0, int i1);
  * threads used (at least that many items each).
  */
 void pool_run(int n, pool_task fn, void *ctx, int min_per_thread);
+/**
+ * Work (floating-point operations, or about 4 per float a memory-bound pass
+ * moves) below which a thread is not worth waking: ~10 us of one core.
+ */
+#define POOL_GRAIN 200000.0
+/** min_per_thread for pool_run over n items totalling `work`: each thread gets at least POOL_GRAIN of it. */
+int pool_min_items(int n, double work);
 /** Threads pool_run uses (>= 1). */
 int pool_threads(void);
 void *alloc_aligned(size_t bytes);

@@ -59,6 +59,20 @@ export interface NativeKernels {
   /** Input gradient dx[N,H,W,C] (zeroed first) by scatter from dy[N,Ho,Wo,K] and tap-transposed filter wt[KH,KW,K,C]. */
   conv_dx_scatter(dy: number, N: number, Ho: number, Wo: number, K: number, wt: number, KH: number, KW: number, C: number,
     sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, dx: number, H: number, W: number): void;
+  /**
+   * Addon only: depthwise (multiplier 1) forward y[N,Ho,Wo,C] over a padded
+   * buffer xb[N,Hb,Wb,C] with filter w[KH,KW,C] (taps summed in order).
+   */
+  dwconv_fwd?(xb: number, N: number, Hb: number, Wb: number, C: number, w: number, KH: number, KW: number,
+    sh: number, sw: number, dh: number, dw: number, y: number, Ho: number, Wo: number): void;
+  /**
+   * Addon only: SegNet 2x2 max-unpooling of x[N,H,W,C] (H, W even): bwd 0,
+   * out[N,H,W,C] from v[N,H/2,W/2,C]; bwd 1, v is dy[N,H,W,C] and out is
+   * dv[N,H/2,W/2,C] (see src/models/blocks/unpool.ts).
+   */
+  unpool2x2?(x: number, v: number, out: number, N: number, H: number, W: number, C: number, bwd: number): void;
+  /** Addon only: out = a + b (op 0) or a * b (op 1) over n floats (same shapes), threaded. */
+  ew_binary?(a: number, b: number, out: number, n: number, op: number): void;
   /** Depthwise (multiplier 1) filter gradient out[KH,KW,C] from a padded buffer xb[N,Hb,Wb,C] and dy[N,Ho,Wo,C]. */
   dw_conv_dw(xb: number, N: number, Hb: number, Wb: number, C: number, dy: number, Ho: number, Wo: number, KH: number, KW: number,
     sh: number, sw: number, dh: number, dw: number, out: number): void;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { nativeUnpoolAvailable, unpoolGradNative, unpoolNative } from '../../backend/native-unpool';
 
 /**
  * SegNet index-based max-unpooling (Badrinarayanan, Kendall & Cipolla 2015, arXiv:1511.00561 §3,
@@ -23,7 +24,8 @@ import * as tf from '@tensorflow/tfjs';
  * Gradients: the mask is a constant (it is a function of positions only, as the indices are in
  * SegNet). d/dv = sum over each 2x2 window of `dy * mask` (i.e. `dy` at the max position);
  * d/dx = 0 (the encoder only receives gradient through its pooled path, as in SegNet).
- * Requires even H and W.
+ * Requires even H and W. Where the native addon is loaded (wasm backend), both directions run
+ * as one threaded pass each with the same float32 values (src/backend/native-unpool.ts).
  */
 
 /** The `[N, H, W, C]` 0/1 mask marking the first (row-major) maximum of every 2x2 window of `x`. */
@@ -67,7 +69,9 @@ const unpoolOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => 
   const [pre, values, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
   save([pre]);
   const x = pre;
+  const native = x.dtype === 'float32' && values.dtype === 'float32' && nativeUnpoolAvailable();
   const value = tf.tidy(() => {
+    if (native) return unpoolNative(x, values);
     const mask = maxPoolArgmaxMask2x2(x);
     return tf.mul(tf.image.resizeNearestNeighbor(values, [x.shape[1], x.shape[2]]), mask);
   });
@@ -75,7 +79,9 @@ const unpoolOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => 
     value,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const encoder = saved[0] as tf.Tensor4D;
-      const dValues = tf.tidy(() => windowSum2x2(tf.mul(dy, maxPoolArgmaxMask2x2(encoder)) as tf.Tensor4D));
+      const dValues = native
+        ? unpoolGradNative(encoder, dy as tf.Tensor4D)
+        : tf.tidy(() => windowSum2x2(tf.mul(dy, maxPoolArgmaxMask2x2(encoder)) as tf.Tensor4D));
       return [tf.zerosLike(encoder), dValues];
     },
   };
