@@ -17,6 +17,7 @@ import { KERNELS_SOURCE_SHA256, KERNELS_WASM_BASE64, KERNELS_WASM_RELAXED_BASE64
 import { BN_TRAIN_GRAD_KERNEL, BN_TRAIN_KERNEL } from '../../src/backend/native-batchnorm';
 import { nativeConv2D, setNativeConvForward } from '../../src/backend/native-conv';
 import { geluNative, nativeGeluAvailable } from '../../src/backend/native-gelu';
+import { nativeAddonInfo, setNativeAddonEnabled, setNativeAddonIsa, setNativeThreads, type AddonIsa } from '../../src/backend/addon';
 import { layerNormNative, nativeLayerNormAvailable } from '../../src/backend/native-layernorm';
 import { convInfoFromAttrs, type WasmBackendLike } from '../../src/backend/wasm-util';
 import { createRng, onBackend, randomValues, relErr } from './helpers';
@@ -518,9 +519,9 @@ test('per-channel bias Add (native, any C) equals the CPU backend bit for bit; o
   assert.equal(ints, [6, 8, 8, 10]);
 });
 
-test('native GELU forward and gradient match the composed exact GELU (x/2 (1 + erf(x/sqrt2))) on the CPU backend', async () => {
+test('native GELU forward and gradient match the composed exact GELU (x/2 (1 + erf(x/sqrt2))) on the CPU backend (wasm kernels, and the addon at every ISA level on 2 threads)', async () => {
   const rng = createRng(25);
-  const x = Float32Array.from(randomValues(rng, 1023), (v) => 6 * v);
+  const x = Float32Array.from(randomValues(rng, 20011), (v) => 6 * v); // several of the addon's blocks and a tail
   x.set([0, -0, 1e-8, -1e-8, 9, -9, 30, -30, 100, -100], 0);
   const dy = randomValues(rng, x.length);
   const composed = (): tf.Tensor[] => {
@@ -531,17 +532,32 @@ test('native GELU forward and gradient match the composed exact GELU (x/2 (1 + e
   const [yc, gc] = await onBackend('cpu', composed);
   await tf.setBackend('wasm');
   assert.ok(nativeGeluAvailable());
-  const [yn, gn] = tf.tidy(() => {
-    const xt = tf.tensor1d(x);
-    return [geluNative(xt).dataSync().slice(), tf.grad((t: tf.Tensor) => tf.sum(tf.mul(geluNative(t), tf.tensor1d(dy))))(xt).dataSync().slice()];
-  });
-  for (let i = 0; i < x.length; i++) {
-    assert.ok(Math.abs(yn[i] - yc[i]) <= 1e-6 * (1 + Math.abs(yc[i])), `gelu(${x[i]}): native ${yn[i]} vs ${yc[i]}`);
-    assert.ok(Math.abs(gn[i] - gc[i]) <= 2e-6 * (1 + Math.abs(gc[i])), `gelu'(${x[i]}) dy=${dy[i]}: native ${gn[i]} vs ${gc[i]}`);
+  const variants: Array<[string, () => void]> = [['wasm kernels', () => setNativeAddonEnabled(false)]];
+  if (nativeAddonInfo().loaded) {
+    for (const isa of ['avx512', 'avx2', 'baseline'] as AddonIsa[]) variants.push([`addon ${isa}`, () => { setNativeAddonEnabled(true); setNativeAddonIsa(isa); }]);
   }
-  assert.is(yn[0], 0);
-  assert.is(yn[8], 100);
-  assert.ok(Math.abs(yn[9]) < 1e-30, 'gelu(-100) = -0 / tiny');
+  const prevOn = setNativeAddonEnabled(true);
+  const prevT = setNativeThreads(2);
+  try {
+    for (const [name, use] of variants) {
+      use();
+      const [yn, gn] = tf.tidy(() => {
+        const xt = tf.tensor1d(x);
+        return [geluNative(xt).dataSync().slice(), tf.grad((t: tf.Tensor) => tf.sum(tf.mul(geluNative(t), tf.tensor1d(dy))))(xt).dataSync().slice()];
+      });
+      for (let i = 0; i < x.length; i++) {
+        assert.ok(Math.abs(yn[i] - yc[i]) <= 1e-6 * (1 + Math.abs(yc[i])), `${name}: gelu(${x[i]}): native ${yn[i]} vs ${yc[i]}`);
+        assert.ok(Math.abs(gn[i] - gc[i]) <= 2e-6 * (1 + Math.abs(gc[i])), `${name}: gelu'(${x[i]}) dy=${dy[i]}: native ${gn[i]} vs ${gc[i]}`);
+      }
+      assert.is(yn[0], 0, name);
+      assert.is(yn[8], 100, name);
+      assert.ok(Math.abs(yn[9]) < 1e-30, `${name}: gelu(-100) = -0 / tiny`);
+    }
+  } finally {
+    setNativeAddonEnabled(prevOn);
+    setNativeThreads(prevT);
+    if (nativeAddonInfo().loaded) setNativeAddonIsa('avx512');
+  }
 });
 
 test('native LayerNorm forward and gradients (x, gamma, beta) match the composed formula on the CPU backend', async () => {

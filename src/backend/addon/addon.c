@@ -177,6 +177,7 @@ typedef float f32;
   void transpose_taps##S(const f32 *, int, int, int, f32 *); \
   void dwconv_fwd##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, f32 *, int, int); \
   void dwconv_dw##S(const f32 *, int, int, int, int, const f32 *, int, int, int, int, int, int, int, int, f32 *); \
+  void gelu##S(const f32 *, const f32 *, f32 *, int); \
   int max_pool_grad##S(const f32 *, const f32 *, const f32 *, int, int, int, int, int, int, int, int, int, int, int, int, f32 *);
 DECL(_g4)
 #ifdef HAVE_X86
@@ -470,6 +471,25 @@ static napi_value js_unpool2x2(napi_env env, napi_callback_info info) {
   unpool2x2_native(x, v, out, I(3), I(4), I(5), I(6), I(7));
   return NULL;
 }
+/* gelu_fwd(x, y, n) / gelu_bwd(dy, x, dx, n): as the wasm exports. */
+static napi_value js_gelu_fwd(napi_env env, napi_callback_info info) {
+  double a[3];
+  if (!get_args(env, info, 3, a)) return NULL;
+  if (!(a[2] >= 0) || a[0] + a[2] * 4 > (double)heap_len || a[1] + a[2] * 4 > (double)heap_len) bad_ptr = 1;
+  f32 *x = P(0), *y = P(1);
+  CHECK();
+  SEL(gelu, pick(16, 1), x, NULL, y, I(2));
+  return NULL;
+}
+static napi_value js_gelu_bwd(napi_env env, napi_callback_info info) {
+  double a[4];
+  if (!get_args(env, info, 4, a)) return NULL;
+  if (!(a[3] >= 0) || a[0] + a[3] * 4 > (double)heap_len || a[1] + a[3] * 4 > (double)heap_len || a[2] + a[3] * 4 > (double)heap_len) bad_ptr = 1;
+  f32 *dy = P(0), *x = P(1), *dx = P(2);
+  CHECK();
+  SEL(gelu, pick(16, 1), x, dy, dx, I(3));
+  return NULL;
+}
 static napi_value js_relu_grad(napi_env env, napi_callback_info info) {
   double a[4];
   if (!get_args(env, info, 4, a)) return NULL;
@@ -643,6 +663,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"adam", NULL, js_adam, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ew_binary", NULL, js_ew_binary, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unpool2x2", NULL, js_unpool2x2, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"gelu_fwd", NULL, js_gelu_fwd, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"gelu_bwd", NULL, js_gelu_bwd, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dwconv_fwd", NULL, js_dwconv_fwd, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dw_conv_dw", NULL, js_dw_conv_dw, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -842,6 +842,78 @@ void FN(dwconv_dw)(const f32 *xb, int N, int Hb, int Wb, int C, const f32 *dy, i
   free_aligned(a.parts);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Exact GELU (x Phi(x)) forward and gradient, as kernels.c's gelu_fwd /
+ * gelu_bwd: the same exp polynomial (Cephes expf) and erf approximation
+ * (Abramowitz & Stegun 7.1.26, tfjs' constants), VW lanes wide (fused
+ * multiply-adds where contracted, so values agree with the wasm kernels to
+ * float32 rounding), in blocks of 8192 over the pool. */
+typedef int vi __attribute__((vector_size(VW * 4)));
+static inline vf vsel(vi m, vf a, vf b) { return (vf)(((vi)a & m) | ((vi)b & ~m)); }
+static inline vf v_exp(vf x) {
+  x = vsel(x < SPLAT(-87.3f), SPLAT(-87.3f), x);
+  x = vsel(x > SPLAT(88.3f), SPLAT(88.3f), x);
+  const vf magic = SPLAT(12582912.0f); /* 1.5 * 2^23: adding and subtracting rounds to the nearest integer (ties to even) */
+  vf fx = x * SPLAT(1.44269504088896341f);
+  fx = (fx + magic) - magic;
+  vf r = x - fx * SPLAT(0.693359375f);
+  r = r + fx * SPLAT(2.12194440e-4f);
+  vf y = SPLAT(1.9875691500e-4f);
+  y = y * r + SPLAT(1.3981999507e-3f);
+  y = y * r + SPLAT(8.3334519073e-3f);
+  y = y * r + SPLAT(4.1665795894e-2f);
+  y = y * r + SPLAT(1.6666665459e-1f);
+  y = y * r + SPLAT(5.0000001201e-1f);
+  y = (y * r * r + r) + SPLAT(1.0f);
+  const vi n = __builtin_convertvector(fx, vi);
+  return y * (vf)((n + 127) << 23);
+}
+static inline vf v_erf_e(vf z, vf e) {
+  const vi sign = (vi)z & (vi){0} + (int)0x80000000;
+  const vf az = (vf)((vi)z & ~sign);
+  const vf t = SPLAT(1.0f) / (SPLAT(1.0f) + SPLAT(0.3275911f) * az);
+  vf p = SPLAT(1.061405429f);
+  p = p * t + SPLAT(-1.453152027f);
+  p = p * t + SPLAT(1.421413741f);
+  p = p * t + SPLAT(-0.284496736f);
+  p = p * t + SPLAT(0.254829592f);
+  p = p * t;
+  vf y = SPLAT(1.0f) - p * e;
+  y = (vf)((vi)y | sign);
+  return (vf)((vi)y & ~(z == SPLAT(0.0f))); /* erf(0) = 0 exactly */
+}
+struct gelu_args { const f32 *x, *dy; f32 *out; size_t n; };
+#define GELU_BLOCK 8192
+static void gelu_range(void *ctx, int i0, int i1) {
+  const struct gelu_args *a = (const struct gelu_args *)ctx;
+  const size_t lo = (size_t)i0 * GELU_BLOCK, hi0 = (size_t)i1 * GELU_BLOCK, hi = hi0 < a->n ? hi0 : a->n;
+  for (size_t i = lo; i < hi; i += VW) {
+    const size_t m = hi - i < VW ? hi - i : VW;
+    vf xv = (vf){0}, g = (vf){0};
+    if (m == VW) {
+      xv = LD(a->x + i);
+      if (a->dy) g = LD(a->dy + i);
+    } else {
+      for (size_t k = 0; k < m; k++) {
+        xv[k] = a->x[i + k];
+        if (a->dy) g[k] = a->dy[i + k];
+      }
+    }
+    const vf z = xv * SPLAT(0.70710678118654752f);
+    const vf e = v_exp(-(z * z));
+    const vf cdf = SPLAT(0.5f) * (SPLAT(1.0f) + v_erf_e(z, e));
+    const vf r = a->dy ? g * (cdf + xv * (e * SPLAT(0.39894228040143268f))) : xv * cdf;
+    if (m == VW) ST(a->out + i, r);
+    else
+      for (size_t k = 0; k < m; k++) a->out[i + k] = r[k];
+  }
+}
+/* dy NULL: y = gelu(x); else dx = dy gelu'(x). */
+void FN(gelu)(const f32 *x, const f32 *dy, f32 *out, int n) {
+  struct gelu_args a = {x, dy, out, (size_t)n};
+  pool_run((n + GELU_BLOCK - 1) / GELU_BLOCK, gelu_range, &a, 1);
+}
+
 #ifdef MEDFL_BASE_UNIT
 /* ------------------------------------------------------------------------ */
 /* Memory-bound per-channel passes (BatchNorm, bias, ReLU gradient), compiled
