@@ -454,6 +454,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--min-sample-ms", type=float, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -481,21 +482,30 @@ def main():
         with torch.no_grad():
             return float(model(x).sum())
 
-    def timed(fn, n):
+    def timed(fn, n, k=1):
+        """n samples of k steps each; per-step milliseconds."""
         cpu, wall = [], []
         for _ in range(n):
             c0, w0 = time.process_time(), time.perf_counter()
-            fn()
-            cpu.append((time.process_time() - c0) * 1000)
-            wall.append((time.perf_counter() - w0) * 1000)
+            for _ in range(k):
+                fn()
+            cpu.append((time.process_time() - c0) * 1000 / k)
+            wall.append((time.perf_counter() - w0) * 1000 / k)
         return cpu, wall
+
+    def steps_per_sample(fn):
+        """Steps per timed sample so that one lasts at least --min-sample-ms (as medfl's bench)."""
+        w0 = time.perf_counter()
+        fn()
+        ms = (time.perf_counter() - w0) * 1000
+        return max(1, math.ceil(args.min_sample_ms / max(ms, 1e-3)))
 
     model.train()
     timed(train_step, args.warmup)
-    train_cpu, train_wall = timed(train_step, args.repeats)
+    train_cpu, train_wall = timed(train_step, args.repeats, steps_per_sample(train_step))
     model.eval()
     timed(infer_step, max(1, args.warmup // 2))
-    infer_cpu, infer_wall = timed(infer_step, args.repeats)
+    infer_cpu, infer_wall = timed(infer_step, args.repeats, steps_per_sample(infer_step))
     json.dump({
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),

@@ -5,10 +5,13 @@
  * input) and splits through its generic `Slice`; along the channel axis of an
  * NHWC activation (U-Net skip connections, their gradients) that is one tiny
  * copy per pixel, dominated by call overhead. These versions copy short runs
- * element by element and long runs with `copyWithin` on the wasm heap.
+ * element by element and long runs with `copyWithin` on the wasm heap; where
+ * the native addon is loaded, Concat / SplitV of 4-byte types (4096 elements
+ * or more) run as its threaded run copy instead.
  * Strings (and anything but float32 / int32 / bool) go to the original kernel.
  */
 import * as tf from '@tensorflow/tfjs';
+import { nativeKernels } from './native';
 import type { KernelArgs, WasmBackendLike } from './wasm-util';
 
 /** Runs shorter than this are copied element by element. */
@@ -23,8 +26,26 @@ function heapView(backend: WasmBackendLike, info: tf.TensorInfo): { heap: Heap; 
   return { heap, base: v.byteOffset / bytes };
 }
 
-/** Copy `outer` runs of `len` elements (src stride `srcStride`, dst stride `dstStride`) inside the heap. */
-function copyRuns(heap: Heap, src: number, srcStride: number, dst: number, dstStride: number, len: number, outer: number): void {
+/** The native addon's threaded run copy (4-byte elements; byte offsets), where it is loaded. */
+type NativeRuns = (src: number, srcStride: number, dst: number, dstStride: number, len: number, outer: number) => void;
+
+/** The addon's `copy_runs` for 4-byte heaps, else null. */
+function nativeRuns(backend: WasmBackendLike, heap: Heap): NativeRuns | null {
+  if (heap.BYTES_PER_ELEMENT !== 4) return null;
+  const k = nativeKernels(backend);
+  return k?.copy_runs ? k.copy_runs.bind(k) : null;
+}
+
+/**
+ * Copy `outer` runs of `len` elements (src stride `srcStride`, dst stride
+ * `dstStride`) inside the heap: through `native` (the addon) when given and
+ * at least 4096 elements move, else in JS.
+ */
+function copyRuns(heap: Heap, src: number, srcStride: number, dst: number, dstStride: number, len: number, outer: number, native?: NativeRuns | null): void {
+  if (native && len * outer >= 4096) {
+    native(src * 4, srcStride, dst * 4, dstStride, len, outer);
+    return;
+  }
   if (len >= COPY_WITHIN_MIN) {
     for (let b = 0; b < outer; b++) heap.copyWithin(dst + b * dstStride, src + b * srcStride, src + b * srcStride + len);
     return;
@@ -58,10 +79,11 @@ export function makeConcatWasm(original: tf.KernelFunc): (args: KernelArgs) => t
     const inners = live.map((t) => size(t.shape.slice(axis)));
     const total = inners.reduce((a, b) => a + b, 0);
     const o = heapView(backend, out);
+    const native = nativeRuns(backend, o.heap);
     let offset = 0;
     live.forEach((t, i) => {
       const v = heapView(backend, t);
-      copyRuns(o.heap, v.base, inners[i], o.base + offset, total, inners[i], outer);
+      copyRuns(o.heap, v.base, inners[i], o.base + offset, total, inners[i], outer, native);
       offset += inners[i];
     });
     return out;
@@ -90,7 +112,7 @@ export function makeSplitVWasm(original: tf.KernelFunc): (args: KernelArgs) => t
       if (len > 0 && outer > 0) {
         const src = heapView(backend, x);
         const dst = heapView(backend, out);
-        copyRuns(dst.heap, src.base + offset, total, dst.base, len, len, outer);
+        copyRuns(dst.heap, src.base + offset, total, dst.base, len, len, outer, nativeRuns(backend, dst.heap));
       }
       offset += len;
       outs.push(out);

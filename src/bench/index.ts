@@ -9,7 +9,12 @@
  * - inference = `model.predict` (BatchNorm in inference mode) of a copy with
  *   every conv -> BatchNorm pair folded into one conv (src/models/fold;
  *   `fold: false` / `--no-fold` for the model as built);
- * - `warmup` untimed steps, then `repeats` timed steps; medians are reported.
+ * - `warmup` untimed steps, then `repeats` timed samples; medians are
+ *   reported. A sample is k consecutive steps, k chosen after the warm-up so
+ *   that it lasts at least `minSampleMs` (default 250 ms; the same for the
+ *   PyTorch twin): one CPU-time reading comes in scheduler ticks of a few
+ *   milliseconds, which made single steps of the small fast models (CGNet,
+ *   ~30 ms per inference batch) swing by 10-30% between runs.
  *
  * Thread counts (`threads`, default 1 and all cores): for each count T,
  * medfl's native addon runs its kernels on T threads (src/backend/addon;
@@ -66,8 +71,10 @@ export interface BenchOptions {
   threads?: number[];
   /** Timed steps per measurement (median reported). Default 5. */
   repeats?: number;
-  /** Untimed steps first. Default 2. */
+  /** Untimed steps first. Default 3. */
   warmup?: number;
+  /** Shortest timed sample in milliseconds: each sample repeats the step until it lasts this long (k steps, k fixed after the warm-up). Default 250. */
+  minSampleMs?: number;
   /** Also time the PyTorch twins (skipped with a message when torch is absent). Default true. */
   torch?: boolean;
   /** Progress / table sink. Default console.log. */
@@ -137,16 +144,20 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : 0.5 * (s[m - 1] + s[m]);
 }
 
-function timeSteps(fn: () => void, warmup: number, repeats: number): { cpu: number; wall: number } {
+/** Median per-step CPU and wall milliseconds over `repeats` samples of k steps each (k: a sample lasts at least `minSampleMs`). */
+function timeSteps(fn: () => void, warmup: number, repeats: number, minSampleMs: number): { cpu: number; wall: number } {
   for (let i = 0; i < warmup; i++) fn();
+  const t0 = performance.now();
+  fn();
+  const k = Math.max(1, Math.ceil(minSampleMs / Math.max(1e-3, performance.now() - t0)));
   const cpu: number[] = [];
   const wall: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const c0 = cpuMs();
     const w0 = performance.now();
-    fn();
-    cpu.push(cpuMs() - c0);
-    wall.push(performance.now() - w0);
+    for (let j = 0; j < k; j++) fn();
+    cpu.push((cpuMs() - c0) / k);
+    wall.push((performance.now() - w0) / k);
   }
   return { cpu: median(cpu), wall: median(wall) };
 }
@@ -167,7 +178,7 @@ function emptyResult(model: string, o: Required<Pick<BenchOptions, 'size' | 'bat
 
 /** Benchmark one model on the current backend (no torch). */
 async function benchModel(
-  name: string, size: number, batch: number, width: number | undefined, warmup: number, repeats: number, threads: number, microBatch?: number, fold = true,
+  name: string, size: number, batch: number, width: number | undefined, warmup: number, repeats: number, minSampleMs: number, threads: number, microBatch?: number, fold = true,
 ): Promise<BenchResult> {
   const basis = threads === 1 ? 'cpu' : 'wall';
   const baseline = tf.memory().numBytes;
@@ -202,8 +213,8 @@ async function benchModel(
     p.dispose();
   };
   try {
-    const train = timeSteps(trainStep, warmup, repeats);
-    const infer = timeSteps(inferStep, Math.max(1, warmup >> 1), repeats);
+    const train = timeSteps(trainStep, warmup, repeats, minSampleMs);
+    const infer = timeSteps(inferStep, Math.max(1, warmup >> 1), repeats, minSampleMs);
     const prof = await tf.profile(() => trainStep());
     return {
       model: name, backend: tf.getBackend(), size, batch, width: width ?? null, threads, basis, params: model.countParams(),
@@ -229,8 +240,8 @@ function torchGraph(name: string, o: { size: number; width?: number }): ModelGra
   }
 }
 
-function addTorch(r: BenchResult, graph: ModelGraph, o: { batch: number; warmup: number; repeats: number; threads: number }): void {
-  const t: TorchTiming = runTorchTwin(graph, { batch: o.batch, warmup: o.warmup, repeats: o.repeats, threads: o.threads });
+function addTorch(r: BenchResult, graph: ModelGraph, o: { batch: number; warmup: number; repeats: number; minSampleMs: number; threads: number }): void {
+  const t: TorchTiming = runTorchTwin(graph, { batch: o.batch, warmup: o.warmup, repeats: o.repeats, minSampleMs: o.minSampleMs, threads: o.threads });
   const cpu = o.threads === 1;
   r.torch = {
     version: t.torch,
@@ -273,6 +284,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
   const batch = options.batch ?? 8;
   const warmup = options.warmup ?? 3;
   const repeats = options.repeats ?? 5;
+  const minSampleMs = options.minSampleMs ?? 250;
+  if (!(minSampleMs >= 0)) throw new Error(`runBench: minSampleMs must be >= 0, got ${minSampleMs}`);
   if (!Number.isInteger(size) || size < 1) throw new Error(`runBench: size must be a positive integer, got ${size}`);
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`runBench: batch must be a positive integer, got ${batch}`);
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`runBench: repeats must be a positive integer, got ${repeats}`);
@@ -295,7 +308,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
   const addon = nativeAddonInfo();
   const addonText = addon.loaded && addon.enabled ? `native addon ${addon.isa}` : `native addon off (${addon.enabled ? addon.reason : 'MEDFL_NATIVE_ADDON=0'})`;
   const engine = tf.getBackend() === 'wasm' ? `wasm (medfl native kernels: ${variant ?? 'off'}; ${addonText})` : tf.getBackend();
-  out(`[bench] backend ${engine}, ${size}x${size}, batch ${batch}, width ${options.width ?? 'default'}${options.microBatch ? `, micro-batch ${options.microBatch}` : ''}${options.fold === false ? ', inference unfolded' : ', inference BN-folded'}, threads ${threadList.join(',')}, warmup ${warmup}, median of ${repeats}`);
+  out(`[bench] backend ${engine}, ${size}x${size}, batch ${batch}, width ${options.width ?? 'default'}${options.microBatch ? `, micro-batch ${options.microBatch}` : ''}${options.fold === false ? ', inference unfolded' : ', inference BN-folded'}, threads ${threadList.join(',')}, warmup ${warmup}, median of ${repeats} samples of >= ${minSampleMs} ms`);
   out('[bench] images/s: process CPU time for 1 thread, wall time for more (PyTorch alike, torch.set_num_threads(T))');
   const results: BenchResult[] = [];
   const prevThreads = nativeThreads();
@@ -309,7 +322,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
         setNativeThreads(threads);
         try {
           width = resolveBenchWidth(name, options.width);
-          r = await benchModel(name, size, batch, width, warmup, repeats, threads, options.microBatch, options.fold ?? true);
+          r = await benchModel(name, size, batch, width, warmup, repeats, minSampleMs, threads, options.microBatch, options.fold ?? true);
         } catch (e) {
           r = emptyResult(name, { size, batch }, width ?? null, e instanceof Error ? e.message : String(e));
           r.threads = threads;
@@ -327,7 +340,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult[
               }
             }
             if (!graph) throw new Error(graphError);
-            addTorch(r, graph, { batch, warmup, repeats, threads });
+            addTorch(r, graph, { batch, warmup, repeats, minSampleMs, threads });
           } catch (e) {
             r.torchSkipped = e instanceof Error ? e.message : String(e);
           }

@@ -50,6 +50,8 @@ export interface TorchRunOptions {
   threads: number;
   warmup: number;
   repeats: number;
+  /** Each timed sample repeats the step until it lasts this long (as medfl's side). Default 0 (one step). */
+  minSampleMs?: number;
   python?: string;
   /** Seconds before the python process is killed. Default 600. */
   timeoutS?: number;
@@ -61,7 +63,7 @@ export function runTorchTwin(graph: ModelGraph, o: TorchRunOptions): TorchTiming
   const file = path.join(dir, `${graph.name}.json`);
   try {
     fs.writeFileSync(file, JSON.stringify(graph));
-    const args = [torchScriptPath(), file, '--batch', String(o.batch), '--threads', String(o.threads), '--warmup', String(o.warmup), '--repeats', String(o.repeats)];
+    const args = [torchScriptPath(), file, '--batch', String(o.batch), '--threads', String(o.threads), '--warmup', String(o.warmup), '--repeats', String(o.repeats), '--min-sample-ms', String(o.minSampleMs ?? 0)];
     const r = spawnSync(o.python ?? DEFAULT_PYTHON, args, {
       encoding: 'utf8',
       timeout: (o.timeoutS ?? 600) * 1000,

@@ -60,7 +60,7 @@ test.before(async () => {
 });
 
 test('the replacement kernels are registered for wasm', () => {
-  assert.equal([...WASM_OVERRIDE_KERNELS].sort(), ['Add', 'AvgPoolGrad', 'BatchMatMul', 'Cast', 'Concat', 'Conv2D', 'Conv2DBackpropInput', 'FusedConv2D', 'Identity', 'MaxPoolGrad', 'PadV2', 'Slice', 'SplitV', 'Sum', '_FusedMatMul', 'FusedBatchNorm', 'Mean'].sort());
+  assert.equal([...WASM_OVERRIDE_KERNELS].sort(), ['Add', 'AvgPoolGrad', 'BatchMatMul', 'Cast', 'Concat', 'Conv2D', 'Conv2DBackpropInput', 'FusedConv2D', 'Identity', 'MaxPoolGrad', 'PadV2', 'Slice', 'SplitV', 'Sum', '_FusedMatMul', 'FusedBatchNorm', 'Mean', 'DepthwiseConv2dNative', 'FusedDepthwiseConv2D', 'Multiply'].sort());
   for (const k of WASM_OVERRIDE_KERNELS) assert.ok(tf.getKernel(k, 'wasm'), k);
 });
 
@@ -131,6 +131,26 @@ test('Concat and SplitV on wasm match CPU (random ranks, axes, dtypes)', async (
     const cpu = await onBackend('cpu', run);
     const wasm = await onBackend('wasm', run);
     cpu.forEach((ref, i) => assert.equal(Array.from(wasm[i]), Array.from(ref), `case ${t} output ${i} (${dtype}, axis ${axis})`));
+  }
+  await tf.setBackend('wasm');
+});
+
+test('Concat and SplitV of NHWC activations along channels (large enough for the native addon\'s run copy) match CPU, float32 and int32', async () => {
+  const rng = createRng(24);
+  for (const [dtype, chans] of [['float32', [32, 35, 3]], ['int32', [16, 48]], ['float32', [1, 64]]] as const) {
+    const parts = chans.map((c) => {
+      const shape = [2, 17, 19, c];
+      const vals = randomValues(rng, shape.reduce((a, b) => a * b, 1)).map((v) => (dtype === 'float32' ? v : Math.round(v * 100)));
+      return { shape, vals };
+    });
+    const total = chans.reduce((a, b) => a + b, 0);
+    const run = () => {
+      const cat = tf.concat(parts.map((p) => tf.tensor(p.vals, p.shape, dtype)), 3);
+      return [cat, ...tf.split(cat, [7, total - 7], 3)].map((t) => tf.cast(t, 'float32'));
+    };
+    const cpu = await onBackend('cpu', run);
+    const wasm = await onBackend('wasm', run);
+    cpu.forEach((ref, i) => assert.equal(Array.from(wasm[i]), Array.from(ref), `${dtype} ${chans.join('+')} output ${i}`));
   }
   await tf.setBackend('wasm');
 });

@@ -29,7 +29,7 @@
  * the loop's thread count at once), so none can lag into the next loop's
  * parameters. */
 #define MAX_THREADS 256
-#define SPIN_NS 200000L /* a worker's spin before sleeping: 0.2 ms */
+static long spin_ns = 200000L; /* a worker's spin before sleeping: 0.2 ms (MEDFL_SPIN_US) */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv_work = PTHREAD_COND_INITIALIZER;
 static int nthreads = 1, nworkers = 0;
@@ -63,7 +63,7 @@ static unsigned long await_gen(unsigned long seen) {
     if ((spins & 255) == 255) {
       const long t = now_ns();
       if (t0 == 0) t0 = t;
-      else if (t - t0 > SPIN_NS) break;
+      else if (t - t0 > spin_ns) break;
     }
   }
   pthread_mutex_lock(&mu);
@@ -195,6 +195,7 @@ void chan_norm_native(const f32 *x, const f32 *nm, const f32 *f, const f32 *sh, 
 void bias_act_native(f32 *x, int R, int N, const f32 *bias, int relu);
 void ew_binary_native(const f32 *a, const f32 *b, f32 *out, size_t n, int op);
 void unpool2x2_native(const f32 *x, const f32 *v, f32 *out, int N, int H, int W, int C, int bwd);
+void copy_runs_native(const void *src, size_t sstride, void *dst, size_t dstride, size_t len, int outer);
 void adam_native(const f32 *g, const f32 *m, const f32 *v, const f32 *w, f32 *m2, f32 *v2, f32 *w2, size_t n, f32 b1, f32 b2, f32 c1, f32 c2, f32 o1,
                  f32 o2, f32 eps, f32 lr);
 
@@ -490,6 +491,17 @@ static napi_value js_gelu_bwd(napi_env env, napi_callback_info info) {
   SEL(gelu, pick(16, 1), x, dy, dx, I(3));
   return NULL;
 }
+/* copy_runs(src, srcStride, dst, dstStride, len, outer): byte offsets, strides and len in 4-byte elements. */
+static napi_value js_copy_runs(napi_env env, napi_callback_info info) {
+  double a[6];
+  if (!get_args(env, info, 6, a)) return NULL;
+  const double span = a[5] > 0 ? (a[5] - 1) : 0;
+  if (!(a[4] >= 0) || !(a[5] >= 0) || a[0] + (span * a[1] + a[4]) * 4 > (double)heap_len || a[2] + (span * a[3] + a[4]) * 4 > (double)heap_len) bad_ptr = 1;
+  void *src = ptr(a[0]), *dst = ptr(a[2]);
+  CHECK();
+  if (a[4] > 0 && a[5] > 0) copy_runs_native(src, (size_t)a[1], dst, (size_t)a[3], (size_t)a[4], I(5));
+  return NULL;
+}
 static napi_value js_relu_grad(napi_env env, napi_callback_info info) {
   double a[4];
   if (!get_args(env, info, 4, a)) return NULL;
@@ -640,6 +652,10 @@ static napi_value js_set_isa(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   detect();
+  {
+    const char *e = getenv("MEDFL_SPIN_US");
+    if (e && *e) spin_ns = atol(e) * 1000L;
+  }
   napi_property_descriptor props[] = {
     {"setHeap", NULL, js_set_heap, NULL, NULL, NULL, napi_enumerable, NULL},
     {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -663,6 +679,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"adam", NULL, js_adam, NULL, NULL, NULL, napi_enumerable, NULL},
     {"ew_binary", NULL, js_ew_binary, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unpool2x2", NULL, js_unpool2x2, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"copy_runs", NULL, js_copy_runs, NULL, NULL, NULL, napi_enumerable, NULL},
     {"gelu_fwd", NULL, js_gelu_fwd, NULL, NULL, NULL, napi_enumerable, NULL},
     {"gelu_bwd", NULL, js_gelu_bwd, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dwconv_fwd", NULL, js_dwconv_fwd, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -16,6 +16,7 @@
  * fixed order, so results do not depend on the number of threads.
  */
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include "pool.h"
 #ifndef VW
@@ -933,24 +934,26 @@ static void red_blocks(void *ctx, int b0, int b1) {
   const struct red_args *a = (const struct red_args *)ctx;
   const int W = a->W;
   for (int b = b0; b < b1; b++) {
-    f32 *part = a->parts + (size_t)b * W;
-    f32 *part2 = a->two ? a->parts + ((size_t)a->nblocks + b) * W : NULL;
+    /* restrict: distinct buffers (without it GCC does not vectorise these loops) */
+    f32 *restrict part = a->parts + (size_t)b * W;
+    f32 *restrict part2 = a->two ? a->parts + ((size_t)a->nblocks + b) * W : NULL;
+    const f32 *restrict sub = a->sub;
     for (int i = 0; i < W; i++) part[i] = 0.0f;
     if (part2) for (int i = 0; i < W; i++) part2[i] = 0.0f;
     const int g0 = b * a->gb, g1 = g0 + a->gb < a->groups ? g0 + a->gb : a->groups;
     for (int g = g0; g < g1; g++) {
-      const f32 *r = a->x + (size_t)g * W;
+      const f32 *restrict r = a->x + (size_t)g * W;
       if (a->two) { /* bn_grad_sums: x = dy, x2 = x, sub = mean */
-        const f32 *r2 = a->x2 + (size_t)g * W;
+        const f32 *restrict r2 = a->x2 + (size_t)g * W;
         for (int i = 0; i < W; i++) {
           const f32 gv = r[i];
-          const f32 xc = r2[i] - a->sub[i];
+          const f32 xc = r2[i] - sub[i];
           part[i] = part[i] + gv;
           part2[i] = part2[i] + gv * xc;
         }
       } else if (a->sub) {
         for (int i = 0; i < W; i++) {
-          f32 t = r[i] - a->sub[i];
+          f32 t = r[i] - sub[i];
           t = t * t;
           part[i] = part[i] + t;
         }
@@ -1008,16 +1011,17 @@ struct aff_args { const f32 *a, *sa, *b, *sb, *shift; int P, C, W, G, groups; f3
 static void aff_rows(void *ctx, int g0, int g1) {
   const struct aff_args *p = (const struct aff_args *)ctx;
   const int W = p->W;
+  const f32 *restrict sa = p->sa, *restrict sb = p->sb, *restrict shift = p->shift;
   for (int g = g0; g < g1; g++) {
-    const f32 *ra = p->a + (size_t)g * W;
-    f32 *ro = p->out + (size_t)g * W;
+    const f32 *restrict ra = p->a + (size_t)g * W;
+    f32 *restrict ro = p->out + (size_t)g * W;
     if (p->b) {
-      const f32 *rb = p->b + (size_t)g * W;
-      for (int i = 0; i < W; i++) ro[i] = (ra[i] * p->sa[i] + rb[i] * p->sb[i]) + p->shift[i];
-    } else if (p->sa) {
-      for (int i = 0; i < W; i++) ro[i] = ra[i] * p->sa[i] + p->shift[i];
+      const f32 *restrict rb = p->b + (size_t)g * W;
+      for (int i = 0; i < W; i++) ro[i] = (ra[i] * sa[i] + rb[i] * sb[i]) + shift[i];
+    } else if (sa) {
+      for (int i = 0; i < W; i++) ro[i] = ra[i] * sa[i] + shift[i];
     } else {
-      for (int i = 0; i < W; i++) ro[i] = ra[i] + p->shift[i];
+      for (int i = 0; i < W; i++) ro[i] = ra[i] + shift[i];
     }
   }
 }
@@ -1043,12 +1047,13 @@ struct norm_args { const f32 *x, *nm, *f, *sh; int W, groups; f32 *out; };
 static void norm_rows(void *ctx, int g0, int g1) {
   const struct norm_args *p = (const struct norm_args *)ctx;
   const int W = p->W;
+  const f32 *restrict nm = p->nm, *restrict f = p->f, *restrict sh = p->sh;
   for (int g = g0; g < g1; g++) {
-    const f32 *r = p->x + (size_t)g * W;
-    f32 *o = p->out + (size_t)g * W;
+    const f32 *restrict r = p->x + (size_t)g * W;
+    f32 *restrict o = p->out + (size_t)g * W;
     for (int i = 0; i < W; i++) {
-      const f32 t = r[i] + p->nm[i];
-      o[i] = t * p->f[i] + p->sh[i];
+      const f32 t = r[i] + nm[i];
+      o[i] = t * f[i] + sh[i];
     }
   }
 }
@@ -1093,12 +1098,18 @@ void relu_grad_native(const f32 *dy, const f32 *x, f32 *dx, int n) {
 static void bias_act_rows(void *ctx, int r0, int r1) {
   const struct ew_args *e = (const struct ew_args *)ctx;
   const int N = e->N;
+  const f32 *restrict bias = e->bias;
   for (int r = r0; r < r1; r++) {
-    f32 *row = e->dx + (size_t)r * N;
-    for (int j = 0; j < N; j++) {
-      const f32 t = e->bias ? row[j] + e->bias[j] : row[j];
-      row[j] = e->relu && !(t > 0.0f) ? 0.0f : t;
-    }
+    f32 *restrict row = e->dx + (size_t)r * N;
+    if (bias && e->relu)
+      for (int j = 0; j < N; j++) {
+        const f32 t = row[j] + bias[j];
+        row[j] = !(t > 0.0f) ? 0.0f : t;
+      }
+    else if (bias)
+      for (int j = 0; j < N; j++) row[j] = row[j] + bias[j];
+    else if (e->relu)
+      for (int j = 0; j < N; j++) row[j] = !(row[j] > 0.0f) ? 0.0f : row[j];
   }
 }
 /* As kernels.c's bias_act (x[r, j] = act(x[r, j] + bias[j])). */
@@ -1198,5 +1209,17 @@ void unpool2x2_native(const f32 *x, const f32 *v, f32 *out, int N, int H, int W,
   struct unp_args a = {x, v, out, N, H, W, C, bwd};
   const int rows = N * (H / 2);
   pool_run(rows, unp_rows, &a, pool_min_items(rows, 12.0 * N * H * W * C));
+}
+
+/* outer runs of len 4-byte elements: dst[b*dstStride + k] = src[b*srcStride + k]
+ * (Concat / SplitV of src/backend/layout-kernels), runs split over the pool. */
+struct runs_args { const uint32_t *src; uint32_t *dst; size_t sstride, dstride, len; };
+static void runs_items(void *ctx, int b0, int b1) {
+  const struct runs_args *a = (const struct runs_args *)ctx;
+  for (int b = b0; b < b1; b++) memcpy(a->dst + (size_t)b * a->dstride, a->src + (size_t)b * a->sstride, a->len * 4);
+}
+void copy_runs_native(const void *src, size_t sstride, void *dst, size_t dstride, size_t len, int outer) {
+  struct runs_args a = {(const uint32_t *)src, (uint32_t *)dst, sstride, dstride, len};
+  pool_run(outer, runs_items, &a, pool_min_items(outer, 8.0 * len * outer));
 }
 #endif

@@ -71,6 +71,8 @@ export interface NativeKernels {
    * dv[N,H/2,W/2,C] (see src/models/blocks/unpool.ts).
    */
   unpool2x2?(x: number, v: number, out: number, N: number, H: number, W: number, C: number, bwd: number): void;
+  /** Addon only: `outer` runs of `len` 4-byte elements from src (byte offset; run stride srcStride elements) to dst (dstStride), threaded. */
+  copy_runs?(src: number, srcStride: number, dst: number, dstStride: number, len: number, outer: number): void;
   /** Addon only: out = a + b (op 0) or a * b (op 1) over n floats (same shapes), threaded. */
   ew_binary?(a: number, b: number, out: number, n: number, op: number): void;
   /** Depthwise (multiplier 1) filter gradient out[KH,KW,C] from a padded buffer xb[N,Hb,Wb,C] and dy[N,Ho,Wo,C]. */
