@@ -327,6 +327,37 @@ test('same-shape Add / Multiply on the addon (1 and 3 threads) equal tfjs-wasm\'
   }
 });
 
+test('PReLU gradients (x and per-channel alpha) on the addon (1 and 3 threads) equal the wasm kernel bit for bit', () => {
+  if (!info().loaded) return;
+  const rng = createRng(45);
+  for (const C of [32, 35]) {
+    const P = 2 * 700 + 13; // several 256-row blocks and a partial one
+    const x = randomValues(rng, P * C);
+    const dy = randomValues(rng, P * C);
+    const alpha = randomValues(rng, C);
+    for (let i = 0; i < 50; i++) x[i * 7] = 0; // x = 0 counts as not positive
+    const run = (on: boolean, threads: number) => {
+      const prevOn = setNativeAddonEnabled(on);
+      const prevT = setNativeThreads(threads);
+      try {
+        return tf.tidy(() => {
+          const xt = tf.tensor2d(x, [P, C]);
+          const at = tf.tensor1d(alpha);
+          const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.prelu(a, b), tf.tensor2d(dy, [P, C]))))([xt, at]);
+          return g.map((t) => Float32Array.from(t.dataSync()));
+        });
+      } finally {
+        setNativeAddonEnabled(prevOn);
+        setNativeThreads(prevT);
+      }
+    };
+    const wasm = run(false, 1);
+    for (const threads of [1, 3]) {
+      run(true, threads).forEach((v, i) => assert.equal(Array.from(v), Array.from(wasm[i]), `C ${C}, ${i ? 'dalpha' : 'dx'}, ${threads} thread(s)`));
+    }
+  }
+});
+
 test('BatchMatMul on the addon matches a float64 reference (transposes, broadcast batch, column tails)', () => {
   if (!info().loaded) return;
   const prevOn = setNativeAddonEnabled(true);

@@ -22,22 +22,30 @@
 #include "pool.h"
 
 /* ---------------------------------------------------------------- pool */
-/* Workers spin on the generation counter for a while after each loop (kernels
- * follow each other every few tens of microseconds in a training step, and a
- * futex wake-up costs about as much as a small kernel), then sleep on a
- * condition variable. Every worker acknowledges every generation (those past
- * the loop's thread count at once), so none can lag into the next loop's
- * parameters. */
+/* A parallel loop's items are claimed in chunks from a shared counter, by the
+ * calling thread and by whichever workers join while the loop is open. The
+ * caller never waits for a worker to wake up: a sleeping worker (a futex
+ * wake-up of an idle vCPU costs tens of microseconds under KVM / Firecracker,
+ * as much as a small kernel) simply finds the loop finished or closed. When
+ * the caller has claimed everything it closes the loop and waits only for the
+ * workers that joined to finish their chunks. After a loop, workers spin on
+ * the generation counter for MEDFL_SPIN_US (default 200 us: kernels of a
+ * training step follow each other every few tens of microseconds), then
+ * sleep. Which thread computes an item never changes the result: kernels give
+ * each output element to exactly one item, summed in a fixed order. */
 #define MAX_THREADS 256
-static long spin_ns = 200000L; /* a worker's spin before sleeping: 0.2 ms (MEDFL_SPIN_US) */
+#define CLOSED 0x40000000
+static long spin_ns = 200000L; /* a worker's spin before sleeping (MEDFL_SPIN_US) */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv_work = PTHREAD_COND_INITIALIZER;
 static int nthreads = 1, nworkers = 0;
 static _Atomic unsigned long gen = 0;
-static _Atomic int pending = 0;
+static _Atomic int active = CLOSED; /* workers in the current loop; CLOSED once the caller has claimed all items */
+static _Atomic int next_item = 0;
+static _Atomic int sleepers = 0;
 static pool_task cur_fn;
 static void *cur_ctx;
-static int cur_n, cur_T;
+static int cur_n, cur_T, cur_chunk;
 
 /* No PAUSE instruction: under KVM a run of PAUSEs triggers a pause-loop exit
  * that hands the vCPU back to the host, which is exactly the latency the spin
@@ -49,16 +57,11 @@ static long now_ns(void) {
   return ts.tv_sec * 1000000000L + ts.tv_nsec;
 }
 
-static void chunk(int t, int T, int n, int *i0, int *i1) {
-  *i0 = (int)((long long)n * t / T);
-  *i1 = (int)((long long)n * (t + 1) / T);
-}
-
 static unsigned long await_gen(unsigned long seen) {
   unsigned long g;
   long t0 = 0;
   for (int spins = 0;; spins++) {
-    if ((g = atomic_load_explicit(&gen, memory_order_acquire)) != seen) return g;
+    if ((g = atomic_load(&gen)) != seen) return g;
     cpu_relax();
     if ((spins & 255) == 255) {
       const long t = now_ns();
@@ -67,25 +70,42 @@ static unsigned long await_gen(unsigned long seen) {
     }
   }
   pthread_mutex_lock(&mu);
-  while ((g = atomic_load_explicit(&gen, memory_order_acquire)) == seen) pthread_cond_wait(&cv_work, &mu);
+  atomic_fetch_add(&sleepers, 1);
+  while ((g = atomic_load(&gen)) == seen) pthread_cond_wait(&cv_work, &mu);
+  atomic_fetch_sub(&sleepers, 1);
   pthread_mutex_unlock(&mu);
   return g;
 }
 
-static unsigned long start_gen[MAX_THREADS];
+/* Claim and run chunks of the current loop until none is left. */
+static void drain(void) {
+  const int n = cur_n, c = cur_chunk;
+  pool_task fn = cur_fn;
+  void *ctx = cur_ctx;
+  for (;;) {
+    const int i0 = atomic_fetch_add_explicit(&next_item, c, memory_order_relaxed);
+    if (i0 >= n) return;
+    fn(ctx, i0, i0 + c < n ? i0 + c : n);
+  }
+}
 
 static void *worker(void *arg) {
   const int id = (int)(intptr_t)arg; /* 1 .. */
-  unsigned long seen = start_gen[id];
+  unsigned long seen = 0;
   for (;;) {
     seen = await_gen(seen);
-    const int T = cur_T, n = cur_n;
-    if (id < T) {
-      int i0, i1;
-      chunk(id, T, n, &i0, &i1);
-      if (i1 > i0) cur_fn(cur_ctx, i0, i1);
+    /* join the open loop (acquire: its parameters were written before it opened) */
+    int s = atomic_load_explicit(&active, memory_order_acquire);
+    int joined = 0;
+    while (!(s & CLOSED)) {
+      if (atomic_compare_exchange_weak_explicit(&active, &s, s + 1, memory_order_acquire, memory_order_acquire)) {
+        joined = 1;
+        break;
+      }
     }
-    atomic_fetch_sub_explicit(&pending, 1, memory_order_release);
+    if (!joined) continue;
+    if (id < cur_T) drain();
+    atomic_fetch_sub_explicit(&active, 1, memory_order_release);
   }
   return NULL;
 }
@@ -125,8 +145,6 @@ static void pool_run_locked(int n, pool_task fn, void *ctx, int min_per_thread) 
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&at, 1 << 20);
-    /* a new worker starts having seen the current generation */
-    start_gen[nworkers + 1] = atomic_load(&gen);
     if (pthread_create(&th, &at, worker, (void *)(intptr_t)(nworkers + 1)) != 0) {
       pthread_attr_destroy(&at);
       break;
@@ -139,19 +157,26 @@ static void pool_run_locked(int n, pool_task fn, void *ctx, int min_per_thread) 
     fn(ctx, 0, n);
     return;
   }
+  /* all workers have left the previous loop (the caller waited for them) */
   cur_fn = fn;
   cur_ctx = ctx;
   cur_n = n;
   cur_T = T;
-  atomic_store_explicit(&pending, nworkers, memory_order_relaxed);
-  pthread_mutex_lock(&mu);
-  atomic_fetch_add_explicit(&gen, 1, memory_order_release);
-  pthread_cond_broadcast(&cv_work);
-  pthread_mutex_unlock(&mu);
-  int i0, i1;
-  chunk(0, T, n, &i0, &i1);
-  if (i1 > i0) fn(ctx, i0, i1);
-  for (int spins = 0; atomic_load_explicit(&pending, memory_order_acquire) > 0; spins++) {
+  int c = n / (4 * T);
+  if (c < 1) c = 1;
+  cur_chunk = c;
+  atomic_store_explicit(&next_item, 0, memory_order_relaxed);
+  atomic_store_explicit(&active, 0, memory_order_release); /* open */
+  atomic_fetch_add(&gen, 1);
+  if (atomic_load(&sleepers) > 0) {
+    pthread_mutex_lock(&mu);
+    pthread_cond_broadcast(&cv_work);
+    pthread_mutex_unlock(&mu);
+  }
+  drain();
+  /* close: late workers stay out; wait for those that joined */
+  atomic_fetch_or_explicit(&active, CLOSED, memory_order_acq_rel);
+  for (int spins = 0; (atomic_load_explicit(&active, memory_order_acquire) & ~CLOSED) != 0; spins++) {
     cpu_relax();
     if (spins > 4096) sched_yield();
   }
@@ -196,6 +221,7 @@ void bias_act_native(f32 *x, int R, int N, const f32 *bias, int relu);
 void ew_binary_native(const f32 *a, const f32 *b, f32 *out, size_t n, int op);
 void unpool2x2_native(const f32 *x, const f32 *v, f32 *out, int N, int H, int W, int C, int bwd);
 void copy_runs_native(const void *src, size_t sstride, void *dst, size_t dstride, size_t len, int outer);
+int prelu_grad_native(const f32 *dy, const f32 *x, const f32 *alpha, int P, int C, f32 *dx, double *acc);
 void adam_native(const f32 *g, const f32 *m, const f32 *v, const f32 *w, f32 *m2, f32 *v2, f32 *w2, size_t n, f32 b1, f32 b2, f32 c1, f32 c2, f32 o1,
                  f32 o2, f32 eps, f32 lr);
 
@@ -502,6 +528,23 @@ static napi_value js_copy_runs(napi_env env, napi_callback_info info) {
   if (a[4] > 0 && a[5] > 0) copy_runs_native(src, (size_t)a[1], dst, (size_t)a[3], (size_t)a[4], I(5));
   return NULL;
 }
+/* prelu_grad(dy, x, alpha, P, C, dx, acc, part): as the wasm export (part unused). */
+static napi_value js_prelu_grad(napi_env env, napi_callback_info info) {
+  double a[8];
+  if (!get_args(env, info, 8, a)) return NULL;
+  const double bytes = a[3] * a[4] * 4;
+  if (!(bytes >= 0) || a[0] + bytes > (double)heap_len || a[1] + bytes > (double)heap_len || a[5] + bytes > (double)heap_len ||
+      a[2] + a[4] * 4 > (double)heap_len || a[6] + a[4] * 8 > (double)heap_len)
+    bad_ptr = 1;
+  f32 *dy = P(0), *x = P(1), *alpha = P(2), *dx = P(5);
+  double *acc = PD(6);
+  CHECK();
+  if (!prelu_grad_native(dy, x, alpha, I(3), I(4), dx, acc)) {
+    napi_throw_error(env, NULL, "medfl_native: prelu_grad: out of memory");
+    return NULL;
+  }
+  return NULL;
+}
 static napi_value js_relu_grad(napi_env env, napi_callback_info info) {
   double a[4];
   if (!get_args(env, info, 4, a)) return NULL;
@@ -680,6 +723,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"ew_binary", NULL, js_ew_binary, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unpool2x2", NULL, js_unpool2x2, NULL, NULL, NULL, napi_enumerable, NULL},
     {"copy_runs", NULL, js_copy_runs, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"prelu_grad", NULL, js_prelu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
     {"gelu_fwd", NULL, js_gelu_fwd, NULL, NULL, NULL, napi_enumerable, NULL},
     {"gelu_bwd", NULL, js_gelu_bwd, NULL, NULL, NULL, napi_enumerable, NULL},
     {"dwconv_fwd", NULL, js_dwconv_fwd, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -4,7 +4,7 @@
  * `npm ci`): the conv forward, filter gradient, input-gradient scatter,
  * depthwise forward and filter gradient, matrix product, padding and
  * filter-transpose kernels of src/backend/native,
- * and its memory-bound BatchNorm / bias / ReLU-gradient passes and Adam update (bit-identical) compiled from C
+ * and its memory-bound BatchNorm / bias / ReLU- and PReLU-gradient passes and Adam update (bit-identical) compiled from C
  * with AVX-512 / AVX2 + FMA / baseline SIMD chosen at run time, on a pthread
  * pool, working in place on the tfjs-wasm heap.
  *
@@ -31,7 +31,7 @@ export type AddonIsa = 'avx512' | 'avx2' | 'baseline';
 
 /** The kernels the addon provides (signatures as src/backend/native's `NativeKernels`). */
 export const ADDON_KERNELS = [
-  'conv_fwd', 'conv_fwd_flipped', 'conv_dw', 'conv_dx_scatter', 'matmul', 'pad_nhwc', 'transpose_taps', 'chan_sum', 'bn_grad_sums', 'chan_affine', 'chan_norm', 'relu_grad', 'bias_act', 'max_pool_grad', 'adam', 'dwconv_fwd', 'dw_conv_dw', 'ew_binary', 'unpool2x2', 'gelu_fwd', 'gelu_bwd', 'copy_runs',
+  'conv_fwd', 'conv_fwd_flipped', 'conv_dw', 'conv_dx_scatter', 'matmul', 'pad_nhwc', 'transpose_taps', 'chan_sum', 'bn_grad_sums', 'chan_affine', 'chan_norm', 'relu_grad', 'bias_act', 'max_pool_grad', 'adam', 'dwconv_fwd', 'dw_conv_dw', 'ew_binary', 'unpool2x2', 'gelu_fwd', 'gelu_bwd', 'copy_runs', 'prelu_grad',
 ] as const;
 type AddonKernelName = (typeof ADDON_KERNELS)[number];
 

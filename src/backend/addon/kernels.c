@@ -1222,4 +1222,42 @@ void copy_runs_native(const void *src, size_t sstride, void *dst, size_t dstride
   struct runs_args a = {(const uint32_t *)src, (uint32_t *)dst, sstride, dstride, len};
   pool_run(outer, runs_items, &a, pool_min_items(outer, 8.0 * len * outer));
 }
+
+/* PReLU gradient with a per-channel slope, as kernels.c's prelu_grad:
+ * dx = dy where x > 0, dy alpha elsewhere; dalpha[c] = sum over rows with
+ * !(x > 0) of dy x, as float32 partials per block of 256 rows (each from zero;
+ * blocks computed in parallel) added into float64 totals in block order:
+ * the same values as the wasm kernel. */
+struct prelu_args { const f32 *dy, *x, *alpha; int P, C, nblocks; f32 *dx, *parts; };
+static void prelu_blocks(void *ctx, int b0, int b1) {
+  const struct prelu_args *a = (const struct prelu_args *)ctx;
+  const int C = a->C;
+  const f32 *restrict alpha = a->alpha;
+  for (int b = b0; b < b1; b++) {
+    f32 *restrict part = a->parts + (size_t)b * C;
+    for (int c = 0; c < C; c++) part[c] = 0.0f;
+    const int p1 = (b + 1) * BLOCK < a->P ? (b + 1) * BLOCK : a->P;
+    for (int p = b * BLOCK; p < p1; p++) {
+      const f32 *restrict d = a->dy + (size_t)p * C, *restrict r = a->x + (size_t)p * C;
+      f32 *restrict o = a->dx + (size_t)p * C;
+      for (int c = 0; c < C; c++) {
+        const int pos = r[c] > 0.0f;
+        o[c] = pos ? d[c] : d[c] * alpha[c];
+        part[c] = part[c] + (pos ? 0.0f : d[c] * r[c]);
+      }
+    }
+  }
+}
+int prelu_grad_native(const f32 *dy, const f32 *x, const f32 *alpha, int P, int C, f32 *dx, double *acc) {
+  struct prelu_args a = {dy, x, alpha, P, C, (P + BLOCK - 1) / BLOCK, dx, NULL};
+  for (int c = 0; c < C; c++) acc[c] = 0.0;
+  if (P == 0 || C == 0) return 1;
+  a.parts = (f32 *)alloc_aligned((size_t)a.nblocks * C * sizeof(f32));
+  if (!a.parts) return 0;
+  pool_run(a.nblocks, prelu_blocks, &a, pool_min_items(a.nblocks, 6.0 * P * C));
+  for (int b = 0; b < a.nblocks; b++)
+    for (int c = 0; c < C; c++) acc[c] += (double)a.parts[(size_t)b * C + c];
+  free_aligned(a.parts);
+  return 1;
+}
 #endif
