@@ -1231,18 +1231,26 @@ void copy_runs_native(const void *src, size_t sstride, void *dst, size_t dstride
 struct prelu_args { const f32 *dy, *x, *alpha; int P, C, nblocks; f32 *dx, *parts; };
 static void prelu_blocks(void *ctx, int b0, int b1) {
   const struct prelu_args *a = (const struct prelu_args *)ctx;
-  const int C = a->C;
-  const f32 *restrict alpha = a->alpha;
+  const int C = a->C, CV = C - C % VW;
+  typedef int vi __attribute__((vector_size(VW * 4)));
+  const vf zero = (vf){0};
   for (int b = b0; b < b1; b++) {
-    f32 *restrict part = a->parts + (size_t)b * C;
+    f32 *part = a->parts + (size_t)b * C;
     for (int c = 0; c < C; c++) part[c] = 0.0f;
     const int p1 = (b + 1) * BLOCK < a->P ? (b + 1) * BLOCK : a->P;
     for (int p = b * BLOCK; p < p1; p++) {
-      const f32 *restrict d = a->dy + (size_t)p * C, *restrict r = a->x + (size_t)p * C;
-      f32 *restrict o = a->dx + (size_t)p * C;
-      for (int c = 0; c < C; c++) {
+      const f32 *d = a->dy + (size_t)p * C, *r = a->x + (size_t)p * C;
+      f32 *o = a->dx + (size_t)p * C;
+      int c = 0;
+      for (; c < CV; c += VW) {
+        const vf g = LD(d + c), xv = LD(r + c);
+        const vi pos = xv > zero;
+        ST(o + c, (vf)(((vi)g & pos) | ((vi)(g * LD(a->alpha + c)) & ~pos)));
+        ST(part + c, LD(part + c) + (vf)((vi)(g * xv) & ~pos));
+      }
+      for (; c < C; c++) {
         const int pos = r[c] > 0.0f;
-        o[c] = pos ? d[c] : d[c] * alpha[c];
+        o[c] = pos ? d[c] : d[c] * a->alpha[c];
         part[c] = part[c] + (pos ? 0.0f : d[c] * r[c]);
       }
     }
