@@ -7,10 +7,11 @@
  * many small variables of a segmentation network that dispatch cost
  * dominates. {@link FusedAdamOptimizer} is a `tf.AdamOptimizer` whose
  * `applyGradients`, on 'wasm', reads gradient, moments and weights straight
- * from the wasm heap and writes the three new tensors in one pass: a tiny
- * WebAssembly SIMD kernel (assembled at runtime, sharing tfjs-wasm's
- * memory) for groups of 4, a JS loop for the rest (and everywhere when the
- * engine lacks SIMD). Both reproduce tfjs' float32 arithmetic operation by
+ * from the wasm heap and writes the three new tensors in one pass: the
+ * native addon's threaded kernel where it is loaded (src/backend/addon),
+ * else a tiny WebAssembly SIMD kernel (assembled at runtime, sharing
+ * tfjs-wasm's memory) for groups of 4 and a JS loop for the rest (and
+ * everywhere when the engine lacks SIMD). Both reproduce tfjs' float32 arithmetic operation by
  * operation (same order, float32 rounding after each step), i.e. per element:
  *
  * ```
