@@ -7,11 +7,13 @@
 typedef void (*pool_task)(void *ctx, int i0, int i1);
 
 /**
- * Run items [0, n) split into contiguous chunks, one per thread (the calling
- * thread takes the first), and return when all are done. The split depends
- * only on n and the thread count; kernels make results independent of it by
- * giving each output element to exactly one item. min_per_thread bounds the
- * threads used (at least that many items each).
+ * Run items [0, n) and return when all are done: the calling thread and the
+ * workers that are awake claim chunks of about n / (4 T) consecutive items
+ * from a shared counter (the caller never waits for a sleeping worker), so
+ * which thread runs an item varies between calls; kernels make results
+ * independent of it by giving each output element to exactly one item with a
+ * fixed summation order. min_per_thread bounds the threads used (T <= n /
+ * min_per_thread; below two threads' worth the caller runs everything).
  */
 void pool_run(int n, pool_task fn, void *ctx, int min_per_thread);
 /**
